@@ -1,0 +1,421 @@
+/* Runs sandbox actions forward (create) and backward (undo) on the loop. */
+#include "actions/actions.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loop/proc.h"
+#include "platform/platform.h"
+
+#define CMD_DRAIN_MS 2000
+#define STDERR_KEEP 4096
+
+enum step_op {
+    OP_MOUNT,
+    OP_UNMOUNT,
+    OP_COPY,
+    OP_UNCOPY,
+    OP_SYMLINK,
+    OP_UNSYMLINK,
+};
+
+struct actrun {
+    struct actrun_opts o;
+    size_t pos; /* forward: index of the current action; reverse: one past it */
+    size_t undo_count;
+    bool cancelled, finished;
+    volatile bool cancel_flag; /* read by thread-pool work */
+    struct err err;
+
+    /* the current step */
+    const struct action *cur;
+    uv_work_t work;
+    enum step_op op;
+    int work_status;
+    struct err work_err;
+    struct proc *proc;
+    struct buf errout;
+    uv_timer_t timer;
+    bool timer_inited;
+    unsigned attempt;
+    bool free_requested;
+    int handles; /* open handles and pending work that must end before free */
+};
+
+static void next_step(struct actrun *r);
+static void step_done(struct actrun *r, int status);
+
+unsigned action_unmount_delay(unsigned attempt)
+{
+    unsigned shift = attempt > 4 ? 4 : attempt;
+    return 64u << shift; /* 64, 128, 256, 512, 1024, 1024, ... */
+}
+
+bool action_matches(const struct action *a, enum env_ctx ctx)
+{
+    struct stat st;
+    if (a->only_env != CTX_ANY && a->only_env != ctx)
+        return false;
+    if (a->only_exists && stat(a->only_exists, &st) != 0)
+        return false;
+    return true;
+}
+
+static void maybe_free(struct actrun *r)
+{
+    if (r->free_requested && r->handles == 0) {
+        buf_free(&r->errout);
+        free(r);
+    }
+}
+
+static void finish(struct actrun *r, int status)
+{
+    if (r->finished)
+        return;
+    r->finished = true;
+    r->o.cb(r, status, status < 0 ? &r->err : NULL, r->o.data);
+}
+
+/* Thread pool: the filesystem work of one step. */
+static void work_run(uv_work_t *w)
+{
+    struct actrun *r = w->data;
+    const struct action *a = r->cur;
+    const char *root = r->o.root;
+    int s = 0;
+
+    err_clear(&r->work_err);
+    switch (r->op) {
+    case OP_MOUNT:
+        s = plat_mount(root, a, &r->work_err);
+        break;
+    case OP_UNMOUNT:
+        s = plat_unmount(root, a->dest, &r->work_err);
+        if (s == 0)
+            plat_prune_empty(root, a->dest);
+        break;
+    case OP_COPY:
+        s = plat_copy(root, a->src, a->dest, &r->cancel_flag, &r->work_err);
+        break;
+    case OP_UNCOPY:
+        s = plat_remove(root, a->dest, &r->cancel_flag, &r->work_err);
+        if (s == 0)
+            plat_prune_empty(root, a->dest);
+        break;
+    case OP_SYMLINK:
+        s = plat_symlink(root, a->src, a->dest, &r->work_err);
+        break;
+    case OP_UNSYMLINK:
+        /* Only the link itself, and only if it still is one. */
+        s = plat_remove_symlink(root, a->dest, &r->work_err);
+        if (s == 0)
+            plat_prune_empty(root, a->dest);
+        break;
+    }
+    r->work_status = s;
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+    struct actrun *r = h->data;
+    r->handles--;
+    maybe_free(r);
+}
+
+static void queue_work(struct actrun *r);
+
+/* A busy unmount: try again after the backoff delay. */
+static void on_retry(uv_timer_t *t)
+{
+    queue_work(t->data);
+}
+
+static void work_after(uv_work_t *w, int status)
+{
+    struct actrun *r = w->data;
+    r->handles--;
+    if (status == UV_ECANCELED) {
+        err_set(&r->err, "interrupted");
+        step_done(r, -ECANCELED);
+        return;
+    }
+    if (r->op == OP_UNMOUNT && r->work_status == -EBUSY &&
+        r->attempt + 1 < ACTION_UNMOUNT_ATTEMPTS) {
+        if (!r->timer_inited) {
+            uv_timer_init(r->o.loop, &r->timer);
+            r->timer.data = r;
+            r->timer_inited = true;
+            r->handles++;
+        }
+        uv_timer_start(&r->timer, on_retry, action_unmount_delay(r->attempt++), 0);
+        return;
+    }
+    if (r->work_status < 0)
+        memcpy(&r->err, &r->work_err, sizeof(r->err));
+    step_done(r, r->work_status);
+}
+
+static void queue_work(struct actrun *r)
+{
+    r->work.data = r;
+    r->handles++;
+    uv_queue_work(r->o.loop, &r->work, work_run, work_after);
+}
+
+static void start_work(struct actrun *r, enum step_op op)
+{
+    r->op = op;
+    r->attempt = 0;
+    queue_work(r);
+}
+
+/* Keeps the tail of a command's stderr for the error message. */
+static void on_cmd_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
+{
+    struct actrun *r = data;
+    if (stream != 2)
+        return; /* stdout of actions is discarded, as bob does */
+    if (n > STDERR_KEEP) {
+        buf += n - STDERR_KEEP;
+        n = STDERR_KEEP;
+    }
+    if (r->errout.len + n > STDERR_KEEP) {
+        size_t drop = r->errout.len + n - STDERR_KEEP;
+        memmove(r->errout.p, r->errout.p + drop, r->errout.len - drop);
+        r->errout.len -= drop;
+    }
+    buf_add(&r->errout, buf, n);
+}
+
+/* Kills whatever in the sandbox still holds the command's pipes. */
+static void kill_sandbox_procs(struct actrun *r)
+{
+    pid_t *pids = NULL;
+    size_t n = 0;
+    struct err e;
+    if (plat_find_pids(r->o.root, &pids, &n, &e) == 0)
+        plat_kill_pids(pids, n, SIGKILL);
+    free(pids);
+}
+
+static void on_cmd_linger(struct proc *p, void *data)
+{
+    struct actrun *r = data;
+    proc_kill(p, SIGKILL);
+    if (r->cur->chroot)
+        kill_sandbox_procs(r);
+}
+
+static void on_cmd_exit(struct proc *p, void *data)
+{
+    struct actrun *r = data;
+    const struct script *sc = r->o.reverse ? &r->cur->destroy : &r->cur->create;
+    char status[128];
+    int s = 0;
+
+    if (r->cancelled) {
+        err_set(&r->err, "interrupted");
+        s = -ECANCELED;
+    } else if (proc_term_signal(p) || proc_exit_code(p) != 0) {
+        size_t len = r->errout.len;
+        if (proc_term_signal(p))
+            snprintf(status, sizeof(status), "signal");
+        else
+            snprintf(status, sizeof(status), "%d", proc_exit_code(p));
+        while (len && (r->errout.p[len - 1] == '\n' || r->errout.p[len - 1] == ' '))
+            len--;
+        err_set(&r->err, "%s command failed (exit code %s): %s%s%.*s",
+                r->o.reverse ? "destroy" : "create", status, sc->run, len ? "\n" : "", (int)len,
+                len ? r->errout.p : "");
+        s = -1;
+    }
+    r->proc = NULL;
+    proc_free(p);
+    r->handles--;
+    step_done(r, s);
+}
+
+/* Whether /bin/sh can be found inside the sandbox. */
+static bool sandbox_has_shell(const char *root)
+{
+    char *host = NULL;
+    struct err e;
+    bool ok = plat_resolve(root, "/bin/sh", &host, &e) == 0 && access(host, X_OK) == 0;
+    free(host);
+    return ok;
+}
+
+static void start_cmd(struct actrun *r, const struct script *sc)
+{
+    struct strv env = {0};
+    const char *argv[] = {"/bin/sh", "-ceu", sc->run, NULL};
+    struct proc_opts po = {0};
+    struct proc_cbs cbs = {on_cmd_data, on_cmd_exit, on_cmd_linger, r};
+    struct err e;
+
+    if (r->o.reverse && r->cur->chroot && !sandbox_has_shell(r->o.root)) {
+        /* The mounts are gone (a reboot, a crash): nothing can run in there,
+         * and what the command would undo went with them. */
+        log_warn("%s: skipping the destroy command: %s has no /bin/sh any more",
+                 r->cur->where ? r->cur->where : "action", r->o.root);
+        step_done(r, 0);
+        return;
+    }
+    env_from_environ(&env);
+    for (size_t i = 0; r->o.env && i < r->o.env->n; i++)
+        env_set(&env, r->o.env->v[i]);
+    if (!r->cur->chroot)
+        env_setkv(&env, "bob_sandbox_path", r->o.root);
+    for (size_t i = 0; i < sc->env.n; i++)
+        env_set(&env, sc->env.v[i]);
+
+    po.argv = argv;
+    po.env = (const char *const *)env.v;
+    po.root = r->cur->chroot ? r->o.root : NULL;
+    po.cwd = r->cur->chroot ? "/" : r->o.root;
+    po.setsid = true;
+    po.in = PROC_IO_NULL;
+    po.out = PROC_IO_PIPE;
+    po.err = PROC_IO_PIPE;
+    po.drain_ms = CMD_DRAIN_MS;
+    r->errout.len = 0;
+    r->proc = proc_spawn(r->o.loop, &po, &cbs, &e);
+    strv_free(&env);
+    if (!r->proc) {
+        memcpy(&r->err, &e, sizeof(e));
+        step_done(r, -1);
+        return;
+    }
+    r->handles++;
+}
+
+/* Starts the step for r->cur, or completes it at once when there is nothing to do. */
+static void start_step(struct actrun *r)
+{
+    const struct action *a = r->cur;
+    const struct script *sc;
+    switch (a->kind) {
+    case ACTION_MOUNT:
+        start_work(r, r->o.reverse ? OP_UNMOUNT : OP_MOUNT);
+        return;
+    case ACTION_COPY:
+        start_work(r, r->o.reverse ? OP_UNCOPY : OP_COPY);
+        return;
+    case ACTION_SYMLINK:
+        start_work(r, r->o.reverse ? OP_UNSYMLINK : OP_SYMLINK);
+        return;
+    case ACTION_CMD:
+        sc = r->o.reverse ? &a->destroy : &a->create;
+        if (!sc->run) {
+            step_done(r, 0);
+            return;
+        }
+        start_cmd(r, sc);
+        return;
+    case ACTION_MDNS:
+        /* macOS only; elsewhere a no-op, as the action documentation says. */
+        log_debug("%s: macos-mdns-listener does nothing on this OS",
+                  a->where ? a->where : "action");
+        step_done(r, 0);
+        return;
+    }
+    step_done(r, 0);
+}
+
+static void step_done(struct actrun *r, int status)
+{
+    const struct action *a = r->cur;
+    if (status < 0) {
+        if (!r->o.reverse)
+            r->undo_count = r->pos + (a->kind == ACTION_CMD ? 0 : 1);
+        err_prefix(&r->err, "%s (%s %s)", a->where ? a->where : "action", action_kind_name(a->kind),
+                   a->kind == ACTION_CMD ? (a->chroot ? "chroot" : "host")
+                                         : (a->dest ? a->dest : ""));
+        finish(r, status);
+        return;
+    }
+    if (r->o.reverse) {
+        r->pos--;
+    } else {
+        r->pos++;
+        r->undo_count = r->pos;
+    }
+    next_step(r);
+}
+
+static void next_step(struct actrun *r)
+{
+    for (;;) {
+        if (r->cancelled) {
+            err_set(&r->err, "interrupted");
+            finish(r, -ECANCELED);
+            return;
+        }
+        if (r->o.reverse ? r->pos == 0 : r->pos >= r->o.count) {
+            finish(r, 0);
+            return;
+        }
+        r->cur = &r->o.list->v[r->o.reverse ? r->pos - 1 : r->pos];
+        if (action_matches(r->cur, r->o.ctx))
+            break;
+        if (r->o.reverse) {
+            r->pos--;
+        } else {
+            r->pos++;
+            r->undo_count = r->pos;
+        }
+    }
+    start_step(r);
+}
+
+struct actrun *actrun_start(const struct actrun_opts *o)
+{
+    struct actrun *r = xcalloc(1, sizeof(*r));
+    r->o = *o;
+    if (r->o.count > o->list->n)
+        r->o.count = o->list->n;
+    r->pos = o->reverse ? r->o.count : 0;
+    next_step(r);
+    return r;
+}
+
+size_t actrun_undo_count(const struct actrun *r)
+{
+    return r->undo_count;
+}
+
+void actrun_cancel(struct actrun *r)
+{
+    if (r->finished || r->cancelled)
+        return;
+    r->cancelled = true;
+    r->cancel_flag = true;
+    if (r->proc) {
+        proc_kill(r->proc, SIGKILL);
+        if (r->cur->chroot)
+            kill_sandbox_procs(r);
+    }
+    if (r->timer_inited && uv_is_active((uv_handle_t *)&r->timer)) {
+        /* A busy unmount waiting for its retry: give up on it now. */
+        uv_timer_stop(&r->timer);
+        err_set(&r->err, "interrupted");
+        step_done(r, -ECANCELED);
+    }
+}
+
+void actrun_free(struct actrun *r)
+{
+    if (!r)
+        return;
+    r->free_requested = true;
+    if (r->timer_inited) {
+        r->timer_inited = false;
+        uv_close((uv_handle_t *)&r->timer, on_timer_close);
+    }
+    maybe_free(r);
+}

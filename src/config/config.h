@@ -1,0 +1,165 @@
+/*
+ * The configuration: a bob 0.99.0 config.lua (plus the `jobs` extension)
+ * loaded by embedded Lua 5.4, validated strictly, and copied into the plain
+ * C structures below. The Lua state is closed when config_load returns.
+ */
+#ifndef BOB_CONFIG_H
+#define BOB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "util/util.h"
+
+enum action_kind {
+    ACTION_MOUNT,
+    ACTION_COPY,
+    ACTION_SYMLINK,
+    ACTION_CMD,
+    ACTION_MDNS, /* macos-mdns-listener */
+};
+
+enum fs_type {
+    FS_NONE,
+    FS_BIND, /* also lofs, loop, null */
+    FS_DEV,
+    FS_FD,
+    FS_NFS,
+    FS_PROC,
+    FS_TMP,
+};
+
+/* The context a sandbox operation runs in (only.environment). */
+enum env_ctx {
+    CTX_ANY = 0, /* no only.environment predicate */
+    CTX_BUILD = 1,
+    CTX_DEV = 2,
+};
+
+/* A script value: the body run with /bin/sh -ceu, and extra "K=V" pairs. */
+struct script {
+    char *run;       /* NULL when absent (an empty run string counts as absent) */
+    struct strv env; /* "K=V", sorted by key */
+};
+
+struct action {
+    enum action_kind kind;
+    enum fs_type fs;       /* mount only */
+    char *fs_name;         /* the fs string as written (for messages), or NULL */
+    char *src;             /* host path (mount, copy), or link target (symlink) */
+    char *dest;            /* guest path, absolute ("/usr/bin") */
+    char *opts;            /* mount options as written, or NULL */
+    struct script create;  /* cmd */
+    struct script destroy; /* cmd */
+    bool chroot;           /* cmd */
+    enum env_ctx only_env; /* only.environment, checked at run time */
+    char *only_exists;     /* only.exists, host path checked at run time, or NULL */
+    char *where;           /* "sandboxes.setup[3]", for messages */
+};
+
+struct action_list {
+    struct action *v;
+    size_t n;
+};
+
+/* sandboxes.environment.build or .dev */
+struct env_policy {
+    bool present;        /* the sub-table exists; otherwise inherit everything */
+    bool clear;          /* default true when present */
+    struct strv inherit; /* variable names */
+    struct strv vars;    /* "K=V", sorted by key */
+    char *shell;         /* dev only; NULL means /bin/sh */
+};
+
+struct stage {
+    char *name;
+    char *run;
+};
+
+struct job {
+    char *name;
+    struct strv depends; /* job names, validated to exist */
+    size_t *dep_idx;     /* indexes into config.jobs, same order as depends */
+    struct strv env;     /* "K=V", sorted by key */
+    struct stage *stages;
+    size_t nstages;
+};
+
+struct config {
+    char *path; /* absolute path of the config file */
+    char *dir;  /* its directory */
+
+    /* options */
+    unsigned build_threads; /* default 1, at least 1 */
+    unsigned scan_threads;  /* default 1, at least 1 */
+    char *dbdir;            /* absolute; default $XDG_DATA_HOME/bob (~/.local/share/bob) */
+    char *logdir;           /* as given, default <dbdir>/logs */
+    char *log_level;        /* default "info" */
+    bool strict_scan;
+    bool tui;       /* default true */
+    bool keep_logs; /* extension, default false */
+
+    /* pkgsrc */
+    bool has_pkgsrc;
+    char *pkgsrc_basedir;
+    char *make;
+    char *bootstrap;       /* may be NULL */
+    char *build_user;      /* may be NULL */
+    char *build_user_home; /* from getpwnam when build_user is set and this is not */
+    struct strv cachevars;
+    struct strv pkgpaths;
+    struct strv save_wrkdir_patterns;
+
+    /* sandboxes */
+    bool has_sandboxes;
+    char *basedir; /* absolute, not "/" */
+    char *bindfs;
+    struct action_list setup;
+    struct action_list hooks;
+    struct env_policy env_build;
+    struct env_policy env_dev;
+
+    /* jobs (extension), in the order written; generated from pkgpaths when absent */
+    struct job *jobs;
+    size_t njobs;
+
+    /* Non-fatal findings, in order: unknown section keys, unsupported sections. */
+    struct strv warnings;
+};
+
+/*
+ * Loads and validates `path`. On success fills *cfg (free with config_free)
+ * and returns 0. On failure returns -1 with e naming the file, the place in
+ * the config and the reason; *cfg is left empty.
+ */
+int config_load(const char *path, struct config *cfg, struct err *e);
+void config_free(struct config *cfg);
+
+/* Bounds on loading a config; config_load uses CONFIG_MAX_BYTES and CONFIG_MAX_MS. */
+#define CONFIG_MAX_BYTES ((size_t)256 << 20) /* Lua heap */
+#define CONFIG_MAX_MS 10000u                 /* wall clock */
+struct config_limits {
+    size_t max_bytes;
+    unsigned max_ms;
+};
+
+/* config_load with explicit bounds (tests use small ones). */
+int config_load_limited(const char *path, const struct config_limits *lim, struct config *cfg,
+                        struct err *e);
+
+/* The default config path: $XDG_CONFIG_HOME/bob/config.lua or ~/.config/bob/config.lua. */
+char *config_default_path(void);
+
+/* Writes the bundled default config for this OS to path (parents created); fails if it exists. */
+int config_init(const char *path, struct err *e);
+
+/* Prints the effective config (after only.set filtering) as Lua or JSON. */
+void config_show_lua(const struct config *cfg, FILE *out);
+void config_show_json(const struct config *cfg, FILE *out);
+
+/* Names for messages and output. */
+const char *action_kind_name(enum action_kind k);
+const char *fs_type_name(enum fs_type t);
+
+#endif

@@ -1,0 +1,624 @@
+/*
+ * `bob config show`: the effective configuration (after only.set filtering
+ * and with every default filled in) as Lua that config_load loads back to
+ * the same config, or as JSON.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "config/config.h"
+
+/* ---- Lua ---------------------------------------------------------------- */
+
+/* True when s is a Lua identifier that is not a reserved word. */
+static bool show_name_ok(const char *s)
+{
+    static const char *const reserved[] = {
+        "and",      "break",  "do",   "else", "elseif", "end",   "false", "for",
+        "function", "goto",   "if",   "in",   "local",  "nil",   "not",   "or",
+        "repeat",   "return", "then", "true", "until",  "while", NULL};
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (const char *p = s + 1; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    for (const char *const *r = reserved; *r; r++)
+        if (strcmp(s, *r) == 0)
+            return false;
+    return true;
+}
+
+/* True when a long bracket string can hold s exactly (a newline, no CR, nothing odd). */
+static bool show_long_ok(const char *s, size_t n)
+{
+    if (!memchr(s, '\n', n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\n' && c != '\t')
+            return false;
+        if (c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Writes s as a Lua string literal: a long bracket for scripts, else quoted. */
+static void show_str_n(FILE *out, const char *s, size_t n)
+{
+    if (show_long_ok(s, n)) {
+        /*
+         * The level: the first k such that "]" "="*k "]" occurs neither in s
+         * nor across its end (s ending in "]" "="*k would close early).
+         */
+        char close[64];
+        int level = 0;
+        for (; level < 60; level++) {
+            close[0] = ']';
+            memset(close + 1, '=', (size_t)level);
+            close[level + 1] = ']';
+            close[level + 2] = '\0';
+            if (strstr(s, close))
+                continue;
+            if (n >= (size_t)level + 1 && memcmp(s + n - level - 1, close, (size_t)level + 1) == 0)
+                continue;
+            break;
+        }
+        if (level < 60) {
+            /* Lua skips a newline right after the opening bracket: give it one. */
+            fputc('[', out);
+            for (int i = 0; i < level; i++)
+                fputc('=', out);
+            fputs("[\n", out);
+            fwrite(s, 1, n, out);
+            fputs(close, out);
+            return;
+        }
+    }
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                fprintf(out, "\\%03u", c);
+            else
+                fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+/* Writes s as a Lua string literal. */
+static void show_str(FILE *out, const char *s)
+{
+    show_str_n(out, s, strlen(s));
+}
+
+/* Writes a table key: `name = ` or `["name"] = `. */
+static void show_key(FILE *out, const char *k, size_t n)
+{
+    char buf[256];
+    if (n < sizeof(buf)) {
+        memcpy(buf, k, n);
+        buf[n] = '\0';
+        if (show_name_ok(buf)) {
+            fprintf(out, "%s = ", buf);
+            return;
+        }
+    }
+    fputc('[', out);
+    show_str_n(out, k, n);
+    fputs("] = ", out);
+}
+
+/* Writes `key = "value",` on its own line, when value is set. */
+static void show_field(FILE *out, int ind, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    fprintf(out, "%*s%s = ", ind, "", key);
+    show_str(out, value);
+    fputs(",\n", out);
+}
+
+/* Writes `key = { "a", "b" },` (an empty list too when always). */
+static void show_list(FILE *out, int ind, const char *key, const struct strv *l, bool always)
+{
+    if (!l->n && !always)
+        return;
+    fprintf(out, "%*s%s = {", ind, "", key);
+    for (size_t i = 0; i < l->n; i++) {
+        fputs(i ? ", " : " ", out);
+        show_str(out, l->v[i]);
+    }
+    fputs(l->n ? " },\n" : "},\n", out);
+}
+
+/* Writes a "K=V" list as a table { K = "V", ... } (inline). */
+static void show_env(FILE *out, const struct strv *env)
+{
+    fputs("{", out);
+    for (size_t i = 0; i < env->n; i++) {
+        const char *eq = strchr(env->v[i], '=');
+        size_t kl = eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]);
+        fputs(i ? ", " : " ", out);
+        show_key(out, env->v[i], kl);
+        show_str(out, eq ? eq + 1 : "");
+    }
+    fputs(env->n ? " }" : "}", out);
+}
+
+/* Writes `, key = "value"` inside a one-line table, when value is set. */
+static void show_inline(FILE *out, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    fprintf(out, ", %s = ", key);
+    show_str(out, value);
+}
+
+/* Writes a script value inline: a string, or a function returning scriptenv(run, env). */
+static void show_script(FILE *out, const char *key, const struct script *s)
+{
+    if (!s->run)
+        return;
+    fprintf(out, ", %s = ", key);
+    if (s->env.n) {
+        fputs("function() return scriptenv(", out);
+        show_str(out, s->run);
+        fputs(", ", out);
+        show_env(out, &s->env);
+        fputs(") end", out);
+    } else {
+        show_str(out, s->run);
+    }
+}
+
+/* Writes one action table on one line, as bob's configs do. */
+static void show_action(FILE *out, const struct action *a)
+{
+    fprintf(out, "        { action = \"%s\"", action_kind_name(a->kind));
+    if (a->kind == ACTION_MOUNT)
+        show_inline(out, "fs", a->fs_name ? a->fs_name : fs_type_name(a->fs));
+    show_inline(out, "src", a->src);
+    show_inline(out, "dest", a->dest);
+    show_inline(out, "opts", a->opts);
+    if (a->kind == ACTION_CMD) {
+        fprintf(out, ", chroot = %s", a->chroot ? "true" : "false");
+        show_script(out, "create", &a->create);
+        show_script(out, "destroy", &a->destroy);
+    }
+    if (a->only_env != CTX_ANY || a->only_exists) {
+        fputs(", only = {", out);
+        if (a->only_env != CTX_ANY)
+            fprintf(out, " environment = \"%s\"%s", a->only_env == CTX_BUILD ? "build" : "dev",
+                    a->only_exists ? "," : "");
+        if (a->only_exists) {
+            fputs(" exists = ", out);
+            show_str(out, a->only_exists);
+        }
+        fputs(" }", out);
+    }
+    fputs(" },\n", out);
+}
+
+/* Writes sandboxes.setup or .hooks. */
+static void show_actions(FILE *out, const char *key, const struct action_list *l)
+{
+    fprintf(out, "    %s = {\n", key);
+    for (size_t i = 0; i < l->n; i++)
+        show_action(out, &l->v[i]);
+    fputs("    },\n", out);
+}
+
+/* Writes sandboxes.environment.<name>. */
+static void show_policy(FILE *out, const char *name, const struct env_policy *p)
+{
+    if (!p->present)
+        return;
+    fprintf(out, "        %s = {\n", name);
+    fprintf(out, "            clear = %s,\n", p->clear ? "true" : "false");
+    show_list(out, 12, "inherit", &p->inherit, true);
+    fputs("            vars = ", out);
+    show_env(out, &p->vars);
+    fputs(",\n", out);
+    show_field(out, 12, "shell", p->shell);
+    fputs("        },\n", out);
+}
+
+/* Prints the effective config as a Lua config that loads back to the same config. */
+void config_show_lua(const struct config *cfg, FILE *out)
+{
+    fputs("-- The effective bob configuration (bob config show).\n\n", out);
+    fputs("options = {\n", out);
+    fprintf(out, "    build_threads = %u,\n", cfg->build_threads);
+    fprintf(out, "    scan_threads = %u,\n", cfg->scan_threads);
+    show_field(out, 4, "dbdir", cfg->dbdir);
+    show_field(out, 4, "logdir", cfg->logdir);
+    show_field(out, 4, "log_level", cfg->log_level);
+    fprintf(out, "    strict_scan = %s,\n", cfg->strict_scan ? "true" : "false");
+    fprintf(out, "    tui = %s,\n", cfg->tui ? "true" : "false");
+    fprintf(out, "    keep_logs = %s,\n", cfg->keep_logs ? "true" : "false");
+    fputs("}\n", out);
+
+    if (cfg->has_pkgsrc) {
+        fputs("\npkgsrc = {\n", out);
+        show_field(out, 4, "basedir", cfg->pkgsrc_basedir);
+        show_field(out, 4, "make", cfg->make);
+        show_field(out, 4, "bootstrap", cfg->bootstrap);
+        show_field(out, 4, "build_user", cfg->build_user);
+        show_field(out, 4, "build_user_home", cfg->build_user_home);
+        show_list(out, 4, "cachevars", &cfg->cachevars, true);
+        show_list(out, 4, "pkgpaths", &cfg->pkgpaths, false);
+        show_list(out, 4, "save_wrkdir_patterns", &cfg->save_wrkdir_patterns, false);
+        fputs("}\n", out);
+    }
+
+    if (cfg->has_sandboxes) {
+        fputs("\nsandboxes = {\n", out);
+        show_field(out, 4, "basedir", cfg->basedir);
+        show_field(out, 4, "bindfs", cfg->bindfs);
+        if (cfg->env_build.present || cfg->env_dev.present) {
+            fputs("    environment = {\n", out);
+            show_policy(out, "build", &cfg->env_build);
+            show_policy(out, "dev", &cfg->env_dev);
+            fputs("    },\n", out);
+        }
+        show_actions(out, "setup", &cfg->setup);
+        show_actions(out, "hooks", &cfg->hooks);
+        fputs("}\n", out);
+    }
+
+    if (cfg->njobs) {
+        fputs("\njobs = {\n", out);
+        for (size_t i = 0; i < cfg->njobs; i++) {
+            const struct job *j = &cfg->jobs[i];
+            fputs("    {\n", out);
+            show_field(out, 8, "name", j->name);
+            show_list(out, 8, "depends", &j->depends, false);
+            if (j->env.n) {
+                fputs("        env = ", out);
+                show_env(out, &j->env);
+                fputs(",\n", out);
+            }
+            fputs("        stages = {\n", out);
+            for (size_t k = 0; k < j->nstages; k++) {
+                fputs("            { name = ", out);
+                show_str(out, j->stages[k].name);
+                fputs(", run = ", out);
+                show_str(out, j->stages[k].run);
+                fputs(" },\n", out);
+            }
+            fputs("        },\n", out);
+            fputs("    },\n", out);
+        }
+        fputs("}\n", out);
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* A small pretty-printing JSON writer that places the commas. */
+struct jw {
+    FILE *out;
+    int depth;
+    bool first[32];
+};
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Writes s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void json_str(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str);
+
+    fputc('"', out);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        switch (c) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        case '\b':
+            fputs("\\b", out);
+            break;
+        case '\f':
+            fputs("\\f", out);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                fprintf(out, "\\u%04x", c);
+            } else if ((len = utf8_len(s + i, n - i)) == 0) {
+                fputs("\\ufffd", out);
+            } else {
+                fwrite(s + i, 1, len, out);
+                i += len;
+                continue;
+            }
+        }
+        i++;
+    }
+    fputc('"', out);
+}
+
+/* Starts a member (key non-NULL, inside an object) or an element (inside an array). */
+static void jw_item(struct jw *w, const char *key)
+{
+    if (w->depth > 0) {
+        fputs(w->first[w->depth] ? "\n" : ",\n", w->out);
+        w->first[w->depth] = false;
+    }
+    fprintf(w->out, "%*s", 2 * w->depth, "");
+    if (key) {
+        json_str(w->out, key);
+        fputs(": ", w->out);
+    }
+}
+
+/* Opens an object or array ('{' or '['). */
+static void jw_open(struct jw *w, const char *key, char c)
+{
+    jw_item(w, key);
+    fputc(c, w->out);
+    w->depth++;
+    w->first[w->depth] = true;
+}
+
+/* Closes the innermost object or array. */
+static void jw_close(struct jw *w, char c)
+{
+    bool empty = w->first[w->depth];
+    w->depth--;
+    if (!empty)
+        fprintf(w->out, "\n%*s", 2 * w->depth, "");
+    fputc(c, w->out);
+}
+
+/* A string member, or null when s is NULL. */
+static void jw_str(struct jw *w, const char *key, const char *s)
+{
+    jw_item(w, key);
+    if (s)
+        json_str(w->out, s);
+    else
+        fputs("null", w->out);
+}
+
+/* A boolean member. */
+static void jw_bool(struct jw *w, const char *key, bool b)
+{
+    jw_item(w, key);
+    fputs(b ? "true" : "false", w->out);
+}
+
+/* A number member. */
+static void jw_uint(struct jw *w, const char *key, unsigned long v)
+{
+    jw_item(w, key);
+    fprintf(w->out, "%lu", v);
+}
+
+/* A null member. */
+static void jw_null(struct jw *w, const char *key)
+{
+    jw_item(w, key);
+    fputs("null", w->out);
+}
+
+/* An array of strings. */
+static void jw_list(struct jw *w, const char *key, const struct strv *l)
+{
+    jw_open(w, key, '[');
+    for (size_t i = 0; i < l->n; i++)
+        jw_str(w, NULL, l->v[i]);
+    jw_close(w, ']');
+}
+
+/* A "K=V" list as an object. */
+static void jw_env(struct jw *w, const char *key, const struct strv *env)
+{
+    jw_open(w, key, '{');
+    for (size_t i = 0; i < env->n; i++) {
+        char name[256];
+        const char *eq = strchr(env->v[i], '=');
+        size_t kl = eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]);
+        snprintf(name, sizeof(name), "%.*s", (int)kl, env->v[i]);
+        jw_str(w, name, eq ? eq + 1 : "");
+    }
+    jw_close(w, '}');
+}
+
+/* A script value as {"run": ..., "env": {...}}, or null. */
+static void jw_script(struct jw *w, const char *key, const struct script *s)
+{
+    if (!s->run) {
+        jw_null(w, key);
+        return;
+    }
+    jw_open(w, key, '{');
+    jw_str(w, "run", s->run);
+    jw_env(w, "env", &s->env);
+    jw_close(w, '}');
+}
+
+/* An action list. */
+static void jw_actions(struct jw *w, const char *key, const struct action_list *l)
+{
+    jw_open(w, key, '[');
+    for (size_t i = 0; i < l->n; i++) {
+        const struct action *a = &l->v[i];
+        jw_open(w, NULL, '{');
+        jw_str(w, "action", action_kind_name(a->kind));
+        jw_str(w, "where", a->where);
+        if (a->kind == ACTION_MOUNT) {
+            jw_str(w, "fs", fs_type_name(a->fs));
+            jw_str(w, "fs_name", a->fs_name);
+            jw_str(w, "opts", a->opts);
+        }
+        if (a->kind != ACTION_CMD && a->kind != ACTION_MDNS) {
+            jw_str(w, "src", a->src);
+            jw_str(w, "dest", a->dest);
+        }
+        if (a->kind == ACTION_CMD) {
+            jw_bool(w, "chroot", a->chroot);
+            jw_script(w, "create", &a->create);
+            jw_script(w, "destroy", &a->destroy);
+        }
+        jw_open(w, "only", '{');
+        jw_str(w, "environment",
+               a->only_env == CTX_BUILD ? "build"
+               : a->only_env == CTX_DEV ? "dev"
+                                        : NULL);
+        jw_str(w, "exists", a->only_exists);
+        jw_close(w, '}');
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+/* sandboxes.environment.<name>, or null. */
+static void jw_policy(struct jw *w, const char *key, const struct env_policy *p, bool dev)
+{
+    if (!p->present) {
+        jw_null(w, key);
+        return;
+    }
+    jw_open(w, key, '{');
+    jw_bool(w, "clear", p->clear);
+    jw_list(w, "inherit", &p->inherit);
+    jw_env(w, "vars", &p->vars);
+    if (dev)
+        jw_str(w, "shell", p->shell ? p->shell : "/bin/sh");
+    jw_close(w, '}');
+}
+
+/* Prints the effective config as one JSON object, with the warnings. */
+void config_show_json(const struct config *cfg, FILE *out)
+{
+    struct jw w = {.out = out};
+
+    jw_open(&w, NULL, '{');
+    jw_str(&w, "path", cfg->path);
+
+    jw_open(&w, "options", '{');
+    jw_uint(&w, "build_threads", cfg->build_threads);
+    jw_uint(&w, "scan_threads", cfg->scan_threads);
+    jw_str(&w, "dbdir", cfg->dbdir);
+    jw_str(&w, "logdir", cfg->logdir);
+    jw_str(&w, "log_level", cfg->log_level);
+    jw_bool(&w, "strict_scan", cfg->strict_scan);
+    jw_bool(&w, "tui", cfg->tui);
+    jw_bool(&w, "keep_logs", cfg->keep_logs);
+    jw_close(&w, '}');
+
+    if (cfg->has_pkgsrc) {
+        jw_open(&w, "pkgsrc", '{');
+        jw_str(&w, "basedir", cfg->pkgsrc_basedir);
+        jw_str(&w, "make", cfg->make);
+        jw_str(&w, "bootstrap", cfg->bootstrap);
+        jw_str(&w, "build_user", cfg->build_user);
+        jw_str(&w, "build_user_home", cfg->build_user_home);
+        jw_list(&w, "cachevars", &cfg->cachevars);
+        jw_list(&w, "pkgpaths", &cfg->pkgpaths);
+        jw_list(&w, "save_wrkdir_patterns", &cfg->save_wrkdir_patterns);
+        jw_close(&w, '}');
+    } else {
+        jw_null(&w, "pkgsrc");
+    }
+
+    if (cfg->has_sandboxes) {
+        jw_open(&w, "sandboxes", '{');
+        jw_str(&w, "basedir", cfg->basedir);
+        jw_str(&w, "bindfs", cfg->bindfs);
+        jw_open(&w, "environment", '{');
+        jw_policy(&w, "build", &cfg->env_build, false);
+        jw_policy(&w, "dev", &cfg->env_dev, true);
+        jw_close(&w, '}');
+        jw_actions(&w, "setup", &cfg->setup);
+        jw_actions(&w, "hooks", &cfg->hooks);
+        jw_close(&w, '}');
+    } else {
+        jw_null(&w, "sandboxes");
+    }
+
+    jw_open(&w, "jobs", '[');
+    for (size_t i = 0; i < cfg->njobs; i++) {
+        const struct job *j = &cfg->jobs[i];
+        jw_open(&w, NULL, '{');
+        jw_str(&w, "name", j->name);
+        jw_list(&w, "depends", &j->depends);
+        jw_env(&w, "env", &j->env);
+        jw_open(&w, "stages", '[');
+        for (size_t k = 0; k < j->nstages; k++) {
+            jw_open(&w, NULL, '{');
+            jw_str(&w, "name", j->stages[k].name);
+            jw_str(&w, "run", j->stages[k].run);
+            jw_close(&w, '}');
+        }
+        jw_close(&w, ']');
+        jw_close(&w, '}');
+    }
+    jw_close(&w, ']');
+
+    jw_list(&w, "warnings", &cfg->warnings);
+    jw_close(&w, '}');
+    fputc('\n', out);
+}

@@ -1,0 +1,151 @@
+/* Output capture into a log file and a ring of recent lines. */
+#include "loop/capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int capture_open(struct capture *c, const char *path, const char *header, struct err *e)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->partial = xmalloc(CAPTURE_LINE_MAX);
+    if (path) {
+        c->path = xstrdup(path);
+        c->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (c->fd < 0) {
+            int r = err_sys(e, errno, "cannot open log %s", path);
+            free(c->partial);
+            free(c->path);
+            c->partial = c->path = NULL;
+            return r;
+        }
+    }
+    if (header) {
+        capture_add(c, header, strlen(header));
+        capture_add(c, "\n", 1);
+    }
+    return 0;
+}
+
+/* Writes all of data to the log, or marks the capture failed. */
+static void write_log(struct capture *c, const char *data, size_t n)
+{
+    while (n > 0 && c->fd >= 0 && !c->failed) {
+        ssize_t w = write(c->fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            err_sys(&c->err, errno, "cannot write log %s", c->path);
+            c->failed = true;
+            return;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Moves the partial line into the ring (cut to the ring width). */
+static void push_line(struct capture *c)
+{
+    size_t keep = c->plen < CAPTURE_RING_WIDTH ? c->plen : CAPTURE_RING_WIDTH;
+    size_t slot = (c->head + c->count) % CAPTURE_RING_LINES;
+    if (c->count == CAPTURE_RING_LINES) {
+        slot = c->head;
+        c->head = (c->head + 1) % CAPTURE_RING_LINES;
+        free(c->ring[slot]);
+    } else {
+        c->count++;
+    }
+    c->ring[slot] = xstrndup(c->partial, keep);
+    c->plen = 0;
+}
+
+void capture_add(struct capture *c, const char *data, size_t n)
+{
+    write_log(c, data, n);
+    c->bytes += n;
+    while (n > 0) {
+        const char *nl = memchr(data, '\n', n);
+        size_t len = nl ? (size_t)(nl - data) : n;
+        size_t room = CAPTURE_LINE_MAX - c->plen;
+        size_t take = len < room ? len : room;
+        memcpy(c->partial + c->plen, data, take);
+        c->plen += take;
+        if (nl && take == len) {
+            push_line(c);
+            data += len + 1;
+            n -= len + 1;
+        } else if (take < len || c->plen == CAPTURE_LINE_MAX) {
+            push_line(c); /* a runaway line: cut here */
+            data += take;
+            n -= take;
+        } else {
+            data += take;
+            n -= take;
+        }
+    }
+}
+
+void capture_note(struct capture *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    s = xvasprintf(fmt, ap);
+    va_end(ap);
+    if (c->plen)
+        capture_add(c, "\n", 1);
+    capture_add(c, s, strlen(s));
+    capture_add(c, "\n", 1);
+    free(s);
+}
+
+const char *capture_line(const struct capture *c, size_t i)
+{
+    if (c->plen) {
+        if (i == 0) {
+            /* The partial line, NUL-terminated in place when it fits. */
+            struct capture *mc = (struct capture *)c;
+            size_t keep = c->plen < CAPTURE_RING_WIDTH ? c->plen : CAPTURE_RING_WIDTH;
+            if (keep < CAPTURE_LINE_MAX)
+                mc->partial[keep] = '\0';
+            return c->partial;
+        }
+        i--;
+    }
+    if (i >= c->count)
+        return NULL;
+    return c->ring[(c->head + c->count - 1 - i) % CAPTURE_RING_LINES];
+}
+
+void capture_clear_ring(struct capture *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        free(c->ring[(c->head + i) % CAPTURE_RING_LINES]);
+    c->head = c->count = 0;
+    c->plen = 0;
+}
+
+int capture_close(struct capture *c, struct err *e)
+{
+    int r = 0;
+    if (c->fd >= 0 && close(c->fd) != 0 && !c->failed) {
+        err_sys(&c->err, errno, "cannot write log %s", c->path);
+        c->failed = true;
+    }
+    c->fd = -1;
+    if (c->failed) {
+        memcpy(e, &c->err, sizeof(*e));
+        r = -1;
+    }
+    capture_clear_ring(c);
+    free(c->partial);
+    free(c->path);
+    c->partial = c->path = NULL;
+    return r;
+}

@@ -1,0 +1,51 @@
+/*
+ * Output capture: the bytes of a command's stdout and stderr, in order of
+ * arrival, written whole to a log file, and the last lines kept in a small
+ * ring for the live display. Memory is bounded whatever the command writes:
+ * a line without a newline is cut at CAPTURE_LINE_MAX for the ring (the log
+ * still gets every byte).
+ */
+#ifndef BOB_CAPTURE_H
+#define BOB_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+#define CAPTURE_LINE_MAX (64 * 1024) /* a partial line is cut here */
+#define CAPTURE_RING_LINES 100       /* lines kept for the display */
+#define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them */
+
+struct capture {
+    int fd;      /* the log, or -1 */
+    char *path;  /* for messages */
+    bool failed; /* a write failed: the rest is dropped, the error kept */
+    struct err err;
+    unsigned long long bytes;
+    /* the line being assembled (up to CAPTURE_LINE_MAX) */
+    char *partial;
+    size_t plen;
+    /* the ring of finished lines */
+    char *ring[CAPTURE_RING_LINES];
+    size_t head, count;
+};
+
+/*
+ * Opens (creating or appending) the log at path; path NULL captures only
+ * into the ring. Writes header (a line such as the command) first when
+ * given. Returns 0, or -1 with e naming the log.
+ */
+int capture_open(struct capture *c, const char *path, const char *header, struct err *e);
+/* Appends output. A write error marks the capture failed; later data is dropped. */
+void capture_add(struct capture *c, const char *data, size_t n);
+/* Appends a line of our own (a message) to the log and the ring. */
+void capture_note(struct capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The i-th most recent line (0 = newest finished or partial line), or NULL. */
+const char *capture_line(const struct capture *c, size_t i);
+/* Forgets the lines of the ring (the log is untouched). */
+void capture_clear_ring(struct capture *c);
+/* Closes the log; 0, or -1 with e when a write (or the close) failed. */
+int capture_close(struct capture *c, struct err *e);
+
+#endif

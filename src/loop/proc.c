@@ -1,0 +1,307 @@
+/* Child processes on the loop, with output pipes and exit+EOF tracking. */
+#include "loop/proc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_BUF (64 * 1024)
+
+struct proc {
+    uv_process_t process;
+    uv_pipe_t pipes[2]; /* stdout, stderr */
+    bool pipe_open[2];
+    uv_timer_t drain;
+    bool drain_started, lingered;
+    unsigned drain_ms;
+    int open_handles;
+    bool exited, finished, freeing, group;
+    int64_t exit_status;
+    int term_signal;
+    pid_t pid;
+    struct proc_cbs cbs;
+    char buf[READ_BUF];
+};
+
+/* Frees the memory once the last handle is closed. */
+static void on_close(uv_handle_t *h)
+{
+    struct proc *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
+}
+
+static void close_handle(struct proc *p, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, on_close);
+}
+
+/* Runs the exit callback once both the exit and the end of all pipes are in. */
+static void maybe_finish(struct proc *p)
+{
+    if (p->finished || !p->exited || p->pipe_open[0] || p->pipe_open[1])
+        return;
+    p->finished = true;
+    if (p->drain_started)
+        uv_timer_stop(&p->drain);
+    if (p->freeing) {
+        proc_free(p);
+        return;
+    }
+    if (p->cbs.on_exit)
+        p->cbs.on_exit(p, p->cbs.data);
+}
+
+static void close_pipe(struct proc *p, int i)
+{
+    if (!p->pipe_open[i])
+        return;
+    p->pipe_open[i] = false;
+    uv_read_stop((uv_stream_t *)&p->pipes[i]);
+    close_handle(p, (uv_handle_t *)&p->pipes[i]);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct proc *p = h->data;
+    b->base = p->buf;
+    b->len = sizeof(p->buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct proc *p = s->data;
+    int i = (s == (uv_stream_t *)&p->pipes[0]) ? 0 : 1;
+    if (n > 0) {
+        if (p->cbs.on_data && !p->freeing)
+            p->cbs.on_data(p, i + 1, b->base, (size_t)n, p->cbs.data);
+        return;
+    }
+    if (n < 0) {
+        close_pipe(p, i);
+        maybe_finish(p);
+    }
+}
+
+/* The drain time after exit has passed with a pipe still open. */
+static void on_drain(uv_timer_t *t)
+{
+    struct proc *p = t->data;
+    if (!p->lingered && p->cbs.on_linger && !p->freeing) {
+        p->lingered = true;
+        p->cbs.on_linger(p, p->cbs.data);
+        if (p->finished)
+            return;
+        uv_timer_start(&p->drain, on_drain, p->drain_ms, 0);
+        return;
+    }
+    close_pipe(p, 0);
+    close_pipe(p, 1);
+    maybe_finish(p);
+}
+
+static void on_exit_cb(uv_process_t *h, int64_t status, int term_signal)
+{
+    struct proc *p = h->data;
+    p->exited = true;
+    p->exit_status = status;
+    p->term_signal = term_signal;
+    close_handle(p, (uv_handle_t *)h);
+    if ((p->pipe_open[0] || p->pipe_open[1]) && p->drain_ms && !p->freeing) {
+        p->drain_started = true;
+        uv_timer_start(&p->drain, on_drain, p->drain_ms, 0);
+    }
+    maybe_finish(p);
+}
+
+const char *proc_enter_path(void)
+{
+    static char path[PATH_MAX];
+    const char *env = getenv("BOB_ENTER");
+    char self[PATH_MAX];
+    ssize_t n;
+    char *slash;
+    if (env && *env)
+        return env;
+    if (path[0])
+        return path;
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return "bob-enter";
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    if (snprintf(path, sizeof(path), "%s/bob-enter", self) >= (int)sizeof(path) ||
+        access(path, X_OK) != 0) {
+        if (snprintf(path, sizeof(path), "%s/../libexec/bob/bob-enter", self) >= (int)sizeof(path))
+            return "bob-enter";
+    }
+    return path;
+}
+
+static uv_stdio_container_t stdio_for(enum proc_io io, int fd, uv_pipe_t *pipe)
+{
+    uv_stdio_container_t c;
+    memset(&c, 0, sizeof(c));
+    switch (io) {
+    case PROC_IO_NULL:
+        c.flags = UV_IGNORE;
+        break;
+    case PROC_IO_INHERIT:
+        c.flags = UV_INHERIT_FD;
+        c.data.fd = fd;
+        break;
+    case PROC_IO_PIPE:
+        c.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        c.data.stream = (uv_stream_t *)pipe;
+        break;
+    }
+    return c;
+}
+
+struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
+                        struct err *e)
+{
+    struct proc *p = xcalloc(1, sizeof(*p));
+    uv_process_options_t uo;
+    uv_stdio_container_t stdio[3];
+    struct strv argv = {0};
+    int r;
+
+    p->cbs = *cbs;
+    p->drain_ms = o->drain_ms;
+    p->group = o->setsid;
+    if (o->root || o->user) {
+        strv_push(&argv, proc_enter_path());
+        if (o->root) {
+            strv_push(&argv, "-r");
+            strv_push(&argv, o->root);
+        }
+        if (o->cwd) {
+            strv_push(&argv, "-d");
+            strv_push(&argv, o->cwd);
+        }
+        if (o->user) {
+            strv_push(&argv, "-u");
+            strv_push(&argv, o->user);
+        }
+        strv_push(&argv, "--");
+    }
+    for (size_t i = 0; o->argv[i]; i++)
+        strv_push(&argv, o->argv[i]);
+
+    memset(&uo, 0, sizeof(uo));
+    uo.file = argv.v[0];
+    uo.args = argv.v;
+    uo.env = (char **)o->env;
+    uo.cwd = (o->root || o->user) ? NULL : o->cwd;
+    uo.flags = o->setsid ? UV_PROCESS_DETACHED : 0;
+    uo.exit_cb = on_exit_cb;
+    stdio[0] = stdio_for(o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in, 0, NULL);
+    stdio[1] = stdio_for(o->out, 1, &p->pipes[0]);
+    stdio[2] = stdio_for(o->err, 2, &p->pipes[1]);
+    uo.stdio = stdio;
+    uo.stdio_count = 3;
+
+    for (int i = 0; i < 2; i++) {
+        if ((i == 0 ? o->out : o->err) != PROC_IO_PIPE)
+            continue;
+        uv_pipe_init(loop, &p->pipes[i], 0);
+        p->pipes[i].data = p;
+        p->open_handles++;
+        p->pipe_open[i] = true;
+    }
+    uv_timer_init(loop, &p->drain);
+    p->drain.data = p;
+    p->open_handles++;
+    p->process.data = p;
+
+    r = uv_spawn(loop, &p->process, &uo);
+    p->open_handles++; /* the process handle must be closed even when spawn failed */
+    if (r < 0) {
+        err_set(e, "cannot run %s: %s", o->argv[0], uv_strerror(r));
+        strv_free(&argv);
+        p->freeing = true;
+        p->exited = p->finished = true;
+        close_handle(p, (uv_handle_t *)&p->process);
+        for (int i = 0; i < 2; i++)
+            close_pipe(p, i);
+        close_handle(p, (uv_handle_t *)&p->drain);
+        return NULL;
+    }
+    strv_free(&argv);
+    p->pid = p->process.pid;
+    for (int i = 0; i < 2; i++)
+        if (p->pipe_open[i])
+            uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
+    return p;
+}
+
+pid_t proc_pid(const struct proc *p)
+{
+    return p->pid;
+}
+
+bool proc_exited(const struct proc *p)
+{
+    return p->exited;
+}
+
+int proc_exit_code(const struct proc *p)
+{
+    return p->exited && !p->term_signal ? (int)p->exit_status : -1;
+}
+
+int proc_term_signal(const struct proc *p)
+{
+    return p->term_signal;
+}
+
+int proc_shell_status(const struct proc *p)
+{
+    return p->term_signal ? 128 + p->term_signal : (int)p->exit_status;
+}
+
+void proc_describe_status(const struct proc *p, char *out, size_t n)
+{
+    if (p->term_signal)
+        snprintf(out, n, "signal %d (%s)", p->term_signal, strsignal(p->term_signal));
+    else
+        snprintf(out, n, "exit code %d", (int)p->exit_status);
+}
+
+void proc_kill(struct proc *p, int sig)
+{
+    if (p->group && p->pid > 0)
+        kill(-p->pid, sig); /* the group may outlive its leader */
+    if (!p->exited)
+        uv_process_kill(&p->process, sig);
+}
+
+void proc_free(struct proc *p)
+{
+    if (!p)
+        return;
+    p->freeing = true;
+    if (!p->finished) {
+        /* Not finished: kill it and free when it is reaped and the pipes shut. */
+        proc_kill(p, SIGKILL);
+        close_pipe(p, 0);
+        close_pipe(p, 1);
+        if (!p->exited)
+            return;
+        p->finished = true;
+    }
+    close_pipe(p, 0);
+    close_pipe(p, 1);
+    close_handle(p, (uv_handle_t *)&p->drain);
+    if (!p->exited)
+        return;
+    close_handle(p, (uv_handle_t *)&p->process);
+}

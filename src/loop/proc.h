@@ -1,0 +1,79 @@
+/*
+ * A child process on the loop: spawned directly or inside a sandbox through
+ * the bob-enter helper, with its output read from pipes. It is finished when
+ * it has exited AND every pipe has reached end of file (or been cut off
+ * after the drain time), in either order; then the exit callback runs once.
+ */
+#ifndef BOB_PROC_H
+#define BOB_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "util/util.h"
+
+enum proc_io {
+    PROC_IO_NULL,    /* /dev/null */
+    PROC_IO_PIPE,    /* read by us (stdout, stderr only) */
+    PROC_IO_INHERIT, /* our own fd of the same number */
+};
+
+struct proc_opts {
+    const char *const *argv; /* argv[0] is looked up in PATH (inside the sandbox) */
+    const char *const *env;  /* "K=V" array, NULL-terminated; NULL inherits ours */
+    const char *cwd;         /* inside the sandbox when root is set; NULL: "/" or ours */
+    const char *root;        /* host path of a sandbox to chroot into, or NULL */
+    const char *user;        /* run as this user (looked up on the host), or NULL */
+    bool setsid;             /* new session and process group */
+    enum proc_io in, out, err;
+    unsigned drain_ms; /* after exit, how long pipes may stay open; 0: no limit */
+};
+
+struct proc;
+
+/* Output arrived on stream 1 (stdout) or 2 (stderr). */
+typedef void (*proc_data_cb)(struct proc *p, int stream, const char *buf, size_t n, void *data);
+/* The process has exited and its pipes are closed. */
+typedef void (*proc_exit_cb)(struct proc *p, void *data);
+/*
+ * The process has exited but something still holds its pipes after the
+ * drain time: the owner may kill the holders. The pipes are cut off after
+ * a second drain time in any case.
+ */
+typedef void (*proc_linger_cb)(struct proc *p, void *data);
+
+struct proc_cbs {
+    proc_data_cb on_data;
+    proc_exit_cb on_exit;
+    proc_linger_cb on_linger;
+    void *data;
+};
+
+/* Starts a process. On failure returns NULL with e naming the command. */
+struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
+                        struct err *e);
+pid_t proc_pid(const struct proc *p);
+bool proc_exited(const struct proc *p);
+/* Exit code (0-255) when exited normally, else -1. */
+int proc_exit_code(const struct proc *p);
+/* The signal that ended it, else 0. */
+int proc_term_signal(const struct proc *p);
+/* "exit code 3" or "signal 9 (Killed)" into out. */
+void proc_describe_status(const struct proc *p, char *out, size_t n);
+/* A shell-like status: the exit code, or 128+signal. */
+int proc_shell_status(const struct proc *p);
+/* Sends sig to the process (and to its process group when it has one). */
+void proc_kill(struct proc *p, int sig);
+/*
+ * Releases the process once it has finished (the exit callback ran). Called
+ * earlier, it kills the process group with SIGKILL and releases it when it is
+ * reaped. Memory is freed in the last close callback.
+ */
+void proc_free(struct proc *p);
+
+/* The path of the bob-enter helper: $BOB_ENTER, or next to our own binary. */
+const char *proc_enter_path(void);
+
+#endif

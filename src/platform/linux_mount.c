@@ -1,0 +1,635 @@
+/*
+ * Linux mounts with the new mount API. A mount is built detached
+ * (fsopen/fsconfig/fsmount, or open_tree(OPEN_TREE_CLONE) for a bind), gets
+ * its attributes (read-only, nosuid, ...) while still invisible, and is
+ * attached with move_mount onto an O_PATH fd of the mount point that was
+ * resolved beneath the sandbox root. It is then made private. If any step
+ * fails before the attach, closing the detached mount's fd dissolves it;
+ * after the attach, the mount is unmounted again: nothing stays mounted.
+ *
+ * Private propagation means that nothing mounted later inside a sandbox
+ * mount propagates anywhere. The attach itself is still propagated by the
+ * parent mount: when the sandbox directory sits on a shared mount with
+ * peers, each peer gets a copy until the unmount (which removes the copies
+ * too). Only a private mount at or above the sandbox root prevents that.
+ *
+ * fs = "fd" binds /dev/fd as bob does; on Linux that is /proc/self/fd, so
+ * the bind shows the fd directory of this process, not the caller's.
+ * fs = "dev" provides the per-process /dev/fd link instead.
+ *
+ * Unmounting is driven by /proc/self/mountinfo and goes through an fd of
+ * the mount point's parent (umount2 of /proc/self/fd/N/name with
+ * UMOUNT_NOFOLLOW), opened beneath the root without following any symlink,
+ * so a build that replaces a directory by a symlink cannot redirect it.
+ */
+#ifdef __linux__
+
+#include "platform/platform.h"
+#include "platform/linux_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Mount options split into mount attributes and filesystem parameters. */
+struct mopts {
+    uint64_t set, clr;
+    struct strv data; /* "key=value" or "flag", for fsconfig */
+};
+
+static const struct {
+    const char *name;
+    uint64_t set, clr;
+} flag_opts[] = {
+    {"ro", MOUNT_ATTR_RDONLY, 0},
+    {"rw", 0, MOUNT_ATTR_RDONLY},
+    {"nosuid", MOUNT_ATTR_NOSUID, 0},
+    {"suid", 0, MOUNT_ATTR_NOSUID},
+    {"nodev", MOUNT_ATTR_NODEV, 0},
+    {"dev", 0, MOUNT_ATTR_NODEV},
+    {"noexec", MOUNT_ATTR_NOEXEC, 0},
+    {"exec", 0, MOUNT_ATTR_NOEXEC},
+    {"noatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME},
+    {"relatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"strictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME},
+    {"atime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"nodiratime", MOUNT_ATTR_NODIRATIME, 0},
+    {"diratime", 0, MOUNT_ATTR_NODIRATIME},
+    {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0},
+    {"symfollow", 0, MOUNT_ATTR_NOSYMFOLLOW},
+    {"defaults", 0, 0},
+    {"bind", 0, 0},
+};
+
+/* Splits opts on spaces and commas; later flags override earlier ones. */
+static void parse_opts(const char *opts, struct mopts *m)
+{
+    const char *p = opts ? opts : "";
+
+    memset(m, 0, sizeof(*m));
+    while (*p) {
+        size_t len = strcspn(p, " ,\t");
+        bool flag = false;
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++) {
+            if (strlen(flag_opts[i].name) == len && strncmp(p, flag_opts[i].name, len) == 0) {
+                /* A flag undoes an earlier opposite one ("ro,rw" is rw). */
+                m->set = (m->set & ~flag_opts[i].clr) | flag_opts[i].set;
+                m->clr = (m->clr & ~flag_opts[i].set) | flag_opts[i].clr;
+                flag = true;
+                break;
+            }
+        }
+        if (!flag)
+            strv_push_owned(&m->data, xstrndup(p, len));
+        p += len;
+    }
+}
+
+/* Appends the filesystem's own error log (fsopen fd) to why. */
+static void fs_log(int fsfd, char *why, size_t n)
+{
+    char msg[512];
+    ssize_t len;
+    size_t pos = strlen(why);
+
+    while ((len = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
+        msg[len] = '\0';
+        msg[strcspn(msg, "\n")] = '\0';
+        /* "e tmpfs: Bad value for 'size'": drop the severity letter. */
+        pos += (size_t)snprintf(why + pos, pos < n ? n - pos : 0, " (%s)",
+                                len > 2 && msg[1] == ' ' ? msg + 2 : msg);
+        if (pos >= n)
+            break;
+    }
+}
+
+/* Creates a detached mount of filesystem type with the given parameters. */
+static int fs_create(const char *type, const char *source, const struct strv *data, int *mfd,
+                     char *why, size_t whyn)
+{
+    int fs, rc;
+
+    why[0] = '\0';
+    fs = fsopen(type, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    if (source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        goto fail;
+    for (size_t i = 0; i < data->n; i++) {
+        char *eq = strchr(data->v[i], '=');
+        if (eq) {
+            char *key = xstrndup(data->v[i], (size_t)(eq - data->v[i]));
+            rc = fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1, 0);
+            free(key);
+        } else {
+            rc = fsconfig(fs, FSCONFIG_SET_FLAG, data->v[i], NULL, 0);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto fail;
+    *mfd = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+    if (*mfd < 0)
+        goto fail;
+    close(fs);
+    return 0;
+fail:
+    rc = -errno;
+    fs_log(fs, why, whyn);
+    close(fs);
+    return rc;
+}
+
+/* Sets attributes and propagation on a mount fd (detached or attached). */
+static int set_attr(int mfd, uint64_t set, uint64_t clr, uint64_t propagation)
+{
+    struct mount_attr a;
+
+    memset(&a, 0, sizeof(a));
+    a.attr_set = set;
+    a.attr_clr = clr;
+    a.propagation = propagation;
+    if (mount_setattr(mfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+        return -errno;
+    return 0;
+}
+
+/*
+ * Opens (O_PATH) the mount point guest beneath r, creating it when it is
+ * missing: a 0755 directory, or an empty file when dir is false.
+ */
+static int mount_point(struct lx_root *r, const char *guest, bool dir, int *tfd, struct err *e)
+{
+    struct strv c = {0};
+    char *rel, *name = NULL, *host = lx_host(r, guest);
+    int fd, pfd = -1, rc = 0;
+
+    lx_split(guest, &c);
+    rel = lx_join(&c, 0, c.n);
+    fd = lx_openat2(r->fd, rel, O_PATH, LX_BENEATH);
+    if (fd == -EXDEV) {
+        rc = lx_err(e, EXDEV, "Path escapes sandbox: %s resolves outside %s", guest, r->path);
+    } else if (fd == -ENOENT) {
+        rc = lx_parent(r, guest, true, &pfd, &name, e);
+        if (rc == 0 && dir) {
+            int nfd;
+            if (mkdirat(pfd, name, 0755) < 0)
+                rc = err_sys(e, errno, "cannot create mount point %s", host);
+            else if ((nfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                rc = err_sys(e, errno, "cannot open mount point %s", host);
+            else if (fchmod(nfd, 0755) < 0 || close(nfd) < 0)
+                rc = err_sys(e, errno, "cannot set the mode of %s", host);
+        } else if (rc == 0) {
+            int nfd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (nfd < 0)
+                rc = err_sys(e, errno, "cannot create mount point %s", host);
+            else if (fchmod(nfd, 0644) < 0 || close(nfd) < 0)
+                rc = err_sys(e, errno, "cannot set the mode of %s", host);
+        }
+        if (rc == 0) {
+            fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0)
+                rc = err_sys(e, errno, "cannot open mount point %s", host);
+        }
+    } else if (fd < 0) {
+        rc = err_sys(e, -fd, "cannot open mount point %s", host);
+    }
+    if (pfd >= 0)
+        close(pfd);
+    free(name);
+    free(rel);
+    free(host);
+    strv_free(&c);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    *tfd = fd;
+    return 0;
+}
+
+/* Unmounts the mount on top of canonical path mp, through an fd of its parent. */
+static int umount_one(struct lx_root *r, const char *mp, struct err *e)
+{
+    size_t cl = strlen(r->canon);
+    char path[PATH_MAX + 64], *dir = NULL;
+    const char *name;
+    int pfd, rc = 0;
+
+    if (strcmp(mp, r->canon) == 0) {
+        /* The sandbox root itself is a mount point: its parent is outside. */
+        name = strrchr(mp, '/') + 1;
+        dir = mp == name - 1 ? xstrdup("/") : xstrndup(mp, (size_t)(name - 1 - mp));
+        pfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+            pfd = -errno;
+    } else if (strncmp(mp, r->canon, cl) == 0 && mp[cl] == '/') {
+        const char *rel = mp + cl + 1;
+        const char *slash = strrchr(rel, '/');
+        name = slash ? slash + 1 : rel;
+        dir = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup(".");
+        /* mountinfo paths are canonical: any symlink on the way is new. */
+        pfd = lx_openat2(r->fd, dir, O_PATH | O_DIRECTORY, LX_BENEATH | RESOLVE_NO_SYMLINKS);
+    } else {
+        return lx_err(e, EINVAL, "cannot unmount %s: it is not in sandbox %s", mp, r->path);
+    }
+    free(dir);
+    if (pfd < 0)
+        return err_sys(e, -pfd, "cannot unmount %s", mp);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, name);
+    if (umount2(path, UMOUNT_NOFOLLOW) < 0) {
+        int err = errno;
+        if (err == EBUSY) {
+            char who[1024];
+            plat_describe_holders(mp, who, sizeof(who));
+            rc = lx_err(e, EBUSY, "cannot unmount %s: busy (%s)", mp,
+                        who[0] ? who : "no process found holding it");
+        } else {
+            rc = err_sys(e, err, "cannot unmount %s", mp);
+        }
+    }
+    close(pfd);
+    return rc;
+}
+
+/* True when mount id is still in the mount table. */
+static bool still_mounted(int id)
+{
+    struct lx_mount *v;
+    size_t n;
+    bool found = false;
+    struct err e;
+
+    if (lx_mountinfo(&v, &n, &e) < 0)
+        return true;
+    for (size_t i = 0; i < n && !found; i++)
+        found = v[i].id == id;
+    lx_mountinfo_free(v, n);
+    return found;
+}
+
+int lx_unmount_under(struct lx_root *r, const char *path, struct err *e)
+{
+    struct lx_mount *v;
+    size_t n, *idx, cnt;
+    int rc;
+
+    rc = lx_mountinfo(&v, &n, e);
+    if (rc < 0)
+        return rc;
+    lx_mounts_select(v, n, path, &idx, &cnt);
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        struct lx_mount *m = &v[idx[i]];
+        rc = umount_one(r, m->path, e);
+        /* Gone meanwhile (another destroy, or hidden under a stack): not an error. */
+        if ((rc == -EINVAL || rc == -ENOENT) && !still_mounted(m->id)) {
+            err_clear(e);
+            rc = 0;
+        }
+    }
+    free(idx);
+    lx_mountinfo_free(v, n);
+    return rc;
+}
+
+/* Unmounts the attached mounts ids[] (in that order): the rollback of a failed plat_mount. */
+static void unmount_ids(struct lx_root *r, const uint64_t *ids, size_t nids)
+{
+    struct lx_mount *v;
+    size_t n;
+    struct err e;
+
+    if (lx_mountinfo(&v, &n, &e) < 0)
+        return;
+    for (size_t k = 0; k < nids; k++)
+        for (size_t i = 0; i < n; i++)
+            if ((uint64_t)v[i].id == ids[k]) {
+                (void)umount_one(r, v[i].path, &e);
+                break;
+            }
+    lx_mountinfo_free(v, n);
+}
+
+/*
+ * Attaches the detached mount mfd onto tfd and makes it private. The
+ * propagation is set again after the attach: a mount attached under a
+ * shared parent becomes shared itself. On failure it is unmounted again.
+ */
+static int attach(struct lx_root *r, int mfd, int tfd, uint64_t *id, const char *what,
+                  const char *host, struct err *e)
+{
+    int rc;
+
+    if (move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return err_sys(e, errno, "cannot mount %s on %s", what, host);
+    rc = lx_mnt_id(mfd, id);
+    if (rc < 0)
+        return err_sys(e, -rc, "cannot find the mount id of %s", host);
+    rc = set_attr(mfd, 0, 0, MS_PRIVATE);
+    if (rc < 0) {
+        unmount_ids(r, id, 1);
+        return err_sys(e, -rc, "cannot make the mount on %s private", host);
+    }
+    return 0;
+}
+
+/* The device nodes of a private /dev: same numbers as the host's (these defaults otherwise). */
+static const struct {
+    const char *name;
+    unsigned major, minor;
+} dev_nodes[] = {
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+
+static const struct {
+    const char *name, *target;
+} dev_links[] = {
+    {"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+};
+
+/* Fills the detached /dev tmpfs (its root is mfd) before anyone can see it. */
+static int dev_populate(int mfd, const char *host, struct err *e)
+{
+    for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+        char hostnode[64];
+        struct stat st;
+        dev_t rdev = makedev(dev_nodes[i].major, dev_nodes[i].minor);
+        snprintf(hostnode, sizeof(hostnode), "/dev/%s", dev_nodes[i].name);
+        if (stat(hostnode, &st) == 0 && S_ISCHR(st.st_mode))
+            rdev = st.st_rdev;
+        /* mknod, not a bind of the host's node: a chmod inside stays inside. */
+        if (mknodat(mfd, dev_nodes[i].name, S_IFCHR | 0666, rdev) < 0 ||
+            fchmodat(mfd, dev_nodes[i].name, 0666, 0) < 0)
+            return err_sys(e, errno, "cannot create %s/%s", host, dev_nodes[i].name);
+    }
+    for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+        if (symlinkat(dev_links[i].target, mfd, dev_links[i].name) < 0)
+            return err_sys(e, errno, "cannot create %s/%s", host, dev_links[i].name);
+    if (mkdirat(mfd, "shm", 0755) < 0 || mkdirat(mfd, "pts", 0755) < 0 ||
+        fchmodat(mfd, "shm", 0755, 0) < 0 || fchmodat(mfd, "pts", 0755, 0) < 0)
+        return err_sys(e, errno, "cannot create directories in %s", host);
+    return 0;
+}
+
+/* Mounts a new filesystem on directory `sub` of the attached /dev (devfd). */
+static int dev_sub(struct lx_root *r, int devfd, const char *sub, const char *type,
+                   const char *const *params, uint64_t attrs, uint64_t *id, const char *host,
+                   struct err *e)
+{
+    struct strv data = {0};
+    char why[512], *where = xasprintf("%s/%s", host, sub);
+    int mfd = -1, tfd = -1, rc;
+
+    for (size_t i = 0; params[i]; i++)
+        strv_push(&data, params[i]);
+    rc = fs_create(type, type, &data, &mfd, why, sizeof(why));
+    if (rc < 0) {
+        rc = lx_err(e, -rc, "cannot mount %s on %s: %s%s", type, where, strerror(-rc), why);
+        goto out;
+    }
+    rc = set_attr(mfd, attrs, 0, 0);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot set the attributes of %s", where);
+        goto out;
+    }
+    tfd = openat(devfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tfd < 0) {
+        rc = err_sys(e, errno, "cannot open %s", where);
+        goto out;
+    }
+    rc = attach(r, mfd, tfd, id, type, where, e);
+out:
+    if (mfd >= 0)
+        close(mfd);
+    if (tfd >= 0)
+        close(tfd);
+    strv_free(&data);
+    free(where);
+    return rc;
+}
+
+/*
+ * A private /dev: a tmpfs with the usual nodes and links, a tmpfs on shm
+ * and a new devpts instance on pts (ptmx -> pts/ptmx), so that a pty opened
+ * inside comes from the sandbox's own instance.
+ */
+static int mount_dev(struct lx_root *r, const char *dest, const char *host, const struct mopts *mo,
+                     struct err *e)
+{
+    static const char *const shm[] = {"mode=1777", NULL};
+    static const char *const pts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL};
+    struct strv data = {0};
+    uint64_t ids[3];
+    size_t nids = 0;
+    bool has_mode = false;
+    char why[512];
+    int mfd = -1, tfd = -1, rc;
+
+    for (size_t i = 0; i < mo->data.n; i++) {
+        strv_push(&data, mo->data.v[i]);
+        has_mode = has_mode || str_startswith(mo->data.v[i], "mode=");
+    }
+    if (!has_mode)
+        strv_push(&data, "mode=755");
+    rc = fs_create("tmpfs", "tmpfs", &data, &mfd, why, sizeof(why));
+    if (rc < 0) {
+        rc = lx_err(e, -rc, "cannot mount dev on %s: %s%s", host, strerror(-rc), why);
+        goto out;
+    }
+    /* Filled first: "ro" in opts applies to the mount, which would refuse mknod. */
+    rc = dev_populate(mfd, host, e);
+    if (rc < 0)
+        goto out;
+    rc = set_attr(mfd, mo->set | MOUNT_ATTR_NOSUID, mo->clr & ~MOUNT_ATTR_NOSUID, 0);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot set the attributes of %s", host);
+        goto out;
+    }
+    rc = mount_point(r, dest, true, &tfd, e);
+    if (rc < 0)
+        goto out;
+    rc = attach(r, mfd, tfd, &ids[0], "dev", host, e);
+    if (rc < 0)
+        goto out;
+    nids = 1;
+    rc = dev_sub(r, mfd, "shm", "tmpfs", shm, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &ids[1], host,
+                 e);
+    if (rc == 0) {
+        nids = 2;
+        rc = dev_sub(r, mfd, "pts", "devpts", pts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &ids[2],
+                     host, e);
+    }
+    if (rc < 0) {
+        /* Undo the attached part, innermost first. */
+        uint64_t undo[2];
+        size_t k = 0;
+        if (nids == 2)
+            undo[k++] = ids[1];
+        undo[k++] = ids[0];
+        unmount_ids(r, undo, k);
+    }
+out:
+    if (mfd >= 0)
+        close(mfd);
+    if (tfd >= 0)
+        close(tfd);
+    strv_free(&data);
+    return rc;
+}
+
+/* The fs name for messages when the action has none (fs_type_name without linking config). */
+static const char *fs_label(enum fs_type t)
+{
+    switch (t) {
+    case FS_BIND:
+        return "bind";
+    case FS_DEV:
+        return "dev";
+    case FS_FD:
+        return "fd";
+    case FS_NFS:
+        return "nfs";
+    case FS_PROC:
+        return "proc";
+    case FS_TMP:
+        return "tmp";
+    default:
+        return "(none)";
+    }
+}
+
+int plat_mount(const char *root, const struct action *a, struct err *e)
+{
+    struct lx_root r;
+    struct mopts mo;
+    struct stat st;
+    const char *dest = a->dest ? a->dest : a->src;
+    const char *src = a->src ? a->src : a->dest;
+    const char *fsname = a->fs_name ? a->fs_name : fs_label(a->fs);
+    char *host = NULL, why[512] = "";
+    uint64_t id;
+    int mfd = -1, tfd = -1, rc;
+
+    if (!dest)
+        return lx_err(e, EINVAL, "%s: a mount needs a destination", a->where ? a->where : "mount");
+    rc = lx_root_open(&r, root, e);
+    if (rc < 0)
+        return rc;
+    host = lx_host(&r, dest);
+    parse_opts(a->opts, &mo);
+
+    switch (a->fs) {
+    case FS_BIND:
+    case FS_FD: {
+        /* fd: /dev/fd is /proc/self/fd, so this binds the fd directory of this process. */
+        const char *from = a->fs == FS_FD ? "/dev/fd" : src;
+        if (mo.data.n) {
+            rc = lx_err(e, EINVAL, "cannot mount %s on %s: unknown option '%s'", fsname, host,
+                        mo.data.v[0]);
+            goto out;
+        }
+        if (!from || stat(from, &st) < 0) {
+            rc = err_sys(e, from ? errno : EINVAL, "cannot mount %s on %s: source %s", fsname, host,
+                         from ? from : "(none)");
+            goto out;
+        }
+        mfd = open_tree(AT_FDCWD, from, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (mfd < 0) {
+            rc = err_sys(e, errno, "cannot mount %s on %s: cannot clone %s", fsname, host, from);
+            goto out;
+        }
+        rc = mount_point(&r, dest, S_ISDIR(st.st_mode), &tfd, e);
+        break;
+    }
+    case FS_TMP:
+    case FS_PROC:
+    case FS_NFS: {
+        const char *type = a->fs == FS_TMP ? "tmpfs" : a->fs == FS_PROC ? "proc" : "nfs";
+        const char *source = a->fs == FS_NFS ? src : type;
+        rc = fs_create(type, source, &mo.data, &mfd, why, sizeof(why));
+        if (rc < 0) {
+            rc = lx_err(e, -rc, "cannot mount %s on %s: %s%s", fsname, host, strerror(-rc), why);
+            goto out;
+        }
+        rc = mount_point(&r, dest, true, &tfd, e);
+        break;
+    }
+    case FS_DEV:
+        rc = mount_dev(&r, dest, host, &mo, e);
+        goto out;
+    default:
+        rc = lx_err(e, EINVAL, "cannot mount %s on %s: unsupported filesystem type", fsname, host);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    /* Read-only (and every other attribute) before the mount is visible. */
+    rc = set_attr(mfd, mo.set, mo.clr, MS_PRIVATE);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot mount %s on %s: cannot set its options", fsname, host);
+        goto out;
+    }
+    rc = attach(&r, mfd, tfd, &id, fsname, host, e);
+out:
+    if (mfd >= 0)
+        close(mfd);
+    if (tfd >= 0)
+        close(tfd);
+    strv_free(&mo.data);
+    free(host);
+    lx_root_close(&r);
+    return rc;
+}
+
+int plat_unmount(const char *root, const char *dest, struct err *e)
+{
+    struct lx_root r;
+    struct strv c = {0};
+    size_t nexist;
+    char *canon = NULL;
+    int fd = -1, rc;
+
+    rc = lx_root_open(&r, root, e);
+    if (rc == -ENOENT) {
+        err_clear(e);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    lx_split(dest, &c);
+    rc = lx_lookup(&r, &c, dest, &fd, &nexist, e);
+    if (rc < 0 || nexist < c.n)
+        goto out; /* a missing path is not a mount point: nothing to do */
+    canon = lx_fd_path(fd);
+    if (!canon || !lx_path_under(canon, r.canon)) {
+        rc = lx_err(e, EXDEV, "Path escapes sandbox: %s resolves outside %s", dest, r.path);
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    rc = lx_unmount_under(&r, canon, e);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(canon);
+    strv_free(&c);
+    lx_root_close(&r);
+    return rc;
+}
+
+#endif /* __linux__ */

@@ -1,0 +1,125 @@
+/*
+ * The operating-system boundary: mounts, process discovery, safe removal
+ * and path resolution inside a sandbox. Linux is implemented in linux.c;
+ * another OS gets a file of its own behind this same header.
+ *
+ * Every function is synchronous and may block on the filesystem, so the
+ * lifecycle calls them from the libuv thread pool (or, where they are
+ * cheap and bounded, from the loop). None of them sleeps or retries:
+ * retrying with backoff is the caller's job, on loop timers.
+ *
+ * Conventions: 0 on success, a negative errno on failure with `e` filled
+ * with one line naming the path and the reason. "root" is the host path of
+ * a sandbox (<basedir>/<id>); "guest" is an absolute path as seen inside it.
+ */
+#ifndef BOB_PLATFORM_H
+#define BOB_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+#include "util/util.h"
+
+/* One-time process set-up (nothing on Linux). */
+int plat_init(struct err *e);
+
+/*
+ * Resolves guest beneath root without ever leaving it: `..` and symlinks
+ * (absolute or relative, made by earlier actions or by builds) that would
+ * lead outside root are refused with
+ * "Path escapes sandbox: <guest> resolves outside <root>".
+ * Missing trailing components are allowed. On success *host is a malloc'd
+ * host path (root + resolved guest path).
+ */
+int plat_resolve(const char *root, const char *guest, char **host, struct err *e);
+
+/*
+ * Mounts for `action` (ACTION_MOUNT) in the sandbox at root. Creates the
+ * mount point (mode 0755 directories, or an empty file when a bind source
+ * is not a directory) beneath root when it is missing. Every mount is made
+ * private. A read-only bind is read-only before this returns; if making it
+ * read-only fails, the bind is undone. FS_DEV builds a private /dev (tmpfs
+ * with device nodes, fd/stdin/stdout/stderr links, shm, a new devpts
+ * instance with ptmx); the host's /dev is never exposed.
+ */
+int plat_mount(const char *root, const struct action *a, struct err *e);
+
+/*
+ * Unmounts everything mounted at or below the guest path dest in the
+ * sandbox at root, deepest first. One attempt each: returns -EBUSY (with e
+ * naming the mount and the processes holding it) when a mount is busy, so
+ * that the caller can retry on a timer. Nothing mounted there: 0.
+ */
+int plat_unmount(const char *root, const char *dest, struct err *e);
+
+/* One entry of the mount table. */
+struct plat_mount_entry {
+    int id, parent;
+    char *path;   /* mount point, unescaped */
+    char *fstype; /* "tmpfs", "proc", ... */
+};
+
+/*
+ * The mounts at or below host path `under`, deepest (last mounted) first,
+ * read from /proc/self/mountinfo. Free with plat_mounts_free.
+ */
+int plat_mounts_under(const char *under, struct plat_mount_entry **v, size_t *n, struct err *e);
+void plat_mounts_free(struct plat_mount_entry *v, size_t n);
+
+/*
+ * The processes whose root directory is root or below it (processes running
+ * inside the sandbox), found by scanning /proc. Never includes the caller.
+ * *pids is malloc'd.
+ */
+int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e);
+
+/*
+ * Describes the processes that hold host path `path` busy (root, cwd, open
+ * files or mappings at or below it) as "pid 4711 make, pid 4712 sh" into out.
+ * Empty string when none is found.
+ */
+void plat_describe_holders(const char *path, char *out, size_t n);
+
+/* Sends sig to every pid; pids that are already gone are not an error. */
+void plat_kill_pids(const pid_t *pids, size_t n, int sig);
+
+/*
+ * Copies host path src (file or tree) to guest path dest in root: regular
+ * files, directories and symlinks (never followed), with modes and mtimes;
+ * sockets, fifos and devices are skipped. Parents are created 0755.
+ * *cancel is read between entries: when it becomes true the copy stops
+ * with -ECANCELED.
+ */
+int plat_copy(const char *root, const char *src, const char *dest, const volatile bool *cancel,
+              struct err *e);
+
+/* Creates the symlink guest `dest` -> target in root (parents 0755). */
+int plat_symlink(const char *root, const char *target, const char *dest, struct err *e);
+
+/*
+ * Removes the symlink guest `dest` in root (the link itself), resolving its
+ * parent beneath root, so that a build that replaced a parent directory by
+ * a link cannot make it remove a link on the host. A missing path, or one
+ * that is not a symlink (any more), is left alone and is not an error.
+ */
+int plat_remove_symlink(const char *root, const char *dest, struct err *e);
+
+/*
+ * Removes guest path `guest` in root and everything below it, relative to
+ * directory file descriptors: never follows a symlink (the link itself is
+ * removed), never descends into a directory on another mount than root's
+ * own (compared by mount id), and refuses, naming the path, when anything
+ * at or below it is still mounted. A missing path is not an error.
+ * guest "/" removes the whole sandbox directory root itself.
+ */
+int plat_remove(const char *root, const char *guest, const volatile bool *cancel, struct err *e);
+
+/*
+ * Removes the empty directories from guest path `guest` upward, stopping at
+ * the first that is not empty (or at root, which is kept).
+ */
+void plat_prune_empty(const char *root, const char *guest);
+
+#endif

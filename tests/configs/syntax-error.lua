@@ -1,0 +1,4 @@
+options = {
+    build_threads = 4
+    scan_threads = 2
+}

@@ -1,0 +1,113 @@
+# Shared set-up for the end-to-end tests: sourced by every tests/e2e/t_*.sh.
+#
+# Each test runs as root inside its own private mount namespace
+# (tests/run-private), works under a fresh directory $T, prints TAP, and at
+# exit asserts that no mount and no process is left below $T and that the
+# host files it planted are intact. As a normal user it skips (exit 77).
+
+set -u
+: "${BOB:?BOB must name the bob binary}"
+: "${BOB_SOURCE_DIR:?}"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "1..0 # SKIP needs root: the test mounts filesystems and uses chroot"
+    exit 77
+fi
+if [ -z "${BOB_IN_PRIVATE_NS:-}" ]; then
+    echo "1..0 # SKIP must run through tests/run-private (private mount namespace)"
+    exit 77
+fi
+# Nothing mounted here may propagate anywhere, whatever the host's default.
+mount --make-rprivate / 2>/dev/null
+
+T=$(mktemp -d /tmp/bob-e2e.XXXXXX)
+export BOB_BASEDIR="$T/sandboxes"
+HOST="$T/host"
+mkdir -p "$HOST"
+_ntest=0
+_nfail=0
+
+ok() {
+    _ntest=$((_ntest + 1))
+    echo "ok $_ntest - $*"
+}
+
+not_ok() {
+    _ntest=$((_ntest + 1))
+    _nfail=$((_nfail + 1))
+    echo "not ok $_ntest - $*"
+}
+
+diag() {
+    printf '# %s\n' "$@"
+}
+
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# The mount points at or below a path.
+mounts_under() {
+    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo
+}
+
+# The pids of processes whose root or cwd is at or below a path.
+procs_under() {
+    local p r c
+    for p in /proc/[0-9]*; do
+        r=$(readlink "$p/root" 2>/dev/null) || continue
+        c=$(readlink "$p/cwd" 2>/dev/null) || c=""
+        case "$r" in "$1" | "$1"/*) echo "${p#/proc/}"; continue ;; esac
+        case "$c" in "$1" | "$1"/*) echo "${p#/proc/}" ;; esac
+    done
+}
+
+# Plants host files that must survive everything: $HOST/data/... plus checksums.
+plant_host_files() {
+    mkdir -p "$HOST/data/sub"
+    echo "precious" >"$HOST/data/file"
+    echo "also precious" >"$HOST/data/sub/file"
+    ln -s /etc/hostname "$HOST/data/link"
+    (cd "$HOST" && find data -type f -exec sha256sum {} + | sort >"$T/host.sums")
+}
+
+host_files_intact() {
+    [ -f "$T/host.sums" ] || return 0
+    (cd "$HOST" && find data -type f -exec sha256sum {} + | sort | cmp -s - "$T/host.sums")
+}
+
+# Writes a config to $1 from the bundled example, plus extra Lua appended.
+example_config() {
+    cp "$BOB_SOURCE_DIR/contrib/linux.lua" "$1"
+    [ $# -lt 2 ] || printf '%s\n' "$2" >>"$1"
+}
+
+_finish() {
+    local leftm leftp
+    cd /
+    leftp=$(procs_under "$T")
+    if [ -n "$leftp" ]; then
+        not_ok "no process left below $T"
+        diag "left: $leftp"
+        kill -9 $leftp 2>/dev/null
+    else
+        ok "no process left below $T"
+    fi
+    leftm=$(mounts_under "$T")
+    if [ -n "$leftm" ]; then
+        not_ok "no mount left below $T"
+        diag "left: $leftm"
+        for m in $(echo "$leftm" | sort -r); do umount -l "$m" 2>/dev/null; done
+    else
+        ok "no mount left below $T"
+    fi
+    if host_files_intact; then ok "host files intact"; else not_ok "host files intact"; fi
+    rm -rf --one-file-system "$T"
+    echo "1..$_ntest"
+    [ "$_nfail" = 0 ]
+    exit $?
+}
+trap _finish EXIT

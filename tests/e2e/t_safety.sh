@@ -1,0 +1,74 @@
+#!/bin/bash
+# Host files reachable through a writable bind mount survive destroy, also
+# when the unmount fails because a process holds the mount (destroy refuses
+# and names the holder), and build-made symlinks to / are never followed.
+. "$(dirname "$0")/lib.sh"
+plant_host_files
+CFG=$T/config.lua
+cat >"$CFG" <<LUA
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+    { action = "mount", fs = "bind", src = "$HOST/data", dest = "/work" },
+    { action = "copy", src = "$HOST/data", dest = "/copy" },
+  },
+}
+LUA
+bob() { "$BOB" -c "$CFG" "$@"; }
+
+SB=$(bob sandbox create 2>/dev/null)
+check "create" [ "$SB" = "$BOB_BASEDIR/0" ]
+check "host files visible through the bind" [ "$(cat "$SB/work/file")" = precious ]
+
+# A host process (not in the sandbox, so destroy does not kill it) keeps
+# the bind mount busy.
+(cd "$SB/work/sub" && exec sleep 600) &
+holder=$!
+sleep 0.2
+start=$(date +%s%N)
+bob sandbox destroy -a 2>"$T/err"
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "destroy with a busy mount fails (exit 1)" [ $rc = 1 ]
+check "the error names the mount and the holder" grep -q "$SB/work.*busy.*pid $holder sleep" "$T/err"
+diag "$(head -3 "$T/err")" "destroy gave up after ${ms} ms"
+check "unmount was retried with backoff for about 5 s" [ "$ms" -ge 3000 ]
+check "host files intact after the failed destroy" host_files_intact
+check "the sandbox is still listed, as incomplete" bash -c "'$BOB' -c '$CFG' sandbox list | grep -qx '$SB (incomplete)'"
+kill "$holder"; wait "$holder" 2>/dev/null
+bob sandbox destroy -a 2>"$T/err"
+check "destroy finishes once the holder is gone" [ $? = 0 ]
+check "sandbox gone" [ ! -e "$SB" ]
+check "host files intact" host_files_intact
+
+# Symlinks to / made by a build: inside the sandbox's own directory, in a
+# copied tree, and in place of a copy destination. None is followed.
+SB=$(bob sandbox create 2>/dev/null)
+ln -s / "$SB/escape"
+ln -s "$HOST/data" "$SB/copy/evil"
+mkdir -p "$SB/deep/a/b"
+ln -s "$HOST" "$SB/deep/a/b/host"
+bob sandbox destroy -a 2>"$T/err"
+check "destroy with symlinks to / and to host dirs" [ $? = 0 ]
+check "host files intact after symlink escapes" host_files_intact
+check "sandbox gone" [ ! -e "$SB" ]
+
+SB=$(bob sandbox create 2>/dev/null)
+rm -rf "$SB/copy"
+ln -s "$HOST/data" "$SB/copy"
+bob sandbox destroy -a 2>"$T/err"
+check "destroy where a build replaced a copy by a link to the host" [ $? = 0 ]
+check "host files intact" host_files_intact
+check "host dir still a dir" [ -d "$HOST/data" ] 
+
+# A host file on the sandbox's own mount is the sandbox's: removed. A
+# device node left by a build is removed too.
+SB=$(bob sandbox create 2>/dev/null)
+echo leftover >"$SB/leftover"
+mknod "$SB/node" c 1 3
+bob sandbox destroy -a 2>/dev/null
+check "files a build left on the sandbox's own mount are removed" [ ! -e "$SB" ]

@@ -1,0 +1,309 @@
+/* Unit tests of src/loop: run state and signals, child processes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop/proc.h"
+#include "loop/runstate.h"
+
+struct seen {
+    int count;
+    enum run_state states[8];
+    int signals[8];
+};
+
+static void on_state(enum run_state st, int signum, void *data)
+{
+    struct seen *s = data;
+    if (s->count < 8) {
+        s->states[s->count] = st;
+        s->signals[s->count] = signum;
+    }
+    s->count++;
+}
+
+static void stop_loop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Runs the loop until a timer of ms fires (so that signal handles get to run). */
+static void run_for(uv_loop_t *loop, unsigned ms)
+{
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    uv_timer_start(&t, stop_loop, ms, 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void close_loop(uv_loop_t *loop)
+{
+    runstate_stop();
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/* Real SIGINTs: two inside 100 ms count once; a later one shuts down. */
+static void test_sigint_twice(void **state)
+{
+    uv_loop_t loop;
+    struct seen s = {0};
+    uv_loop_init(&loop);
+    assert_int_equal(runstate_start(&loop, false, on_state, &s), 0);
+    assert_int_equal(runstate_get(), RUN_RUNNING);
+    kill(getpid(), SIGINT);
+    run_for(&loop, 20);
+    assert_int_equal(runstate_get(), RUN_STOPPING);
+    kill(getpid(), SIGINT); /* the same keypress, delivered twice */
+    run_for(&loop, 20);
+    assert_int_equal(runstate_get(), RUN_STOPPING);
+    assert_int_equal(s.count, 1);
+    run_for(&loop, 120);
+    kill(getpid(), SIGINT);
+    run_for(&loop, 20);
+    assert_int_equal(runstate_get(), RUN_SHUTDOWN);
+    assert_int_equal(s.count, 2);
+    assert_int_equal(s.states[0], RUN_STOPPING);
+    assert_int_equal(s.states[1], RUN_SHUTDOWN);
+    assert_int_equal(s.signals[1], SIGINT);
+    close_loop(&loop);
+}
+
+/* Tests share the process-wide run state: each resets it by forking. */
+static void in_child(void (*fn)(void))
+{
+    pid_t pid = fork();
+    int status;
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void sigterm_child(void)
+{
+    uv_loop_t loop;
+    struct seen s = {0};
+    uv_loop_init(&loop);
+    runstate_start(&loop, false, on_state, &s);
+    kill(getpid(), SIGTERM);
+    run_for(&loop, 20);
+    if (runstate_get() != RUN_SHUTDOWN || s.count != 1 || runstate_signal() != SIGTERM)
+        _exit(1);
+    kill(getpid(), SIGHUP); /* no further advance */
+    run_for(&loop, 20);
+    if (s.count != 1)
+        _exit(2);
+    runstate_stop();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(uv_loop_close(&loop) == 0 ? 0 : 3);
+}
+
+static void test_sigterm_is_shutdown(void **state)
+{
+    in_child(sigterm_child);
+}
+
+static void stop_is_shutdown_child(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    runstate_start(&loop, true, NULL, NULL);
+    kill(getpid(), SIGINT);
+    run_for(&loop, 20);
+    if (runstate_get() != RUN_SHUTDOWN)
+        _exit(1);
+    runstate_stop();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(uv_loop_close(&loop) == 0 ? 0 : 3);
+}
+
+static void test_stop_is_shutdown(void **state)
+{
+    in_child(stop_is_shutdown_child);
+}
+
+struct result {
+    bool exited, lingered;
+    int code, sig;
+    struct buf out, err;
+    struct proc *p;
+};
+
+static void on_data(struct proc *p, int stream, const char *b, size_t n, void *data)
+{
+    struct result *r = data;
+    buf_add(stream == 1 ? &r->out : &r->err, b, n);
+}
+
+static void on_exit_cb(struct proc *p, void *data)
+{
+    struct result *r = data;
+    r->exited = true;
+    r->code = proc_exit_code(p);
+    r->sig = proc_term_signal(p);
+}
+
+static void on_linger(struct proc *p, void *data)
+{
+    struct result *r = data;
+    r->lingered = true;
+    proc_kill(p, SIGKILL); /* the holder is in the child's process group */
+}
+
+static void run_proc(const char *const *argv, struct proc_opts *o, struct result *r)
+{
+    uv_loop_t loop;
+    struct proc_cbs cbs = {on_data, on_exit_cb, on_linger, r};
+    struct err e;
+    uv_loop_init(&loop);
+    o->argv = argv;
+    r->p = proc_spawn(&loop, o, &cbs, &e);
+    assert_non_null(r->p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(r->exited);
+    proc_free(r->p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Output of both streams is captured whole and the exit code is exact. */
+static void test_proc_capture(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c",
+                          "i=0; while [ $i -lt 2000 ]; do echo out$i; echo err$i >&2; "
+                          "i=$((i+1)); done; exit 7",
+                          NULL};
+    struct proc_opts o = {.out = PROC_IO_PIPE, .err = PROC_IO_PIPE};
+    struct result r = {0};
+    run_proc(argv, &o, &r);
+    assert_int_equal(r.code, 7);
+    assert_int_equal(r.sig, 0);
+    assert_non_null(strstr(r.out.p, "out0\nout1\n"));
+    assert_non_null(strstr(r.out.p, "out1999\n"));
+    assert_null(strstr(r.out.p, "err"));
+    assert_non_null(strstr(r.err.p, "err1999\n"));
+    buf_free(&r.out);
+    buf_free(&r.err);
+}
+
+/* A signal that ends the child is reported as such. */
+static void test_proc_signal(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
+    struct proc_opts o = {.out = PROC_IO_NULL, .err = PROC_IO_NULL};
+    struct result r = {0};
+    run_proc(argv, &o, &r);
+    assert_int_equal(r.code, -1);
+    assert_int_equal(r.sig, SIGTERM);
+}
+
+/*
+ * A background process that keeps the pipe open after the main process
+ * exited: the linger callback fires after the drain time and the pipes
+ * are cut off, so the exit callback still arrives.
+ */
+static void test_proc_pipe_holder(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c", "sleep 30 & echo started", NULL};
+    struct proc_opts o = {
+        .out = PROC_IO_PIPE, .err = PROC_IO_NULL, .drain_ms = 100, .setsid = true};
+    struct result r = {0};
+    double t0 = now_ms();
+    run_proc(argv, &o, &r);
+    assert_true(r.lingered);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out.p, "started"));
+    /* Killed at the first drain time: well before the sleeper would end. */
+    assert_true(now_ms() - t0 < 5000);
+    buf_free(&r.out);
+}
+
+/* A command that does not exist fails to spawn with its name in the error. */
+static void test_proc_spawn_failure(void **state)
+{
+    uv_loop_t loop;
+    const char *argv[] = {"/nonexistent/cmd", NULL};
+    struct proc_opts o = {.argv = argv};
+    struct proc_cbs cbs = {0};
+    struct err e;
+    uv_loop_init(&loop);
+    assert_null(proc_spawn(&loop, &o, &cbs, &e));
+    assert_non_null(strstr(e.msg, "/nonexistent/cmd"));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Freeing a running process kills it and releases everything. */
+static void test_proc_free_running(void **state)
+{
+    uv_loop_t loop;
+    const char *argv[] = {"/bin/sleep", "30", NULL};
+    struct proc_opts o = {.argv = argv, .out = PROC_IO_PIPE, .setsid = true};
+    struct proc_cbs cbs = {0};
+    struct err e;
+    struct proc *p;
+    pid_t pid;
+    uv_loop_init(&loop);
+    p = proc_spawn(&loop, &o, &cbs, &e);
+    assert_non_null(p);
+    pid = proc_pid(p);
+    proc_free(p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(kill(pid, 0), -1); /* reaped, gone */
+}
+
+/* The bob-enter helper chroots: the command sees the sandbox's root. */
+static void test_proc_enter_chroot(void **state)
+{
+    char dir[] = "/tmp/bob-loop-XXXXXX";
+    char path[256];
+    const char *argv[] = {"/sh", "-c", "ls /", NULL};
+    struct proc_opts o = {.out = PROC_IO_PIPE, .err = PROC_IO_PIPE};
+    struct result r = {0};
+    if (geteuid() != 0)
+        skip();
+    assert_non_null(mkdtemp(dir));
+    /* The empty root has no /sh while the host has one: exit 127 and the
+     * message show that the lookup happened inside the chroot. */
+    snprintf(path, sizeof(path), "%s/marker", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    setenv("BOB_ENTER", BOB_BINARY_DIR "/bob-enter", 1);
+    o.root = dir;
+    run_proc(argv, &o, &r);
+    assert_int_equal(r.code, 127);
+    assert_non_null(strstr(r.err.p, "cannot execute /sh"));
+    rmdir(path);
+    rmdir(dir);
+    buf_free(&r.out);
+    buf_free(&r.err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigterm_is_shutdown), cmocka_unit_test(test_stop_is_shutdown),
+        cmocka_unit_test(test_proc_capture),        cmocka_unit_test(test_proc_signal),
+        cmocka_unit_test(test_proc_pipe_holder),    cmocka_unit_test(test_proc_spawn_failure),
+        cmocka_unit_test(test_proc_free_running),   cmocka_unit_test(test_proc_enter_chroot),
+        cmocka_unit_test(test_sigint_twice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
