@@ -103,6 +103,11 @@ static void work_run(uv_work_t *w)
         s = plat_copy(root, a->src, a->dest, &r->cancel_flag, &r->work_err);
         break;
     case OP_UNCOPY:
+        /* A copy into another mount goes with that mount (a tmpfs) or
+         * belongs to the host (a bind): either way it is not removed. */
+        s = plat_on_root_mount(root, a->dest, &r->work_err);
+        if (s <= 0)
+            break;
         s = plat_remove(root, a->dest, &r->cancel_flag, &r->work_err);
         if (s == 0)
             plat_prune_empty(root, a->dest);

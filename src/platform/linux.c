@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -450,6 +451,41 @@ int lx_mountinfo(struct lx_mount **vp, size_t *np, struct err *e)
     *vp = v;
     *np = n;
     return 0;
+}
+
+int plat_isolate_basedir(const char *basedir, struct err *e)
+{
+    struct lx_mount *v = NULL, *holder = NULL;
+    size_t n = 0;
+    char *canon = realpath(basedir, NULL);
+    int rc;
+
+    if (!canon)
+        return err_sys(e, errno, "cannot resolve %s", basedir);
+    rc = lx_mountinfo(&v, &n, e);
+    if (rc < 0)
+        goto out;
+    /* The mount holding basedir: the longest mount point above it, the last
+     * one mounted when several are stacked there. */
+    for (size_t i = 0; i < n; i++)
+        if (lx_path_under(canon, v[i].path) &&
+            (!holder || strlen(v[i].path) >= strlen(holder->path)))
+            holder = &v[i];
+    if (!holder || !strstr(holder->optional, "shared:"))
+        goto out; /* nothing mounted below can propagate out */
+    if (strcmp(holder->path, canon) != 0 && mount(canon, canon, NULL, MS_BIND, NULL) != 0) {
+        rc = err_sys(e, errno, "cannot bind %s onto itself", canon);
+        goto out;
+    }
+    if (mount(NULL, canon, NULL, MS_PRIVATE, NULL) != 0) {
+        rc = err_sys(e, errno, "cannot make %s private", canon);
+        if (strcmp(holder->path, canon) != 0)
+            umount2(canon, UMOUNT_NOFOLLOW);
+    }
+out:
+    lx_mountinfo_free(v, n);
+    free(canon);
+    return rc;
 }
 
 void lx_mountinfo_free(struct lx_mount *v, size_t n)

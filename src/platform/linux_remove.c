@@ -299,14 +299,106 @@ out:
     return rc;
 }
 
+/*
+ * Removes the entry `name` of the directory pfd (lstat'ed into *st), which is
+ * on the sandbox's own mount rmnt: a non-directory is unlinked (a symlink
+ * itself, never its target); a directory is checked to be on that mount,
+ * emptied and removed.
+ */
+static int remove_entry(int pfd, const char *name, const struct stat *st, const char *target,
+                        uint64_t rmnt, const volatile bool *cancel, struct err *e)
+{
+    uint64_t dmnt;
+    int dfd, rc;
+
+    if (!S_ISDIR(st->st_mode)) {
+        if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
+            return err_sys(e, errno, "cannot remove %s", target);
+        return 0;
+    }
+    dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : err_sys(e, errno, "cannot remove %s", target);
+    rc = lx_mnt_id(dfd, &dmnt);
+    if (rc < 0)
+        rc = err_sys(e, -rc, "cannot remove %s", target);
+    else if (dmnt != rmnt)
+        rc = lx_err(e, EXDEV, "refusing to remove %s: it is on another mount", target);
+    else
+        rc = lx_remove_contents(dfd, target, rmnt, cancel, e);
+    close(dfd);
+    if (rc == 0 && unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        rc = err_sys(e, errno, "cannot remove %s", target);
+    return rc;
+}
+
+int plat_remove_sandbox(const char *root, const char *last, const volatile bool *cancel,
+                        struct err *e)
+{
+    struct lx_root r;
+    uint64_t rmnt;
+    struct strv names = {0};
+    DIR *d;
+    struct dirent *de;
+    int dfd, rc;
+
+    rc = lx_root_open(&r, root, e);
+    if (rc == -ENOENT) {
+        err_clear(e);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    rc = lx_mnt_id(r.fd, &rmnt);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot find the mount id of %s", r.path);
+        goto out;
+    }
+    /* One look at the mount table for the whole sandbox. */
+    rc = check_unmounted(r.canon, e);
+    if (rc < 0)
+        goto out;
+    dfd = dup(r.fd);
+    d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        rc = err_sys(e, errno, "cannot read %s", r.canon);
+        if (dfd >= 0)
+            close(dfd);
+        goto out;
+    }
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, last))
+            strv_push(&names, de->d_name);
+    closedir(d);
+    strv_push(&names, last);
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        struct stat st;
+        char *target;
+        if (fstatat(r.fd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno != ENOENT)
+                rc = err_sys(e, errno, "cannot remove %s/%s", r.canon, names.v[i]);
+            continue;
+        }
+        target = xasprintf("%s/%s", r.canon, names.v[i]);
+        rc = remove_entry(r.fd, names.v[i], &st, target, rmnt, cancel, e);
+        free(target);
+    }
+    if (rc == 0)
+        rc = remove_root(&r, rmnt, cancel, e);
+out:
+    strv_free(&names);
+    lx_root_close(&r);
+    return rc;
+}
+
 int plat_remove(const char *root, const char *guest, const volatile bool *cancel, struct err *e)
 {
     struct lx_root r;
     struct strv c = {0};
     struct stat st;
-    uint64_t rmnt, pmnt, dmnt;
+    uint64_t rmnt, pmnt;
     char *name = NULL, *pcanon = NULL, *target = NULL;
-    int pfd = -1, dfd = -1, rc;
+    int pfd = -1, rc;
 
     rc = lx_root_open(&r, root, e);
     if (rc == -ENOENT) {
@@ -355,37 +447,55 @@ int plat_remove(const char *root, const char *guest, const volatile bool *cancel
     rc = check_unmounted(target, e);
     if (rc < 0)
         goto out;
-    if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
-            rc = err_sys(e, errno, "cannot remove %s", target);
-        goto out;
-    }
-    dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-    if (dfd < 0) {
-        rc = errno == ENOENT ? 0 : err_sys(e, errno, "cannot remove %s", target);
-        goto out;
-    }
-    rc = lx_mnt_id(dfd, &dmnt);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot remove %s", target);
-        goto out;
-    }
-    if (dmnt != rmnt) {
-        rc = lx_err(e, EXDEV, "refusing to remove %s: it is on another mount", target);
-        goto out;
-    }
-    rc = lx_remove_contents(dfd, target, rmnt, cancel, e);
-    if (rc == 0 && unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        rc = err_sys(e, errno, "cannot remove %s", target);
+    rc = remove_entry(pfd, name, &st, target, rmnt, cancel, e);
 out:
-    if (dfd >= 0)
-        close(dfd);
     if (pfd >= 0)
         close(pfd);
     free(name);
     free(pcanon);
     free(target);
     strv_free(&c);
+    lx_root_close(&r);
+    return rc;
+}
+
+int plat_on_root_mount(const char *root, const char *guest, struct err *e)
+{
+    struct lx_root r;
+    uint64_t rmnt, pmnt;
+    char *name = NULL;
+    int pfd = -1, rc;
+
+    rc = lx_root_open(&r, root, e);
+    if (rc == -ENOENT) {
+        err_clear(e);
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    rc = lx_mnt_id(r.fd, &rmnt);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot find the mount id of %s", r.path);
+        goto out;
+    }
+    rc = lx_parent(&r, guest, false, &pfd, &name, e);
+    if (rc == -ENOENT) {
+        err_clear(e);
+        rc = 1;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    rc = lx_mnt_id(pfd, &pmnt);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot find the mount id of %s", guest);
+        goto out;
+    }
+    rc = pmnt == rmnt ? 1 : 0;
+out:
+    if (pfd >= 0)
+        close(pfd);
+    free(name);
     lx_root_close(&r);
     return rc;
 }

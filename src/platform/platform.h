@@ -99,6 +99,15 @@ int plat_copy(const char *root, const char *src, const char *dest, const volatil
 int plat_symlink(const char *root, const char *target, const char *dest, struct err *e);
 
 /*
+ * Removes the whole sandbox at root as plat_remove(root, "/") does, but
+ * reads the mount table only once, and removes the top-level entry `last`
+ * (the ".bob" marker) after every other entry and before root itself, so
+ * that a sandbox whose removal fails half-way is still discoverable.
+ */
+int plat_remove_sandbox(const char *root, const char *last, const volatile bool *cancel,
+                        struct err *e);
+
+/*
  * Removes the symlink guest `dest` in root (the link itself), resolving its
  * parent beneath root, so that a build that replaced a parent directory by
  * a link cannot make it remove a link on the host. A missing path, or one
@@ -115,6 +124,23 @@ int plat_remove_symlink(const char *root, const char *dest, struct err *e);
  * guest "/" removes the whole sandbox directory root itself.
  */
 int plat_remove(const char *root, const char *guest, const volatile bool *cancel, struct err *e);
+
+/*
+ * Whether the parent directory of guest path `guest` is on the sandbox
+ * root's own mount: 1 yes, 0 no (it lies inside a mount, such as a tmpfs
+ * of the sandbox or a bind of a host directory), negative on error. A
+ * missing parent counts as yes (there is nothing to remove).
+ */
+int plat_on_root_mount(const char *root, const char *guest, struct err *e);
+
+/*
+ * Makes sure that mounts made below basedir cannot propagate anywhere: if
+ * the mount that holds basedir is shared (as / is on a systemd host),
+ * basedir is bound onto itself once and made private. Nothing is done when
+ * the propagation is already private or when basedir already is such a
+ * mount. basedir must exist.
+ */
+int plat_isolate_basedir(const char *basedir, struct err *e);
 
 /*
  * Removes the empty directories from guest path `guest` upward, stopping at

@@ -415,24 +415,7 @@ static void kill_round(struct sbx *s)
 static void remove_work(uv_work_t *w)
 {
     struct sbx *s = w->data;
-    DIR *d = opendir(s->root);
-    struct dirent *de;
-    struct strv names = {0};
-    s->work_status = 0;
-    if (!d) {
-        if (errno != ENOENT)
-            s->work_status = err_sys(&s->err, errno, "cannot read %s", s->root);
-        return;
-    }
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, ".bob"))
-            strv_push_owned(&names, xasprintf("/%s", de->d_name));
-    closedir(d);
-    strv_push(&names, "/.bob");
-    strv_push(&names, "/");
-    for (size_t i = 0; i < names.n && s->work_status == 0; i++)
-        s->work_status = plat_remove(s->root, names.v[i], NULL, &s->err);
-    strv_free(&names);
+    s->work_status = plat_remove_sandbox(s->root, ".bob", NULL, &s->err);
 }
 
 static void remove_after(uv_work_t *w, int status)
@@ -528,12 +511,25 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
     size_t claimed = 0;
     struct err e;
     b->creating = true;
+    /* Mounts below basedir must not propagate to the host's peers. */
+    if (mkdir_p(ctx->cfg->basedir, &e) < 0 || plat_isolate_basedir(ctx->cfg->basedir, &e) < 0)
+        n = 0;
     for (; claimed < n; claimed++) {
         struct sbx *s = &b->v[claimed];
         if (claim_id(ctx->cfg, &s->id, &e) < 0)
             break;
         s->root = sandbox_path(ctx->cfg, s->id);
         s->state = SBX_SETUP;
+    }
+    if (n == 0 && b->n > 0) {
+        b->failing = true;
+        b->v[0].state = SBX_FAILED;
+        b->v[0].error = xstrdup(e.msg);
+        for (size_t i = 1; i < b->n; i++)
+            b->v[i].state = SBX_FAILED;
+        b->pending = 0;
+        batch_settled(b);
+        return b;
     }
     if (claimed < n) {
         /* Could not claim them all: undo the claims made (no action ran yet). */

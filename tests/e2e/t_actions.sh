@@ -23,6 +23,8 @@ sandboxes = {
     { action = "mount", fs = "tmp", dir = "/tmp", opts = "size=10M mode=1777" },
     { action = "mount", fs = "lofs", src = "$HOST/bindsrc", dest = "/data" },
     { action = "copy", src = "$HOST/copysrc", dest = "/copied" },
+    { action = "mount", fs = "tmp", dir = "/var" },
+    { action = "copy", src = "$HOST/copysrc", dest = "/var/copied-into-tmpfs" },
     { action = "mount", fs = "null", src = "/nonexistent-bob", dest = "/never",
       only = { exists = "/nonexistent-bob" } },
     { action = "mount", fs = "tmp", dir = "/devonly", only = { environment = "dev" } },
@@ -49,6 +51,7 @@ check "copy keeps files" [ "$(cat "$SB/copied/sub/file")" = copied ]
 check "copy keeps links as links" [ "$(readlink "$SB/copied/link")" = sub/file ]
 check "copy skips fifos" [ ! -e "$SB/copied/fifo" ]
 check "copy keeps the top-level mode" [ "$(stat -c %a "$SB/copied")" = 750 ]
+check "copy into a tmpfs of the sandbox" [ "$(cat "$SB/var/copied-into-tmpfs/sub/file")" = copied ]
 check "only.exists false: not mounted" [ ! -e "$SB/never" ]
 check "only.environment dev: not applied by create" [ ! -e "$SB/devonly" ]
 check "only.environment build: applied" mountpoint -q "$SB/buildonly"

@@ -1,0 +1,88 @@
+/*
+ * The live progress display of a bulk build (SPEC section 9).
+ *
+ * On a terminal: an inline region at the bottom of the screen, one row per
+ * slot ("  [ 3: 12.3s ] zlib (configure)" or "  [ 3:  idle ]") and a status
+ * row ("    Building [=====>    ] 12/40 1m 3s  (note)"), redrawn in place
+ * once per loop pass when something changed, plus a once-a-second clock
+ * tick that runs only while a slot is busy. Finished jobs scroll above it
+ * ("       Built zlib (1m 2s)"). When stdin is the terminal too, 'v' toggles
+ * a full-screen view (alternate screen) with the last output lines of each
+ * running job; Ctrl+C still raises SIGINT (ISIG is kept on).
+ *
+ * Without a terminal: one plain line per event, no escape sequences:
+ * "[ 3/40] Building zlib", "[ 4/40]    Built zlib (12.3s)".
+ *
+ * Everything runs on the caller's loop; the handles do not keep it alive.
+ * Job names, stages and output are sanitized before they are shown.
+ */
+#ifndef BOB_PROGRESS_H
+#define BOB_PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct capture;
+
+struct progress_opts {
+    uv_loop_t *loop;
+    int fd;                /* where the display goes, usually 2 */
+    bool tty;              /* live region (usually isatty(fd)) or plain lines */
+    int key_fd;            /* the keyboard, usually 0; -1: none. Used only in tty
+                              mode, when it is a terminal in the foreground */
+    size_t nslots;         /* rows of the region */
+    const unsigned *ids;   /* nslots sandbox ids shown in the rows, or NULL:
+                              the slot index until a job starts there */
+    const char *title;     /* "Building" (also the verb of plain start lines) */
+};
+
+struct progress;
+
+/*
+ * Starts the display. In tty mode it hides the cursor, switches the keyboard
+ * to non-canonical no-echo mode (restored by progress_free, at exit, and on
+ * a crash signal) and draws the region. Routes log_warn/log_debug lines
+ * through progress_message until progress_free (log_set_hook).
+ */
+struct progress *progress_new(const struct progress_opts *o);
+/* The number of jobs of the run (the "/40" of the counters). */
+void progress_set_total(struct progress *p, size_t total);
+/* A job starts in slot (0 .. nslots-1), in sandbox id. Plain mode prints "[ 3/40] Building job". */
+void progress_slot_start(struct progress *p, size_t slot, unsigned id, const char *job);
+/* The job of slot enters stage ("configure"), or NULL for none. */
+void progress_slot_stage(struct progress *p, size_t slot, const char *stage);
+/*
+ * The output ring shown for slot in the 'v' view, read at draw time; NULL
+ * clears it. The caller must clear it (or idle the slot) before freeing c.
+ */
+void progress_slot_output(struct progress *p, size_t slot, const struct capture *c);
+/* New output arrived in slot's ring: the 'v' view is redrawn (at most 5 times a second). */
+void progress_slot_touch(struct progress *p, size_t slot);
+/* Slot has no job any more (also forgets its output ring). */
+void progress_slot_idle(struct progress *p, size_t slot);
+/*
+ * A job is finished: counts it done and prints "Built job (detail)" or
+ * "Failed job (detail)" above the region (held while the 'v' view is up).
+ * detail is the text in parentheses ("1m 2s", "build, 3.1s") or NULL.
+ * The slot is left as it is: call progress_slot_idle or _start next.
+ */
+void progress_finished(struct progress *p, bool ok, const char *job, const char *detail);
+/* A job will not run: counts it done and prints "Skipped job (why)". */
+void progress_skipped(struct progress *p, const char *job, const char *why);
+/* Prints a line above the region (warnings); as is in plain mode. */
+void progress_message(struct progress *p, const char *line);
+/*
+ * The note of the status row instead of the key hint ("stopping, ^C again
+ * to stop now", or what cleanup waits for), or NULL. Plain mode prints it
+ * once as a line, with a capital first letter.
+ */
+void progress_set_note(struct progress *p, const char *note);
+/*
+ * Ends the display: leaves the 'v' view, prints held lines, erases the
+ * region, shows the cursor, restores the keyboard mode and closes the
+ * handles. The memory is freed in the close callbacks: run the loop after.
+ */
+void progress_free(struct progress *p);
+
+#endif
