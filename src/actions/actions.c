@@ -151,12 +151,6 @@ static void work_after(uv_work_t *w, int status)
     }
     if (r->op == OP_UNMOUNT && r->work_status == -EBUSY &&
         r->attempt + 1 < ACTION_UNMOUNT_ATTEMPTS) {
-        if (!r->timer_inited) {
-            uv_timer_init(r->o.loop, &r->timer);
-            r->timer.data = r;
-            r->timer_inited = true;
-            r->handles++;
-        }
         uv_timer_start(&r->timer, on_retry, action_unmount_delay(r->attempt++), 0);
         return;
     }
@@ -378,6 +372,12 @@ static void next_step(struct actrun *r)
     start_step(r);
 }
 
+/* The deferred first step: callbacks never run from inside actrun_start. */
+static void on_start(uv_timer_t *t)
+{
+    next_step(t->data);
+}
+
 struct actrun *actrun_start(const struct actrun_opts *o)
 {
     struct actrun *r = xcalloc(1, sizeof(*r));
@@ -385,7 +385,11 @@ struct actrun *actrun_start(const struct actrun_opts *o)
     if (r->o.count > o->list->n)
         r->o.count = o->list->n;
     r->pos = o->reverse ? r->o.count : 0;
-    next_step(r);
+    uv_timer_init(r->o.loop, &r->timer);
+    r->timer.data = r;
+    r->timer_inited = true;
+    r->handles++;
+    uv_timer_start(&r->timer, on_start, 0, 0);
     return r;
 }
 
@@ -405,7 +409,7 @@ void actrun_cancel(struct actrun *r)
         if (r->cur->chroot)
             kill_sandbox_procs(r);
     }
-    if (r->timer_inited && uv_is_active((uv_handle_t *)&r->timer)) {
+    if (r->timer_inited && uv_is_active((uv_handle_t *)&r->timer) && r->cur) {
         /* A busy unmount waiting for its retry: give up on it now. */
         uv_timer_stop(&r->timer);
         err_set(&r->err, "interrupted");

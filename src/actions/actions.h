@@ -31,9 +31,8 @@ struct actrun_opts {
 };
 
 /*
- * Starts the run. The callback may run from inside actrun_start only if
- * the list is empty. The run must be freed with actrun_free after the
- * callback.
+ * Starts the run on the next loop iteration: the callback never runs from
+ * inside actrun_start. Free the run with actrun_free after the callback.
  */
 struct actrun *actrun_start(const struct actrun_opts *o);
 /*

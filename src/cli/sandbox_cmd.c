@@ -8,14 +8,14 @@
 
 #include "cli/cli.h"
 #include "loop/runstate.h"
-#include "sandbox/sandbox.h"
+#include "cli/sbx_cmd.h"
 
 static const char sandbox_help[] =
     "usage: bob [-c FILE] sandbox create [-n N]\n"
     "       bob [-c FILE] sandbox list\n"
     "       bob [-c FILE] sandbox destroy -a | ID...\n"
     "       bob [-c FILE] sandbox shell\n"
-    "       bob [-c FILE] sandbox run ID -- CMD [ARG...]\n"
+    "       bob [-c FILE] sandbox run [--log FILE] ID -- CMD [ARG...]\n"
     "\n"
     "create   creates N sandboxes (default 1) in parallel under sandboxes.basedir and\n"
     "         prints their paths on stdout, in ascending id order. Ctrl+C rolls back\n"
@@ -25,32 +25,15 @@ static const char sandbox_help[] =
     "         kills what runs inside, undoes the setup actions in reverse, unmounts\n"
     "         whatever is left and removes the files on the sandbox's own mount,\n"
     "         never crossing into a bind mount. Ctrl+C does not stop a destroy.\n"
-    "shell    (alias exec) creates a dev sandbox, runs an interactive shell in it,\n"
-    "         then destroys it.\n"
-    "run      runs CMD in sandbox ID with the build environment; exits with its status.\n"
+    "shell    (alias exec) creates a dev sandbox, runs the pre-build (bootstrap kit,\n"
+    "         hooks), an interactive shell in it, then the post-build, and destroys\n"
+    "         it however the shell ends.\n"
+    "run      runs CMD in sandbox ID with the build environment, passing its output\n"
+    "         through (and, with --log FILE, appending it to FILE); exits with CMD's\n"
+    "         status (128+N for signal N). Whatever CMD left running in the sandbox is\n"
+    "         killed when it exits; Ctrl+C kills CMD and all it started (exit 130).\n"
     "\n"
     "Sandbox commands need root.\n";
-
-/* The state of one sandbox command on the loop. */
-struct sbx_cmd {
-    uv_loop_t loop;
-    struct config cfg;
-    struct sbx_ctx ctx;
-    struct sbx_batch *batch;
-    bool destroying;
-    bool done;
-    double started;
-};
-
-/* Runs the loop, then closes every handle left and the loop itself. */
-static void run_loop(struct sbx_cmd *c)
-{
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    runstate_stop();
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&c->loop) != 0)
-        fprintf(stderr, "bob: internal error: handles left open on the loop\n");
-}
 
 static void on_signal(enum run_state state, int signum, void *data)
 {
@@ -74,33 +57,8 @@ static void on_created(struct sbx_batch *b, void *data)
     c->done = true;
 }
 
-static int sbx_cmd_init(struct sbx_cmd *c, struct cli *cli, const char *what)
-{
-    memset(c, 0, sizeof(*c));
-    if (cli_load_config(cli, &c->cfg) < 0)
-        return EXIT_ERROR;
-    if (!c->cfg.has_sandboxes) {
-        cli_error("No sandboxes configured");
-        config_free(&c->cfg);
-        return EXIT_ERROR;
-    }
-    if (what && cli_need_root(what) < 0) {
-        config_free(&c->cfg);
-        return EXIT_ERROR;
-    }
-    uv_loop_init(&c->loop);
-    sandbox_ctx_init(&c->ctx, &c->loop, &c->cfg, CTX_BUILD);
-    return EXIT_OK;
-}
-
-static void sbx_cmd_free(struct sbx_cmd *c)
-{
-    sandbox_ctx_free(&c->ctx);
-    config_free(&c->cfg);
-}
-
 /* Prints the error of each failed sandbox of a batch; returns how many failed. */
-static size_t print_errors(const struct sbx_batch *b)
+size_t sbx_print_errors(const struct sbx_batch *b)
 {
     size_t failed = 0;
     for (size_t i = 0; i < sandbox_batch_size(b); i++) {
@@ -134,7 +92,7 @@ static int sandbox_create_cmd(struct cli *cli, int argc, char **argv)
         cli_error("--count must be at least 1");
         return EXIT_ERROR;
     }
-    if ((r = sbx_cmd_init(&c, cli, "bob sandbox create")) != EXIT_OK)
+    if ((r = sbx_cmd_init(&c, cli, "bob sandbox create", CTX_BUILD)) != EXIT_OK)
         return r;
     runstate_start(&c.loop, true, on_signal, &c);
     if (n == 1)
@@ -142,7 +100,7 @@ static int sandbox_create_cmd(struct cli *cli, int argc, char **argv)
     else
         cli_status_begin("Creating %lu sandboxes", n);
     c.batch = sandbox_create(&c.ctx, n, on_created, &c);
-    run_loop(&c);
+    sbx_cmd_run_loop(&c);
     r = sandbox_batch_status(c.batch);
     cli_status_end(r == 0, 0);
     if (r == 0) {
@@ -153,7 +111,7 @@ static int sandbox_create_cmd(struct cli *cli, int argc, char **argv)
         }
         r = EXIT_OK;
     } else {
-        print_errors(c.batch);
+        sbx_print_errors(c.batch);
         if (sandbox_batch_cancelled(c.batch)) {
             fprintf(stderr, "Interrupted: everything created was rolled back\n");
             r = EXIT_INTERRUPTED;
@@ -178,11 +136,10 @@ static int sandbox_list_cmd(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "bob sandbox list: unexpected argument '%s'\n", argv[1]);
         return EXIT_USAGE;
     }
-    if ((r = sbx_cmd_init(&c, cli, NULL)) != EXIT_OK)
+    if ((r = sbx_cmd_init(&c, cli, NULL, CTX_BUILD)) != EXIT_OK)
         return r;
     if (sandbox_discover(&c.cfg, &ids, &n, &e) < 0) {
         cli_error("%s", e.msg);
-        uv_loop_close(&c.loop);
         sbx_cmd_free(&c);
         return EXIT_ERROR;
     }
@@ -192,7 +149,6 @@ static int sandbox_list_cmd(struct cli *cli, int argc, char **argv)
         free(p);
     }
     free(ids);
-    uv_loop_close(&c.loop);
     sbx_cmd_free(&c);
     return EXIT_OK;
 }
@@ -223,14 +179,13 @@ static int sandbox_destroy_cmd(struct cli *cli, int argc, char **argv)
         strv_free(&wanted);
         return EXIT_USAGE;
     }
-    if ((r = sbx_cmd_init(&c, cli, "bob sandbox destroy")) != EXIT_OK) {
+    if ((r = sbx_cmd_init(&c, cli, "bob sandbox destroy", CTX_BUILD)) != EXIT_OK) {
         strv_free(&wanted);
         return r;
     }
     if (sandbox_discover(&c.cfg, &found, &nfound, &e) < 0) {
         cli_error("%s", e.msg);
         strv_free(&wanted);
-        uv_loop_close(&c.loop);
         sbx_cmd_free(&c);
         return EXIT_ERROR;
     }
@@ -255,7 +210,6 @@ static int sandbox_destroy_cmd(struct cli *cli, int argc, char **argv)
     strv_free(&wanted);
     if (n == 0) {
         free(ids);
-        uv_loop_close(&c.loop);
         sbx_cmd_free(&c);
         return EXIT_OK;
     }
@@ -266,14 +220,14 @@ static int sandbox_destroy_cmd(struct cli *cli, int argc, char **argv)
     else
         cli_status_begin("Destroying %zu sandboxes", n);
     c.batch = sandbox_destroy(&c.ctx, ids, n, on_created, &c);
-    run_loop(&c);
+    sbx_cmd_run_loop(&c);
     free(ids);
     r = sandbox_batch_status(c.batch);
     cli_status_end(r == 0, 0);
     if (r == 0) {
         r = runstate_get() != RUN_RUNNING ? EXIT_INTERRUPTED : EXIT_OK;
     } else {
-        size_t failed = print_errors(c.batch);
+        size_t failed = sbx_print_errors(c.batch);
         cli_error("Failed to destroy %zu sandbox%s.\nRemove unexpected files, then try again.",
                   failed, failed == 1 ? "" : "es");
         r = EXIT_ERROR;
@@ -301,11 +255,10 @@ int cmd_sandbox(struct cli *cli, int argc, char **argv)
         return sandbox_list_cmd(cli, argc, argv);
     if (strcmp(argv[0], "destroy") == 0)
         return sandbox_destroy_cmd(cli, argc, argv);
-    if (strcmp(argv[0], "shell") == 0 || strcmp(argv[0], "exec") == 0 ||
-        strcmp(argv[0], "run") == 0) {
-        cli_error("bob sandbox %s is not implemented yet", argv[0]);
-        return EXIT_ERROR;
-    }
+    if (strcmp(argv[0], "shell") == 0 || strcmp(argv[0], "exec") == 0)
+        return sandbox_shell_cmd(cli, argc, argv);
+    if (strcmp(argv[0], "run") == 0)
+        return sandbox_run_cmd(cli, argc, argv);
     fprintf(stderr, "bob sandbox: unknown subcommand '%s'\n\n%s", argv[0], sandbox_help);
     return EXIT_USAGE;
 }

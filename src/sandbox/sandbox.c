@@ -12,8 +12,7 @@
 
 #include "actions/actions.h"
 #include "platform/platform.h"
-
-#define KILL_ROUNDS 5
+#include "sandbox/killer.h"
 
 enum sbx_state {
     SBX_SETUP,   /* running the setup actions */
@@ -35,8 +34,7 @@ struct sbx {
     bool rolling_back;
     size_t undo; /* how many setup actions to undo */
     struct actrun *run;
-    uv_timer_t kill_timer;
-    unsigned kill_round;
+    struct killer *killer;
     uv_work_t work;
     int work_status;
     struct err err; /* the first error */
@@ -83,6 +81,42 @@ void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config 
 void sandbox_ctx_free(struct sbx_ctx *ctx)
 {
     strv_free(&ctx->env);
+    free(ctx->prefix);
+    free(ctx->pkg_dbdir);
+    free(ctx->pkg_refcount_dbdir);
+}
+
+void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names,
+                            const struct strv *values)
+{
+    static const struct {
+        const char *name, *var;
+    } map[] = {
+        {"PACKAGES", "bob_packages"},
+        {"PKG_TOOLS_BIN", "bob_pkgtools"},
+        {"PREFIX", "bob_prefix"},
+        {"PKG_DBDIR", "bob_pkg_dbdir"},
+        {"PKG_REFCOUNT_DBDIR", "bob_pkg_refcount_dbdir"},
+        {"VARBASE", "bob_varbase"},
+    };
+    for (size_t i = 0; i < names->n && i < values->n; i++) {
+        const char *n = names->v[i], *v = values->v[i];
+        bool mapped = false;
+        for (size_t j = 0; j < sizeof(map) / sizeof(map[0]); j++)
+            if (strcmp(n, map[j].name) == 0) {
+                if (*v)
+                    env_setkv(&ctx->env, map[j].var, v);
+                mapped = true;
+            }
+        if (!mapped)
+            env_setkv(&ctx->env, n, v); /* a cachevar, under its own name */
+        if (strcmp(n, "PREFIX") == 0 && *v && !ctx->prefix)
+            ctx->prefix = xstrdup(v);
+        else if (strcmp(n, "PKG_DBDIR") == 0 && *v && !ctx->pkg_dbdir)
+            ctx->pkg_dbdir = xstrdup(v);
+        else if (strcmp(n, "PKG_REFCOUNT_DBDIR") == 0 && *v && !ctx->pkg_refcount_dbdir)
+            ctx->pkg_refcount_dbdir = xstrdup(v);
+    }
 }
 
 char *sandbox_path(const struct config *cfg, unsigned id)
@@ -364,51 +398,19 @@ static void start_actions(struct sbx *s, const struct action_list *list, size_t 
     s->run = actrun_start(&o);
 }
 
-static void on_kill_timer_close(uv_handle_t *h)
+/* The kill rounds are over. */
+static void on_killed(struct killer *k, int status, const struct err *e, void *data)
 {
-    struct sbx *s = h->data;
-    s->batch->handles--;
-    batch_maybe_free(s->batch);
-}
-
-static void kill_round(struct sbx *s);
-
-static void on_kill_timer(uv_timer_t *t)
-{
-    kill_round(t->data);
-}
-
-/* One round of killing: scan /proc, SIGKILL what runs inside, wait, repeat. */
-static void kill_round(struct sbx *s)
-{
-    pid_t *pids = NULL;
-    size_t n = 0;
-    struct err e;
-    if (plat_find_pids(s->root, &pids, &n, &e) < 0) {
-        free(pids);
-        sbx_fail(s, "%s", e.msg);
+    struct sbx *s = data;
+    s->killer = NULL;
+    if (status < 0) {
+        sbx_fail(s, "%s", e->msg);
+        killer_free(k);
         return;
     }
-    if (n == 0) {
-        free(pids);
-        uv_close((uv_handle_t *)&s->kill_timer, on_kill_timer_close);
-        s->state = SBX_REVERSE;
-        sbx_next(s);
-        return;
-    }
-    if (s->kill_round == KILL_ROUNDS) {
-        char holders[512];
-        plat_describe_holders(s->root, holders, sizeof(holders));
-        free(pids);
-        uv_close((uv_handle_t *)&s->kill_timer, on_kill_timer_close);
-        sbx_fail(s, "cannot kill the processes in %s: %s", s->root,
-                 holders[0] ? holders : "still running");
-        return;
-    }
-    plat_kill_pids(pids, n, SIGKILL);
-    free(pids);
-    uv_timer_start(&s->kill_timer, on_kill_timer, 64u << s->kill_round, 0);
-    s->kill_round++;
+    killer_free(k);
+    s->state = SBX_REVERSE;
+    sbx_next(s);
 }
 
 /* Thread pool: removes what is left, .bob last, then the directory itself. */
@@ -459,11 +461,7 @@ static void sbx_next(struct sbx *s)
         s->state = SBX_KILL;
         /* fall through */
     case SBX_KILL:
-        uv_timer_init(b->ctx->loop, &s->kill_timer);
-        s->kill_timer.data = s;
-        b->handles++;
-        s->kill_round = 0;
-        kill_round(s);
+        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, 0, on_killed, s);
         return;
     case SBX_REVERSE:
         start_actions(s, &b->ctx->cfg->setup, s->undo, true);

@@ -20,12 +20,16 @@ struct sbx_ctx {
     const struct config *cfg;
     enum env_ctx ctx; /* CTX_BUILD or CTX_DEV */
     struct strv env;  /* the bob_* variables for cmd actions */
+    /* From pkgsrc, once a bootstrap kit is in (see prepost.h); NULL until then. */
+    char *prefix, *pkg_dbdir, *pkg_refcount_dbdir;
 };
 
 /* Fills ctx->env from the configuration (bob_logdir, bob_make, ...). */
 void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config *cfg,
                       enum env_ctx env_ctx);
 void sandbox_ctx_free(struct sbx_ctx *ctx);
+/* Records the pkgsrc values: PREFIX and the package databases, and their bob_* variables. */
+void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names, const struct strv *values);
 
 /* <basedir>/<id>, malloc'd. */
 char *sandbox_path(const struct config *cfg, unsigned id);

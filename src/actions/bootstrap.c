@@ -1,0 +1,557 @@
+/* Unpacks the bootstrap kit into a sandbox with libarchive, safely and without chdir. */
+#include "actions/bootstrap.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "actions/archive_dl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BOOTSTRAP_BLOCK 65536
+#define BOOTSTRAP_RETRIES 8
+#define BOOTSTRAP_SHOWN 300 /* longest entry name put in a message as is */
+
+/*
+ * tar(1) as root: modes with setuid/setgid bits, numeric owners (no name
+ * lookup: the sandbox's users are not the host's), times. Not UNLINK: with
+ * it libarchive removes a symlink in the middle of a path instead of
+ * refusing to write through it. Not SECURE_NOABSOLUTEPATHS: every name is
+ * checked here and then rewritten to an absolute path under the canonical
+ * root, which the writer must accept.
+ */
+#define BOOTSTRAP_FLAGS                                                                            \
+    (ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |                         \
+     ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT)
+
+struct unpack {
+    uv_work_t work;
+    char *archive, *root;
+    unpack_cb cb;
+    void *data;
+    volatile bool cancel; /* read by the thread-pool work */
+    int status;
+    struct err err;
+    bool done, in_cb, free_requested;
+};
+
+/* A directory's times from the kit, set again at the end. */
+struct dirtime {
+    char *rel;
+    struct timespec ts[2];
+};
+
+/* One extraction: the open archive, the disk writer and what messages need. */
+struct xtract {
+    const char *archive; /* as given, for messages */
+    char *root;          /* canonical, no trailing slash */
+    int rootfd;
+    const volatile bool *cancel;
+    struct archive *in, *out;
+    struct err *e;
+    struct dirtime *dirs; /* directory entries that already existed */
+    size_t ndirs, capdirs;
+};
+
+/* Whether the caller asked the extraction to stop. */
+static bool xtract_cancelled(const struct xtract *x)
+{
+    return x->cancel != NULL && *x->cancel;
+}
+
+/* Fills the cancellation error and returns -ECANCELED. */
+static int xtract_cancel_err(struct xtract *x)
+{
+    err_set(x->e, "unpack of %s cancelled", x->archive);
+    x->e->code = ECANCELED;
+    return -ECANCELED;
+}
+
+/* Fills "cannot unpack <archive>: <entry>: <libarchive's reason>" and returns -1. */
+static int xtract_entry_fail(struct xtract *x, const char *entry, struct archive *a)
+{
+    const char *msg = archive_error_string(a);
+    int code = archive_errno(a);
+    err_set(x->e, "cannot unpack %s: %s: %s", x->archive, entry, msg ? msg : "unknown error");
+    x->e->code = code > 0 ? code : 0;
+    return -1;
+}
+
+/* Keeps the message on one line whatever names or libarchive put in it. */
+static void bootstrap_one_line(struct err *e)
+{
+    for (char *p = e->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+/* The entry's name for messages, its middle cut when it is very long. */
+static char *bootstrap_shown_name(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len <= BOOTSTRAP_SHOWN)
+        return xstrdup(name ? name : "");
+    return xasprintf("%.*s...%s", BOOTSTRAP_SHOWN / 2, name, name + len - BOOTSTRAP_SHOWN / 2);
+}
+
+/*
+ * Turns an archive name into a clean relative path ("" for the root itself)
+ * or refuses it: empty, absolute, or with a ".." component. "." components
+ * and repeated slashes go, so "./usr//pkg/" becomes "usr/pkg".
+ */
+static int bootstrap_clean_name(const char *name, bool is_link, char **out, struct err *e)
+{
+    const char *what = is_link ? "hard link target " : "";
+    struct buf b = {0};
+    const char *p = name;
+
+    if (name == NULL || *name == '\0')
+        return err_set(e, "refusing empty %s", is_link ? "hard link target" : "name");
+    if (*name == '/')
+        return err_set(e, "refusing absolute %s '%s'", is_link ? "hard link target" : "path", name);
+    while (*p) {
+        const char *s = p;
+        size_t n;
+        while (*p && *p != '/')
+            p++;
+        n = (size_t)(p - s);
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            buf_free(&b);
+            return err_set(e, "refusing '..' in %s'%s'", what, name);
+        }
+        if (n > 0 && !(n == 1 && s[0] == '.')) {
+            if (b.len)
+                buf_add(&b, "/", 1);
+            buf_add(&b, s, n);
+        }
+        while (*p == '/')
+            p++;
+    }
+    *out = b.p ? b.p : xstrdup("");
+    return 0;
+}
+
+/*
+ * The host path of a clean relative name, or NULL when it would reach
+ * PATH_MAX: libarchive shortens such paths by chdir(), which would move the
+ * whole process's working directory under the other threads.
+ */
+static char *xtract_host_path(const struct xtract *x, const char *rel)
+{
+    char *p = xasprintf("%s/%s", x->root, rel);
+    if (strlen(p) >= PATH_MAX) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/*
+ * Opens the directory that holds rel (clean, relative to the root) without
+ * following any symlink on the way; *leaf points at the last component.
+ * Returns the descriptor, or -1 when a parent is missing or is not a plain
+ * directory (libarchive then decides, and refuses symlinks).
+ */
+static int xtract_open_parent(const struct xtract *x, const char *rel, const char **leaf)
+{
+    char comp[NAME_MAX + 1];
+    const char *p = rel, *slash;
+    int fd = dup(x->rootfd);
+
+    while (fd >= 0 && (slash = strchr(p, '/')) != NULL) {
+        size_t n = (size_t)(slash - p);
+        int next = -1;
+        if (n < sizeof(comp)) {
+            memcpy(comp, p, n);
+            comp[n] = '\0';
+            next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        close(fd);
+        fd = next;
+        p = slash + 1;
+    }
+    *leaf = p;
+    return fd;
+}
+
+/*
+ * tar(1) for a hard link whose name already exists as a non-directory: an
+ * entry that names the very file it links to is skipped, anything else in
+ * the way is removed, so that unpacking a kit again over itself works.
+ * Returns 1 to skip the entry, 0 to go on, or -1 with e filled.
+ */
+static int xtract_prepare_link(struct xtract *x, const char *rel, const char *target)
+{
+    struct stat ds, ts;
+    const char *dleaf, *tleaf;
+    int dfd, tfd, r = 0;
+
+    dfd = xtract_open_parent(x, rel, &dleaf);
+    if (dfd < 0)
+        return 0;
+    if (fstatat(dfd, dleaf, &ds, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(ds.st_mode)) {
+        close(dfd);
+        return 0;
+    }
+    /* A target that cannot be reached safely is left to libarchive's
+     * checks; then nothing is removed here. */
+    tfd = xtract_open_parent(x, target, &tleaf);
+    if (tfd >= 0 && fstatat(tfd, tleaf, &ts, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (ts.st_dev == ds.st_dev && ts.st_ino == ds.st_ino)
+            r = 1;
+        else if (unlinkat(dfd, dleaf, 0) != 0 && errno != ENOENT) {
+            err_sys(x->e, errno, "cannot remove existing '%s'", rel);
+            r = -1;
+        }
+    }
+    if (tfd >= 0)
+        close(tfd);
+    close(dfd);
+    return r;
+}
+
+/*
+ * libarchive defers the times of a directory it creates until the end, but
+ * sets those of one that already exists (from an earlier unpack, or made
+ * for an earlier entry's parent) at once, and the entries written into it
+ * then change its mtime. Such directories are noted here and their times
+ * set again once everything is written, as tar(1) does, so that a second
+ * unpack gives the same tree.
+ */
+static void xtract_note_dir(struct xtract *x, const char *rel, struct archive_entry *ent)
+{
+    struct dirtime *d;
+    struct stat st;
+    const char *leaf;
+    int fd;
+
+    if (!archive_entry_mtime_is_set(ent))
+        return;
+    fd = xtract_open_parent(x, rel, &leaf);
+    if (fd < 0)
+        return;
+    if (fstatat(fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        if (x->ndirs == x->capdirs) {
+            x->capdirs = x->capdirs ? 2 * x->capdirs : 16;
+            x->dirs = xrealloc(x->dirs, x->capdirs * sizeof(*x->dirs));
+        }
+        d = &x->dirs[x->ndirs++];
+        d->rel = xstrdup(rel);
+        d->ts[0].tv_sec = archive_entry_atime(ent);
+        d->ts[0].tv_nsec =
+            archive_entry_atime_is_set(ent) ? archive_entry_atime_nsec(ent) : UTIME_OMIT;
+        d->ts[1].tv_sec = archive_entry_mtime(ent);
+        d->ts[1].tv_nsec = archive_entry_mtime_nsec(ent);
+    }
+    close(fd);
+}
+
+/* Sets the noted directories' times again, not through symlinks; failures are mere warnings. */
+static void xtract_fix_dir_times(struct xtract *x)
+{
+    for (size_t i = 0; i < x->ndirs; i++) {
+        const char *leaf;
+        struct stat st;
+        int fd = xtract_open_parent(x, x->dirs[i].rel, &leaf);
+        if (fd < 0)
+            continue;
+        if (fstatat(fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            (void)utimensat(fd, leaf, x->dirs[i].ts, AT_SYMLINK_NOFOLLOW);
+        close(fd);
+    }
+}
+
+/* Copies the entry's data to the disk writer, checking for cancellation between blocks. */
+static int xtract_copy_data(struct xtract *x, const char *entry)
+{
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+
+    for (;;) {
+        int r;
+        la_ssize_t w;
+        if (xtract_cancelled(x))
+            return xtract_cancel_err(x);
+        r = archive_read_data_block(x->in, &buf, &size, &off);
+        if (r == ARCHIVE_EOF)
+            return 0;
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY)
+            return xtract_entry_fail(x, entry, x->in);
+        if (size == 0)
+            continue;
+        w = archive_write_data_block(x->out, buf, size, off);
+        if (w < ARCHIVE_WARN)
+            return xtract_entry_fail(x, entry, x->out);
+    }
+}
+
+/* Checks, rewrites and writes one entry. */
+static int xtract_entry(struct xtract *x, struct archive_entry *ent)
+{
+    const char *name = archive_entry_pathname(ent);
+    const char *link = archive_entry_hardlink(ent);
+    char *entry = bootstrap_shown_name(name);
+    char *rel = NULL, *host = NULL, *trel = NULL, *thost = NULL;
+    int r = -1, w;
+
+    if (bootstrap_clean_name(name, false, &rel, x->e) < 0)
+        goto refused;
+    if (*rel == '\0') {
+        /* "./": the sandbox root itself, whose mode and owner are bob's,
+         * not the kit's; the tar crate bob uses skips it too. */
+        if (link == NULL && archive_entry_filetype(ent) == AE_IFDIR) {
+            r = 0;
+            goto out;
+        }
+        err_set(x->e, "refusing '%s': it names the root itself", entry);
+        goto refused;
+    }
+    if ((host = xtract_host_path(x, rel)) == NULL) {
+        err_set(x->e, "name too long");
+        goto refused;
+    }
+    if (link != NULL) {
+        if (bootstrap_clean_name(link, true, &trel, x->e) < 0)
+            goto refused;
+        if (*trel == '\0') {
+            err_set(x->e, "refusing hard link to the root '%s'", link);
+            goto refused;
+        }
+        if ((thost = xtract_host_path(x, trel)) == NULL) {
+            err_set(x->e, "hard link target too long");
+            goto refused;
+        }
+        r = xtract_prepare_link(x, rel, trel);
+        if (r < 0)
+            goto refused;
+        if (r == 1) {
+            r = 0;
+            goto out;
+        }
+        archive_entry_copy_hardlink(ent, thost);
+    }
+    if (link == NULL && archive_entry_filetype(ent) == AE_IFDIR)
+        xtract_note_dir(x, rel, ent);
+    archive_entry_copy_pathname(ent, host);
+
+    w = archive_write_header(x->out, ent);
+    if (w < ARCHIVE_WARN) {
+        r = xtract_entry_fail(x, entry, x->out);
+        goto out;
+    }
+    r = xtract_copy_data(x, entry);
+    if (r < 0)
+        goto out;
+    w = archive_write_finish_entry(x->out);
+    r = w < ARCHIVE_WARN ? xtract_entry_fail(x, entry, x->out) : 0;
+    goto out;
+
+refused:
+    err_prefix(x->e, "cannot unpack %s: %s", x->archive, entry);
+    r = -1;
+out:
+    free(entry);
+    free(rel);
+    free(host);
+    free(trel);
+    free(thost);
+    return r;
+}
+
+/* Reads the headers one by one and extracts each entry. */
+static int xtract_all(struct xtract *x)
+{
+    struct archive_entry *ent;
+    bool first = true;
+    int retries = 0;
+
+    for (;;) {
+        int r;
+        if (xtract_cancelled(x))
+            return xtract_cancel_err(x);
+        r = archive_read_next_header(x->in, &ent);
+        if (r == ARCHIVE_EOF)
+            return 0;
+        if (r == ARCHIVE_RETRY && ++retries < BOOTSTRAP_RETRIES)
+            continue;
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
+            const char *msg = archive_error_string(x->in);
+            /* Before the first entry the file is not a readable archive. */
+            err_set(x->e, "cannot %s %s: %s", first ? "open bootstrap" : "unpack", x->archive,
+                    msg ? msg : "unknown error");
+            x->e->code = archive_errno(x->in) > 0 ? archive_errno(x->in) : 0;
+            return -1;
+        }
+        /* ARCHIVE_WARN: the entry is usable; the warning is dropped. */
+        retries = 0;
+        first = false;
+        if (xtract_cancelled(x))
+            return xtract_cancel_err(x);
+        r = xtract_entry(x, ent);
+        if (r < 0)
+            return r;
+    }
+}
+
+int bootstrap_extract(const char *archive, const char *root, const volatile bool *cancel,
+                      struct err *e)
+{
+    struct xtract x = {.archive = archive, .rootfd = -1, .cancel = cancel, .e = e};
+    struct stat st;
+    int fd, r = -1;
+
+    if (archive_dl_load(e) < 0)
+        return -1;
+    fd = open(archive, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, errno, "cannot open bootstrap %s", archive);
+    if (fstat(fd, &st) != 0) {
+        r = err_sys(e, errno, "cannot open bootstrap %s", archive);
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        r = err_sys(e, EISDIR, "cannot open bootstrap %s", archive);
+        goto out;
+    }
+    x.root = realpath(root, NULL);
+    if (x.root == NULL) {
+        r = err_sys(e, errno, "cannot unpack %s: %s", archive, root);
+        goto out;
+    }
+    if (strcmp(x.root, "/") == 0) {
+        r = err_set(e, "cannot unpack %s: refusing to unpack into /", archive);
+        goto out;
+    }
+    x.rootfd = open(x.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (x.rootfd < 0) {
+        r = err_sys(e, errno, "cannot unpack %s: %s", archive, root);
+        goto out;
+    }
+
+    x.in = archive_read_new();
+    x.out = archive_write_disk_new();
+    if (x.in == NULL || x.out == NULL) {
+        r = err_sys(e, ENOMEM, "cannot unpack %s", archive);
+        goto out;
+    }
+    archive_read_support_filter_all(x.in);
+    archive_read_support_format_all(x.in);
+    if (archive_read_open_fd(x.in, fd, BOOTSTRAP_BLOCK) != ARCHIVE_OK) {
+        const char *msg = archive_error_string(x.in);
+        r = err_set(e, "cannot open bootstrap %s: %s", archive, msg ? msg : "unknown error");
+        goto out;
+    }
+    archive_write_disk_set_options(x.out, BOOTSTRAP_FLAGS);
+    /* A kit stored inside the sandbox must not overwrite itself. */
+    archive_write_disk_set_skip_file(x.out, (la_int64_t)st.st_dev, (la_int64_t)st.st_ino);
+
+    r = xtract_all(&x);
+    if (r == 0) {
+        /* Directories get their final modes and times here. */
+        int c = archive_write_close(x.out);
+        if (c < ARCHIVE_WARN) {
+            const char *msg = archive_error_string(x.out);
+            r = err_set(e, "cannot unpack %s: %s", archive, msg ? msg : "unknown error");
+        } else {
+            xtract_fix_dir_times(&x);
+        }
+    }
+
+out:
+    if (x.in)
+        archive_read_free(x.in);
+    if (x.out)
+        archive_write_free(x.out);
+    if (x.rootfd >= 0)
+        close(x.rootfd);
+    for (size_t i = 0; i < x.ndirs; i++)
+        free(x.dirs[i].rel);
+    free(x.dirs);
+    free(x.root);
+    close(fd);
+    if (r < 0)
+        bootstrap_one_line(e);
+    return r;
+}
+
+/* Thread pool: the whole extraction. */
+static void unpack_work(uv_work_t *w)
+{
+    struct unpack *u = w->data;
+    err_clear(&u->err);
+    u->status = bootstrap_extract(u->archive, u->root, &u->cancel, &u->err);
+}
+
+/* Frees the unpack's memory. */
+static void unpack_release(struct unpack *u)
+{
+    free(u->archive);
+    free(u->root);
+    free(u);
+}
+
+/* On the loop: reports the result once, then frees if that was asked for. */
+static void unpack_after(uv_work_t *w, int status)
+{
+    struct unpack *u = w->data;
+
+    if (status == UV_ECANCELED) {
+        err_set(&u->err, "unpack of %s cancelled", u->archive);
+        u->err.code = ECANCELED;
+        u->status = -ECANCELED;
+    }
+    u->done = true;
+    if (!u->free_requested && u->cb) {
+        u->in_cb = true;
+        u->cb(u, u->status, u->status < 0 ? &u->err : NULL, u->data);
+        u->in_cb = false;
+    }
+    if (u->free_requested)
+        unpack_release(u);
+}
+
+struct unpack *unpack_start(uv_loop_t *loop, const char *archive, const char *root, unpack_cb cb,
+                            void *data)
+{
+    struct unpack *u = xcalloc(1, sizeof(*u));
+
+    u->archive = xstrdup(archive);
+    u->root = xstrdup(root);
+    u->cb = cb;
+    u->data = data;
+    u->work.data = u;
+    if (uv_queue_work(loop, &u->work, unpack_work, unpack_after) != 0) {
+        unpack_release(u);
+        return NULL;
+    }
+    return u;
+}
+
+void unpack_cancel(struct unpack *u)
+{
+    if (u == NULL || u->done)
+        return;
+    u->cancel = true;
+    /* Succeeds only while the work is still queued; a running one sees
+     * the flag. */
+    uv_cancel((uv_req_t *)&u->work);
+}
+
+void unpack_free(struct unpack *u)
+{
+    if (u == NULL)
+        return;
+    if (!u->done || u->in_cb) {
+        if (!u->done)
+            unpack_cancel(u);
+        u->free_requested = true;
+        return;
+    }
+    unpack_release(u);
+}

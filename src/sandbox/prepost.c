@@ -1,0 +1,370 @@
+/* Pre-build and post-build steps of a sandbox, on the loop. */
+#include "sandbox/prepost.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actions/actions.h"
+#include "actions/bootstrap.h"
+#include "loop/proc.h"
+#include "platform/platform.h"
+#include "sandbox/exec.h"
+
+#define FETCH_OUTPUT_MAX (256 * 1024)
+
+enum pp_step {
+    PP_UNPACK,
+    PP_FETCH,
+    PP_HOOKS,
+    PP_UNHOOKS,
+    PP_REMOVE,
+    PP_DONE,
+};
+
+struct prepost {
+    struct sbx_ctx *ctx;
+    char *root;
+    enum pp_step step;
+    bool cancelled, finished, free_requested, busy;
+    prepost_cb cb;
+    void *data;
+    struct err err;
+    int status; /* post-build: the hook error, reported after the removal */
+    struct unpack *unpack;
+    struct actrun *run;
+    struct proc *proc;
+    struct buf out;
+    struct strv names;
+    uv_work_t work;
+    uv_timer_t defer; /* the first step runs from the loop, never from the start call */
+};
+
+static void pp_next(struct prepost *pp);
+
+static void on_close(uv_handle_t *h)
+{
+    struct prepost *pp = h->data;
+    free(pp->root);
+    buf_free(&pp->out);
+    strv_free(&pp->names);
+    free(pp);
+}
+
+static void maybe_free(struct prepost *pp)
+{
+    if (!pp->free_requested || pp->busy || uv_is_closing((uv_handle_t *)&pp->defer))
+        return;
+    uv_close((uv_handle_t *)&pp->defer, on_close);
+}
+
+/* A step ended: whether the prepost was abandoned meanwhile (then it is freed). */
+static bool abandoned(struct prepost *pp)
+{
+    pp->busy = false;
+    if (!pp->free_requested)
+        return false;
+    maybe_free(pp);
+    return true;
+}
+
+static void finish(struct prepost *pp, int status)
+{
+    pp->finished = true;
+    pp->step = PP_DONE;
+    pp->cb(pp, status, status < 0 ? &pp->err : NULL, pp->data);
+}
+
+/* Ends the pre-build with the error in pp->err. */
+static void pre_fail(struct prepost *pp)
+{
+    err_prefix(&pp->err, "pre-build failed");
+    finish(pp, -1);
+}
+
+static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    if (status < 0)
+        memcpy(&pp->err, e, sizeof(pp->err));
+    unpack_free(u);
+    pp->unpack = NULL;
+    if (abandoned(pp))
+        return;
+    if (status < 0) {
+        pre_fail(pp);
+        return;
+    }
+    pp->step = PP_FETCH;
+    pp_next(pp);
+}
+
+static void on_fetch_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
+{
+    struct prepost *pp = data;
+    if (stream == 1 && pp->out.len + n <= FETCH_OUTPUT_MAX)
+        buf_add(&pp->out, buf, n);
+}
+
+/* Parses one line a variable, in the order asked; checks the required ones. */
+static int parse_fetch(struct prepost *pp)
+{
+    static const char *required[] = {"PACKAGES", "PKG_DBDIR", "PKG_REFCOUNT_DBDIR", "PKG_TOOLS_BIN",
+                                     "PREFIX"};
+    struct strv values = {0};
+    char *p = pp->out.p ? pp->out.p : "";
+    int r = 0;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        strv_push_owned(&values, nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p));
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    if (values.n != pp->names.n) {
+        r = err_set(&pp->err, "Expected %zu variables from pkgsrc, got %zu", pp->names.n, values.n);
+        goto out;
+    }
+    for (size_t i = 0; i < pp->names.n; i++)
+        for (size_t j = 0; j < sizeof(required) / sizeof(required[0]); j++)
+            if (strcmp(pp->names.v[i], required[j]) == 0 && !values.v[i][0]) {
+                r = err_set(&pp->err, "pkgsrc returned empty value for %s", required[j]);
+                goto out;
+            }
+    sandbox_ctx_set_pkgsrc(pp->ctx, &pp->names, &values);
+out:
+    strv_free(&values);
+    return r;
+}
+
+static void on_fetch_exit(struct proc *p, void *data)
+{
+    struct prepost *pp = data;
+    char status[64];
+    int code = proc_exit_code(p);
+    proc_describe_status(p, status, sizeof(status));
+    proc_free(p);
+    pp->proc = NULL;
+    if (abandoned(pp))
+        return;
+    if (pp->cancelled) {
+        err_set(&pp->err, "interrupted");
+        pre_fail(pp);
+        return;
+    }
+    if (code != 0) {
+        err_set(&pp->err, "cannot query pkgsrc with %s show-vars (%s)", pp->ctx->cfg->make, status);
+        pre_fail(pp);
+        return;
+    }
+    if (parse_fetch(pp) < 0) {
+        pre_fail(pp);
+        return;
+    }
+    pp->step = PP_HOOKS;
+    pp_next(pp);
+}
+
+/* Asks pkgsrc, inside the sandbox, for PREFIX and the package databases. */
+static void start_fetch(struct prepost *pp)
+{
+    const struct config *cfg = pp->ctx->cfg;
+    struct buf vars = {0};
+    struct strv env = {0};
+    struct proc_opts o = {0};
+    struct proc_cbs cbs = {on_fetch_data, on_fetch_exit, NULL, pp};
+    static const char *base[] = {"PACKAGES",      "PKG_DBDIR", "PKG_REFCOUNT_DBDIR",
+                                 "PKG_TOOLS_BIN", "PREFIX",    "VARBASE"};
+    const char *argv[8];
+
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        strv_push(&pp->names, base[i]);
+    for (size_t i = 0; i < cfg->cachevars.n; i++)
+        if (!strv_contains(&pp->names, cfg->cachevars.v[i]))
+            strv_push(&pp->names, cfg->cachevars.v[i]);
+    for (size_t i = 0; i < pp->names.n; i++)
+        buf_printf(&vars, "%s%s", i ? " " : "", pp->names.v[i]);
+    argv[0] = "/bin/sh";
+    argv[1] = "-c";
+    argv[2] = "cd \"$1/pkgtools/pkg_install\" && exec \"$2\" show-vars VARNAMES=\"$3\"";
+    argv[3] = "sh";
+    argv[4] = cfg->pkgsrc_basedir;
+    argv[5] = cfg->make;
+    argv[6] = vars.p;
+    argv[7] = NULL;
+    sandbox_env(cfg, CTX_BUILD, true, &pp->ctx->env, &env);
+    o.argv = argv;
+    o.env = (const char *const *)env.v;
+    o.root = pp->root;
+    o.cwd = "/";
+    o.setsid = true;
+    o.in = PROC_IO_NULL;
+    o.out = PROC_IO_PIPE;
+    o.err = PROC_IO_NULL;
+    o.drain_ms = 2000;
+    pp->proc = proc_spawn(pp->ctx->loop, &o, &cbs, &pp->err);
+    strv_free(&env);
+    buf_free(&vars);
+    if (!pp->proc) {
+        pre_fail(pp);
+        return;
+    }
+    pp->busy = true;
+}
+
+static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    if (status < 0)
+        memcpy(&pp->err, e, sizeof(pp->err));
+    actrun_free(r);
+    pp->run = NULL;
+    if (abandoned(pp))
+        return;
+    if (pp->step == PP_HOOKS) {
+        if (status < 0)
+            pre_fail(pp);
+        else
+            finish(pp, 0);
+        return;
+    }
+    /* Post-build: the removal runs even when undoing a hook failed. */
+    pp->status = status;
+    if (status < 0)
+        err_prefix(&pp->err, "post-build failed");
+    pp->step = PP_REMOVE;
+    pp_next(pp);
+}
+
+static void start_hooks(struct prepost *pp, bool reverse)
+{
+    struct actrun_opts o = {
+        .loop = pp->ctx->loop,
+        .list = &pp->ctx->cfg->hooks,
+        .ctx = pp->ctx->ctx,
+        .root = pp->root,
+        .env = &pp->ctx->env,
+        .reverse = reverse,
+        .count = pp->ctx->cfg->hooks.n,
+        .cb = on_actions,
+        .data = pp,
+    };
+    pp->busy = true;
+    pp->run = actrun_start(&o);
+}
+
+/* Thread pool: removes PREFIX and the package databases, inside the sandbox only. */
+static void remove_work(uv_work_t *w)
+{
+    struct prepost *pp = w->data;
+    const char *dirs[] = {pp->ctx->prefix, pp->ctx->pkg_dbdir, pp->ctx->pkg_refcount_dbdir};
+    for (size_t i = 0; i < 3; i++) {
+        struct err e;
+        /* plat_remove resolves the path beneath the sandbox root and never
+         * crosses a mount: PREFIX is often a mount point, which is then kept. */
+        if (dirs[i] && dirs[i][0] == '/' && strcmp(dirs[i], "/") != 0 &&
+            plat_remove(pp->root, dirs[i], NULL, &e) < 0)
+            log_debug("post-build: %s", e.msg);
+    }
+}
+
+static void remove_after(uv_work_t *w, int status)
+{
+    struct prepost *pp = w->data;
+    if (abandoned(pp))
+        return;
+    finish(pp, pp->status);
+}
+
+static void pp_next(struct prepost *pp)
+{
+    const struct config *cfg = pp->ctx->cfg;
+    if (pp->free_requested)
+        return;
+    if (pp->cancelled && pp->step <= PP_HOOKS) {
+        err_set(&pp->err, "interrupted");
+        pre_fail(pp);
+        return;
+    }
+    switch (pp->step) {
+    case PP_UNPACK:
+        if (cfg->bootstrap) {
+            pp->busy = true;
+            pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root, on_unpacked, pp);
+            return;
+        }
+        pp->step = PP_FETCH;
+        /* fall through */
+    case PP_FETCH:
+        if (cfg->has_pkgsrc && cfg->bootstrap && !pp->ctx->prefix) {
+            start_fetch(pp);
+            return;
+        }
+        pp->step = PP_HOOKS;
+        /* fall through */
+    case PP_HOOKS:
+        start_hooks(pp, false);
+        return;
+    case PP_UNHOOKS:
+        start_hooks(pp, true);
+        return;
+    case PP_REMOVE:
+        pp->busy = true;
+        pp->work.data = pp;
+        uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after);
+        return;
+    case PP_DONE:
+        return;
+    }
+}
+
+static void on_defer(uv_timer_t *t)
+{
+    pp_next(t->data);
+}
+
+static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_step step,
+                              prepost_cb cb, void *data)
+{
+    struct prepost *pp = xcalloc(1, sizeof(*pp));
+    pp->ctx = ctx;
+    pp->root = xstrdup(root);
+    pp->step = step;
+    pp->cb = cb;
+    pp->data = data;
+    uv_timer_init(ctx->loop, &pp->defer);
+    pp->defer.data = pp;
+    uv_timer_start(&pp->defer, on_defer, 0, 0);
+    return pp;
+}
+
+struct prepost *sandbox_prebuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data)
+{
+    return pp_new(ctx, root, PP_UNPACK, cb, data);
+}
+
+struct prepost *sandbox_postbuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data)
+{
+    return pp_new(ctx, root, PP_UNHOOKS, cb, data);
+}
+
+void prepost_cancel(struct prepost *pp)
+{
+    if (pp->finished || pp->cancelled || pp->step > PP_HOOKS)
+        return;
+    pp->cancelled = true;
+    if (pp->unpack)
+        unpack_cancel(pp->unpack);
+    if (pp->run)
+        actrun_cancel(pp->run);
+    if (pp->proc)
+        proc_kill(pp->proc, SIGKILL);
+}
+
+void prepost_free(struct prepost *pp)
+{
+    if (!pp)
+        return;
+    pp->free_requested = true;
+    maybe_free(pp);
+}
