@@ -1,19 +1,353 @@
-/* bob build */
+/* bob build: the bulk build command, its display, events and summary. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/sbx_cmd.h"
+#include "loop/progress.h"
+#include "loop/runstate.h"
+#include "sandbox/build.h"
 
 static const char build_help[] =
     "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [JOB...]\n"
     "\n"
-    "Builds the jobs of the configuration in sandboxes.\n";
+    "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
+    "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
+    "runs its pre-build, its stages and its post-build in one of them. With JOB\n"
+    "names, only those jobs and what they depend on are built.\n"
+    "\n"
+    "  --format text|json  the summary on stdout as text (default) or one JSON object\n"
+    "  --events FILE|-     write a JSON line for every event to FILE (- for stdout)\n"
+    "\n"
+    "Logs: <options.logdir>/<job>/<stage>.log, kept for failed jobs, removed for\n"
+    "successful ones unless options.keep_logs = true.\n"
+    "On a terminal, a live display shows one row per sandbox; press v to see the\n"
+    "last lines of each running job. Ctrl+C stops starting jobs and lets the\n"
+    "running ones finish; a second Ctrl+C (or SIGTERM) kills them at once. The\n"
+    "sandboxes are always destroyed at the end.\n"
+    "\n"
+    "Exit status: 0 every job succeeded, 3 some failed or were skipped, 130\n"
+    "interrupted, 1 error.\n";
+
+struct bcmd {
+    struct sbx_cmd c;
+    int rc;
+    struct build *build;
+    struct progress *prog;
+    FILE *events;
+    bool events_is_stdout;
+    bool json;
+    size_t total;
+};
+
+/* Writes one event line: {"event":..., "time":..., <extra members>}. */
+static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    if (!bc->events)
+        return;
+    fprintf(bc->events, "{\"event\":\"%s\",\"time\":%.3f", event,
+            build_elapsed_ms(bc->build) / 1000.0);
+    if (fmt && *fmt) {
+        fputc(',', bc->events);
+        va_start(ap, fmt);
+        vfprintf(bc->events, fmt, ap);
+        va_end(ap);
+    }
+    fputs("}\n", bc->events);
+    fflush(bc->events);
+}
+
+/* A ring of JSON strings made by js(), for emit's arguments. */
+static char *js_ring[8];
+static int js_next;
+
+/* s as a JSON string (NULL as ""), valid for the next 7 calls. */
+static const char *js(const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    json_write_str(f, s ? s : "");
+    fclose(f);
+    free(js_ring[js_next]);
+    js_ring[js_next] = buf;
+    js_next = (js_next + 1) % 8;
+    return buf;
+}
+
+static void js_free(void)
+{
+    for (int i = 0; i < 8; i++) {
+        free(js_ring[i]);
+        js_ring[i] = NULL;
+    }
+}
+
+static void on_sandboxes(void *data, const unsigned *ids, size_t n, bool created)
+{
+    struct bcmd *bc = data;
+    for (size_t i = 0; i < n; i++)
+        emit(bc, created ? "sandbox_created" : "sandbox_destroyed", "\"sandbox\":%u", ids[i]);
+}
+
+static void on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
+{
+    struct bcmd *bc = data;
+    progress_slot_start(bc->prog, slot, sandbox, j->name);
+    emit(bc, "job_started", "\"job\":%s,\"sandbox\":%u", js(j->name), sandbox);
+}
+
+static void on_stage_started(void *data, size_t slot, const struct job *j, const char *stage,
+                             const struct capture *output)
+{
+    struct bcmd *bc = data;
+    progress_slot_stage(bc->prog, slot, stage);
+    progress_slot_output(bc->prog, slot, output);
+    emit(bc, "stage_started", "\"job\":%s,\"stage\":%s", js(j->name), js(stage));
+}
+
+static void on_job_output(void *data, size_t slot)
+{
+    struct bcmd *bc = data;
+    progress_slot_touch(bc->prog, slot);
+}
+
+static void on_job_finished(void *data, size_t slot, const struct build_result *r)
+{
+    struct bcmd *bc = data;
+    char d[32], detail[256];
+    fmt_duration(d, sizeof(d), r->ms);
+    progress_slot_output(bc->prog, slot, NULL);
+    progress_slot_idle(bc->prog, slot);
+    if (r->interrupted) {
+        emit(bc, "job_finished", "\"job\":%s,\"status\":\"interrupted\",\"elapsed\":%.3f",
+             js(r->job->name), r->ms / 1000.0);
+        return;
+    }
+    if (r->state == JOB_SUCCEEDED) {
+        progress_finished(bc->prog, true, r->job->name, d);
+        emit(bc, "job_finished", "\"job\":%s,\"status\":\"succeeded\",\"elapsed\":%.3f",
+             js(r->job->name), r->ms / 1000.0);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "%s, %s", r->stage, d);
+    progress_finished(bc->prog, false, r->job->name, detail);
+    emit(bc, "job_finished",
+         "\"job\":%s,\"status\":\"failed\",\"stage\":%s,\"log\":%s,\"reason\":%s,\"elapsed\":%.3f",
+         js(r->job->name), js(r->stage), js(r->log), js(r->reason), r->ms / 1000.0);
+}
+
+static void on_job_skipped(void *data, const struct build_result *r)
+{
+    struct bcmd *bc = data;
+    progress_skipped(bc->prog, r->job->name, r->reason);
+    emit(bc, "job_skipped", "\"job\":%s,\"reason\":%s", js(r->job->name), js(r->reason));
+}
+
+static void on_note(void *data, const char *event, const char *text)
+{
+    struct bcmd *bc = data;
+    progress_set_note(bc->prog, text);
+    emit(bc,
+         strcmp(event, "stopping") == 0   ? "run_stopping"
+         : strcmp(event, "shutdown") == 0 ? "run_shutdown"
+                                          : "cleanup",
+         "\"text\":%s", js(text));
+}
+
+static int summary(struct bcmd *bc);
+
+/* The build is over: tear the display down, print the summary, close what is left. */
+static void on_finished(void *data)
+{
+    struct bcmd *bc = data;
+    log_set_hook(NULL, NULL);
+    progress_free(bc->prog);
+    bc->prog = NULL;
+    if (build_error(bc->build)) {
+        cli_error("%s", build_error(bc->build));
+        summary(bc);
+        bc->rc = EXIT_ERROR;
+    } else {
+        bc->rc = summary(bc);
+    }
+    build_free(bc->build);
+    bc->build = NULL;
+    runstate_stop();
+}
+
+static void on_signal(enum run_state state, int signum, void *data)
+{
+    struct bcmd *bc = data;
+    build_stop(bc->build, state == RUN_SHUTDOWN);
+}
+
+/* Warnings go above the live region instead of through it. */
+static void on_log(const char *line, void *data)
+{
+    struct bcmd *bc = data;
+    progress_message(bc->prog, line);
+}
+
+/* Prints the summary (text or JSON) on stdout; returns the exit status. */
+static int summary(struct bcmd *bc)
+{
+    const struct build_result *r = build_results(bc->build);
+    size_t n = build_nresults(bc->build), ok = 0, failed = 0, skipped = 0, interrupted = 0;
+    bool intr = build_interrupted(bc->build);
+    double secs = build_elapsed_ms(bc->build) / 1000.0;
+    char d[32];
+    const char *sep;
+
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].interrupted)
+            interrupted++;
+        else if (r[i].state == JOB_SUCCEEDED)
+            ok++;
+        else if (r[i].state == JOB_FAILED)
+            failed++;
+        else if (r[i].state == JOB_SKIPPED)
+            skipped++;
+    }
+    emit(bc, "run_finished",
+         "\"succeeded\":%zu,\"failed\":%zu,\"skipped\":%zu,\"interrupted\":%s,\"elapsed\":%.3f", ok,
+         failed, skipped, intr ? "true" : "false", secs);
+    if (bc->json) {
+        static const struct {
+            const char *key;
+            enum job_state st;
+        } lists[] = {
+            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED}};
+        printf("{");
+        for (size_t l = 0; l < 3; l++) {
+            printf("\"%s\":[", lists[l].key);
+            sep = "";
+            for (size_t i = 0; i < n; i++)
+                if (!r[i].interrupted && r[i].state == lists[l].st) {
+                    printf("%s", sep);
+                    json_write_str(stdout, r[i].job->name);
+                    sep = ",";
+                }
+            printf("],");
+        }
+        printf("\"interrupted\":%s,\"elapsed\":%.3f,\"failures\":[", intr ? "true" : "false", secs);
+        sep = "";
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].interrupted || r[i].state != JOB_FAILED)
+                continue;
+            printf("%s{\"job\":", sep);
+            json_write_str(stdout, r[i].job->name);
+            printf(",\"stage\":");
+            json_write_str(stdout, r[i].stage);
+            printf(",\"log\":");
+            json_write_str(stdout, r[i].log ? r[i].log : "");
+            printf(",\"reason\":");
+            json_write_str(stdout, r[i].reason ? r[i].reason : "");
+            printf("}");
+            sep = ",";
+        }
+        printf("]}\n");
+    } else {
+        fmt_duration(d, sizeof(d), secs * 1000.0);
+        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped)\n", ok + failed + skipped,
+               d, ok, failed, skipped);
+        for (size_t i = 0; i < n; i++)
+            if (!r[i].interrupted && r[i].state == JOB_FAILED)
+                printf("  Failed %s in %s: %s\n", r[i].job->name, r[i].stage,
+                       r[i].log ? r[i].log : r[i].reason);
+        if (intr)
+            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped,
+                   n - ok - failed - skipped == 1 ? "" : "s");
+    }
+    if (intr)
+        return EXIT_INTERRUPTED;
+    return failed || skipped ? EXIT_JOBS_FAILED : EXIT_OK;
+}
 
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
+    struct bcmd bc;
+    const char *format = "text", *events = NULL;
+    struct strv names = {0};
+    size_t *jobs = NULL, njobs = 0;
+    struct progress_opts po = {0};
+    struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
+                                 on_job_output, on_job_finished, on_job_skipped,
+                                 on_note,       on_finished,     &bc};
+    struct err e;
+    int rc;
+
     if (cli_wants_help(argc, argv)) {
         fputs(build_help, stdout);
         return EXIT_OK;
     }
-    cli_error("bob build is not implemented yet");
-    return EXIT_ERROR;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            format = argv[++i];
+        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+            events = argv[++i];
+        else if (argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+            fprintf(stderr, "bob build: unknown option '%s'\n", argv[i]);
+            strv_free(&names);
+            return EXIT_USAGE;
+        } else if (strcmp(argv[i], "--") != 0)
+            strv_push(&names, argv[i]);
+    }
+    if (strcmp(format, "text") && strcmp(format, "json")) {
+        fprintf(stderr, "bob build: --format must be text or json, not '%s'\n", format);
+        strv_free(&names);
+        return EXIT_USAGE;
+    }
+    memset(&bc, 0, sizeof(bc));
+    bc.json = strcmp(format, "json") == 0;
+    if ((rc = sbx_cmd_init(&bc.c, cli, "bob build", CTX_BUILD)) != EXIT_OK) {
+        strv_free(&names);
+        return rc;
+    }
+    rc = EXIT_ERROR;
+    if (bc.c.cfg.njobs == 0) {
+        cli_error("No jobs to build (the configuration has no `jobs` list)");
+        goto out;
+    }
+    if (sched_select(&bc.c.cfg, names.v, names.n, &jobs, &njobs, &e) < 0) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (events) {
+        bc.events_is_stdout = strcmp(events, "-") == 0;
+        bc.events = bc.events_is_stdout ? stdout : fopen(events, "w");
+        if (!bc.events) {
+            cli_error("cannot write events to %s: %s", events, strerror(errno));
+            goto out;
+        }
+    }
+    po.loop = &bc.c.loop;
+    po.fd = 2;
+    po.tty = isatty(2) && bc.c.cfg.tui;
+    po.key_fd = isatty(0) ? 0 : -1;
+    po.nslots = njobs < bc.c.cfg.build_threads ? njobs : bc.c.cfg.build_threads;
+    po.title = "Building";
+    runstate_start(&bc.c.loop, false, on_signal, &bc);
+    bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
+    bc.prog = progress_new(&po);
+    progress_set_total(bc.prog, njobs);
+    log_set_hook(on_log, &bc);
+    emit(&bc, "run_started", "\"jobs\":%zu,\"sandboxes\":%zu", njobs, po.nslots);
+    sbx_cmd_run_loop(&bc.c);
+    rc = bc.rc;
+out:
+    js_free();
+    if (bc.events && !bc.events_is_stdout)
+        fclose(bc.events);
+    free(jobs);
+    strv_free(&names);
+    sbx_cmd_free(&bc.c);
+    return rc;
 }

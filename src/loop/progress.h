@@ -27,14 +27,14 @@ struct capture;
 
 struct progress_opts {
     uv_loop_t *loop;
-    int fd;                /* where the display goes, usually 2 */
-    bool tty;              /* live region (usually isatty(fd)) or plain lines */
-    int key_fd;            /* the keyboard, usually 0; -1: none. Used only in tty
-                              mode, when it is a terminal in the foreground */
-    size_t nslots;         /* rows of the region */
-    const unsigned *ids;   /* nslots sandbox ids shown in the rows, or NULL:
-                              the slot index until a job starts there */
-    const char *title;     /* "Building" (also the verb of plain start lines) */
+    int fd;              /* where the display goes, usually 2 */
+    bool tty;            /* live region (usually isatty(fd)) or plain lines */
+    int key_fd;          /* the keyboard, usually 0; -1: none. Used only in tty
+                            mode, when it is a terminal in the foreground */
+    size_t nslots;       /* rows of the region */
+    const unsigned *ids; /* nslots sandbox ids shown in the rows, or NULL:
+                            the slot index until a job starts there */
+    const char *title;   /* "Building" (also the verb of plain start lines) */
 };
 
 struct progress;
@@ -70,7 +70,7 @@ void progress_slot_idle(struct progress *p, size_t slot);
 void progress_finished(struct progress *p, bool ok, const char *job, const char *detail);
 /* A job will not run: counts it done and prints "Skipped job (why)". */
 void progress_skipped(struct progress *p, const char *job, const char *why);
-/* Prints a line above the region (warnings); as is in plain mode. */
+/* Prints a line (each line of it) above the region, such as a warning; plain mode prints it. */
 void progress_message(struct progress *p, const char *line);
 /*
  * The note of the status row instead of the key hint ("stopping, ^C again

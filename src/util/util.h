@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /*
  * An error carries one line of text naming what failed and why. Modules fill
@@ -62,6 +63,11 @@ void buf_add(struct buf *b, const void *data, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
+size_t utf8_len(const unsigned char *s, size_t n);
+/* Writes str as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+void json_write_str(FILE *out, const char *str);
 
 bool str_startswith(const char *s, const char *prefix);
 /* Parses a whole decimal unsigned number; false on junk or overflow. */

@@ -1,0 +1,599 @@
+/* The bulk build engine. */
+#include "sandbox/build.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loop/proc.h"
+#include "platform/platform.h"
+#include "sandbox/exec.h"
+#include "sandbox/killer.h"
+#include "sandbox/prepost.h"
+
+#define STAGE_DRAIN_MS 2000
+
+enum slot_state {
+    SL_IDLE,
+    SL_PRE,   /* pre-build */
+    SL_STAGE, /* a stage is running */
+    SL_KILL,  /* killing what the job left behind */
+    SL_POST,  /* post-build */
+};
+
+struct slot {
+    struct build *b;
+    size_t index;
+    unsigned id;
+    char *root;
+    enum slot_state st;
+    long job;
+    size_t stage;
+    struct prepost *pp;
+    struct proc *proc;
+    struct killer *killer;
+    struct capture cap;
+    bool cap_open;
+    char *logdir; /* <logdir>/<job> */
+    double started;
+    struct build_result *res;
+};
+
+enum build_phase {
+    B_CREATE,
+    B_RUN,
+    B_DESTROY,
+    B_DONE,
+};
+
+struct build {
+    struct sbx_ctx *ctx;
+    const struct config *cfg;
+    struct build_observer obs;
+    struct sched *sched;
+    struct sbx_batch *batch;
+    struct slot *slots;
+    size_t nslots;
+    struct build_result *results; /* indexed by cfg job index */
+    enum build_phase phase;
+    bool stopping, shutdown;
+    char *error;
+    double started, ended;
+    uv_timer_t defer; /* starts the run from the loop */
+};
+
+static void dispatch(struct build *b);
+static void slot_next(struct slot *sl);
+
+static const char *job_name(const struct build *b, long j)
+{
+    return b->cfg->jobs[j].name;
+}
+
+/* Removes <logdir>/<name> (a host path made of a validated job name). */
+static void remove_logdir(const struct build *b, const char *name)
+{
+    struct err e;
+    char *guest = xasprintf("/%s", name);
+    if (plat_remove(b->cfg->logdir, guest, NULL, &e) < 0)
+        log_warn("%s", e.msg);
+    free(guest);
+}
+
+/* mkdir -p, 0755. */
+static int mkdirs(const char *path, struct err *e)
+{
+    char *p = xstrdup(path);
+    int r = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                r = err_sys(e, errno, "cannot create %s", p);
+                break;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    free(p);
+    return r;
+}
+
+/* Writes a one-line note into a log of the job's (for failures outside stages). */
+static char *note_log(struct slot *sl, const char *file, const char *msg)
+{
+    char *path = xasprintf("%s/%s.log", sl->logdir, file);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "%s\n", msg);
+        fclose(f);
+    }
+    return path;
+}
+
+static void on_destroyed(struct sbx_batch *batch, void *data)
+{
+    struct build *b = data;
+    if (sandbox_batch_status(batch) < 0) {
+        struct buf msg = {0};
+        for (size_t i = 0; i < sandbox_batch_size(batch); i++)
+            if (sandbox_batch_error(batch, i))
+                buf_printf(&msg, "%s%s", msg.len ? "; " : "", sandbox_batch_error(batch, i));
+        free(b->error);
+        b->error = msg.p ? msg.p : xstrdup("cannot destroy the sandboxes");
+    }
+    if (b->obs.sandboxes) {
+        unsigned *ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
+        for (size_t i = 0; i < b->nslots; i++)
+            ids[i] = b->slots[i].id;
+        b->obs.sandboxes(b->obs.data, ids, b->nslots, false);
+        free(ids);
+    }
+    b->phase = B_DONE;
+    b->ended = now_ms();
+    b->obs.finished(b->obs.data);
+}
+
+/* Everything ran (or was stopped): destroy the sandboxes. */
+static void finish_run(struct build *b)
+{
+    unsigned *ids;
+    if (b->phase != B_RUN)
+        return;
+    for (size_t i = 0; i < b->nslots; i++)
+        if (b->slots[i].st != SL_IDLE)
+            return;
+    b->phase = B_DESTROY;
+    if (b->obs.note)
+        b->obs.note(b->obs.data, "cleanup", "destroying the sandboxes");
+    ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
+    for (size_t i = 0; i < b->nslots; i++)
+        ids[i] = b->slots[i].id;
+    sandbox_batch_free(b->batch);
+    b->batch = sandbox_destroy(b->ctx, ids, b->nslots, on_destroyed, b);
+    free(ids);
+}
+
+static void on_skip(size_t job, size_t failed, void *data)
+{
+    struct build *b = data;
+    struct build_result *r = &b->results[job];
+    r->state = JOB_SKIPPED;
+    free(r->reason);
+    r->reason = xasprintf("depends on %s", b->cfg->jobs[failed].name);
+    if (b->obs.job_skipped)
+        b->obs.job_skipped(b->obs.data, r);
+}
+
+/* The job on sl is over (its post-build included). */
+static void job_end(struct slot *sl)
+{
+    struct build *b = sl->b;
+    struct build_result *r = sl->res;
+    bool ok = !r->stage && !r->interrupted;
+    r->ms = now_ms() - sl->started;
+    if (ok && !b->cfg->keep_logs)
+        remove_logdir(b, job_name(b, sl->job));
+    if (r->interrupted)
+        r->state = JOB_PENDING;
+    else
+        r->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
+    if (b->obs.job_finished)
+        b->obs.job_finished(b->obs.data, sl->index, r);
+    /* The skips it causes are reported after the failure itself. */
+    if (!r->interrupted)
+        sched_done(b->sched, (size_t)sl->job, ok, on_skip, b);
+    sl->st = SL_IDLE;
+    sl->job = -1;
+    sl->res = NULL;
+    free(sl->logdir);
+    sl->logdir = NULL;
+    dispatch(b);
+    finish_run(b);
+}
+
+static void on_postbuild(struct prepost *pp, int status, const struct err *e, void *data)
+{
+    struct slot *sl = data;
+    if (status < 0)
+        log_warn("sandbox %u: %s", sl->id, e->msg);
+    prepost_free(pp);
+    sl->pp = NULL;
+    job_end(sl);
+}
+
+static void on_killed(struct killer *k, int status, const struct err *e, void *data)
+{
+    struct slot *sl = data;
+    if (status < 0)
+        log_warn("sandbox %u: %s", sl->id, e->msg);
+    killer_free(k);
+    sl->killer = NULL;
+    if (sl->st == SL_KILL) {
+        sl->st = SL_POST;
+        slot_next(sl);
+    } else if (sl->st == SL_STAGE && !sl->proc) {
+        slot_next(sl); /* the stage ended while its leftovers were being killed */
+    }
+}
+
+/* Marks the job failed in `stage` with a reason, keeping `log`. */
+static void job_fail(struct slot *sl, const char *stage, char *log, const char *reason)
+{
+    struct build_result *r = sl->res;
+    if (r->stage || r->interrupted) {
+        free(log);
+        return;
+    }
+    if (sl->b->shutdown) {
+        r->interrupted = true;
+        free(log);
+        return;
+    }
+    r->stage = xstrdup(stage);
+    r->log = log;
+    r->reason = xstrdup(reason);
+}
+
+static void on_stage_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
+{
+    struct slot *sl = data;
+    capture_add(&sl->cap, buf, n);
+    if (sl->b->obs.job_output)
+        sl->b->obs.job_output(sl->b->obs.data, sl->index);
+}
+
+static void on_stage_linger(struct proc *p, void *data)
+{
+    struct slot *sl = data;
+    /* The stage's shell has exited; a process it started holds the output. */
+    if (!sl->killer)
+        sl->killer = killer_start(sl->b->ctx->loop, sl->root, NULL, 0, proc_pid(p), on_killed, sl);
+}
+
+static void on_stage_exit(struct proc *p, void *data)
+{
+    struct slot *sl = data;
+    const struct stage *st = &sl->b->cfg->jobs[sl->job].stages[sl->stage];
+    char status[96];
+    struct err e;
+    int ok = proc_exit_code(p) == 0;
+    proc_describe_status(p, status, sizeof(status));
+    proc_free(p);
+    sl->proc = NULL;
+    if (!ok)
+        capture_note(&sl->cap, "=> %s", status);
+    if (capture_close(&sl->cap, &e) < 0) {
+        sl->cap_open = false;
+        job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), e.msg);
+        sl->st = SL_KILL;
+        slot_next(sl);
+        return;
+    }
+    sl->cap_open = false;
+    if (!ok) {
+        char *reason = xasprintf("stage %s: %s", st->name, status);
+        job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), reason);
+        free(reason);
+        sl->st = SL_KILL;
+    } else {
+        sl->stage++;
+    }
+    /* A kill of the stage's leftovers still running must end first: it would
+     * kill the next stage's processes too. */
+    if (sl->killer)
+        return;
+    slot_next(sl);
+}
+
+/* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log. */
+static void start_stage(struct slot *sl)
+{
+    struct build *b = sl->b;
+    const struct job *j = &b->cfg->jobs[sl->job];
+    const struct stage *st = &j->stages[sl->stage];
+    const char *argv[] = {"/bin/sh", "-ceu", st->run, NULL};
+    struct proc_opts o = {0};
+    struct proc_cbs cbs = {on_stage_data, on_stage_exit, on_stage_linger, sl};
+    struct strv extra = {0}, env = {0};
+    char *log = xasprintf("%s/%s.log", sl->logdir, st->name);
+    char *header = xasprintf("=> %s", st->run);
+    struct err e;
+    bool as_user =
+        b->cfg->build_user && (!strcmp(st->name, "configure") || !strcmp(st->name, "build") ||
+                               !strcmp(st->name, "install"));
+
+    if (capture_open(&sl->cap, log, header, &e) < 0) {
+        free(header);
+        job_fail(sl, st->name, log, e.msg);
+        sl->st = SL_KILL;
+        slot_next(sl);
+        return;
+    }
+    free(header);
+    sl->cap_open = true;
+    for (size_t i = 0; i < b->ctx->env.n; i++)
+        strv_push(&extra, b->ctx->env.v[i]);
+    for (size_t i = 0; i < j->env.n; i++)
+        env_set(&extra, j->env.v[i]);
+    sandbox_env(b->cfg, CTX_BUILD, true, &extra, &env);
+    o.argv = argv;
+    o.env = (const char *const *)env.v;
+    o.root = sl->root;
+    o.cwd = "/";
+    o.user = as_user ? b->cfg->build_user : NULL;
+    o.setsid = true;
+    o.in = PROC_IO_NULL;
+    o.out = PROC_IO_PIPE;
+    o.err = PROC_IO_PIPE;
+    o.drain_ms = STAGE_DRAIN_MS;
+    sl->proc = proc_spawn(b->ctx->loop, &o, &cbs, &e);
+    strv_free(&extra);
+    strv_free(&env);
+    if (!sl->proc) {
+        capture_note(&sl->cap, "=> %s", e.msg);
+        capture_close(&sl->cap, &e);
+        sl->cap_open = false;
+        job_fail(sl, st->name, log, e.msg);
+        sl->st = SL_KILL;
+        slot_next(sl);
+        return;
+    }
+    free(log);
+    if (b->obs.stage_started)
+        b->obs.stage_started(b->obs.data, sl->index, j, st->name, &sl->cap);
+}
+
+static void on_prebuild(struct prepost *pp, int status, const struct err *e, void *data)
+{
+    struct slot *sl = data;
+    prepost_free(pp);
+    sl->pp = NULL;
+    if (status < 0) {
+        job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
+        sl->st = SL_KILL;
+    } else {
+        sl->st = SL_STAGE;
+        sl->stage = 0;
+    }
+    slot_next(sl);
+}
+
+/* Runs the next step of the job on sl. */
+static void slot_next(struct slot *sl)
+{
+    struct build *b = sl->b;
+    switch (sl->st) {
+    case SL_IDLE:
+        return;
+    case SL_PRE:
+        if (b->obs.stage_started)
+            b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job], "pre-build", NULL);
+        sl->pp = sandbox_prebuild(b->ctx, sl->root, on_prebuild, sl);
+        return;
+    case SL_STAGE:
+        if (b->shutdown) {
+            sl->res->interrupted = true;
+            sl->st = SL_KILL;
+            slot_next(sl);
+            return;
+        }
+        if (sl->stage < b->cfg->jobs[sl->job].nstages) {
+            start_stage(sl);
+            return;
+        }
+        sl->st = SL_KILL;
+        /* fall through */
+    case SL_KILL:
+        /* Whatever the job left running goes before the next job comes. */
+        if (!sl->killer)
+            sl->killer = killer_start(b->ctx->loop, sl->root, NULL, 0, 0, on_killed, sl);
+        return;
+    case SL_POST:
+        if (b->obs.stage_started)
+            b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job], "post-build",
+                                 NULL);
+        sl->pp = sandbox_postbuild(b->ctx, sl->root, on_postbuild, sl);
+        return;
+    }
+}
+
+static void start_job(struct slot *sl, long j)
+{
+    struct build *b = sl->b;
+    struct err e;
+    sl->job = j;
+    sl->res = &b->results[j];
+    sl->started = now_ms();
+    sl->logdir = xasprintf("%s/%s", b->cfg->logdir, job_name(b, j));
+    /* Every attempt starts with a clean log directory. */
+    remove_logdir(b, job_name(b, j));
+    if (b->obs.job_started)
+        b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[j]);
+    if (mkdirs(sl->logdir, &e) < 0) {
+        job_fail(sl, "pre-build", NULL, e.msg);
+        sl->st = SL_KILL;
+        slot_next(sl);
+        return;
+    }
+    sl->st = SL_PRE;
+    slot_next(sl);
+}
+
+static void dispatch(struct build *b)
+{
+    if (b->phase != B_RUN || b->stopping || b->shutdown)
+        return;
+    for (size_t i = 0; i < b->nslots; i++) {
+        struct slot *sl = &b->slots[i];
+        long j;
+        if (sl->st != SL_IDLE)
+            continue;
+        j = sched_next(b->sched);
+        if (j < 0)
+            break;
+        start_job(sl, j);
+    }
+}
+
+static void on_created(struct sbx_batch *batch, void *data)
+{
+    struct build *b = data;
+    if (sandbox_batch_status(batch) < 0) {
+        struct buf msg = {0};
+        for (size_t i = 0; i < sandbox_batch_size(batch); i++)
+            if (sandbox_batch_error(batch, i))
+                buf_printf(&msg, "%s%s", msg.len ? "; " : "", sandbox_batch_error(batch, i));
+        if (!sandbox_batch_cancelled(batch))
+            b->error = msg.p ? msg.p : xstrdup("cannot create the sandboxes");
+        else
+            buf_free(&msg);
+        sched_abandon(b->sched);
+        b->phase = B_DONE;
+        b->ended = now_ms();
+        b->obs.finished(b->obs.data);
+        return;
+    }
+    for (size_t i = 0; i < b->nslots; i++) {
+        b->slots[i].id = sandbox_batch_id(batch, i);
+        b->slots[i].root = sandbox_path(b->cfg, b->slots[i].id);
+    }
+    if (b->obs.sandboxes) {
+        unsigned *ids = xcalloc(b->nslots, sizeof(*ids));
+        for (size_t i = 0; i < b->nslots; i++)
+            ids[i] = b->slots[i].id;
+        b->obs.sandboxes(b->obs.data, ids, b->nslots, true);
+        free(ids);
+    }
+    b->phase = B_RUN;
+    dispatch(b);
+    finish_run(b);
+}
+
+static void on_defer(uv_timer_t *t)
+{
+    struct build *b = t->data;
+    if (b->nslots == 0 || b->shutdown) {
+        sched_abandon(b->sched);
+        b->phase = B_DONE;
+        b->ended = now_ms();
+        b->obs.finished(b->obs.data);
+        return;
+    }
+    b->batch = sandbox_create(b->ctx, b->nslots, on_created, b);
+}
+
+struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
+                          const struct build_observer *obs)
+{
+    struct build *b = xcalloc(1, sizeof(*b));
+    b->ctx = ctx;
+    b->cfg = ctx->cfg;
+    b->obs = *obs;
+    b->sched = sched_new(ctx->cfg, jobs, n);
+    b->results = xcalloc(ctx->cfg->njobs ? ctx->cfg->njobs : 1, sizeof(*b->results));
+    for (size_t j = 0; j < ctx->cfg->njobs; j++)
+        b->results[j].job = &ctx->cfg->jobs[j];
+    b->nslots = n < ctx->cfg->build_threads ? n : ctx->cfg->build_threads;
+    b->slots = xcalloc(b->nslots ? b->nslots : 1, sizeof(*b->slots));
+    for (size_t i = 0; i < b->nslots; i++) {
+        b->slots[i].b = b;
+        b->slots[i].index = i;
+        b->slots[i].job = -1;
+    }
+    b->started = now_ms();
+    uv_timer_init(ctx->loop, &b->defer);
+    b->defer.data = b;
+    uv_timer_start(&b->defer, on_defer, 0, 0);
+    return b;
+}
+
+void build_stop(struct build *b, bool now)
+{
+    if (b->phase == B_DONE)
+        return;
+    if (!b->stopping) {
+        b->stopping = true;
+        if (b->obs.note)
+            b->obs.note(b->obs.data, "stopping", "stopping, ^C again to stop now");
+    }
+    if (!now || b->shutdown)
+        return;
+    b->shutdown = true;
+    if (b->obs.note)
+        b->obs.note(b->obs.data, "shutdown",
+                    "shutting down: killing every process in the sandboxes");
+    if (b->phase == B_CREATE && b->batch) {
+        sandbox_batch_cancel(b->batch);
+        return;
+    }
+    for (size_t i = 0; i < b->nslots; i++) {
+        struct slot *sl = &b->slots[i];
+        if (sl->st == SL_IDLE)
+            continue;
+        sl->res->interrupted = true;
+        if (sl->pp && sl->st == SL_PRE)
+            prepost_cancel(sl->pp);
+        if (sl->proc && !sl->killer)
+            sl->killer =
+                killer_start(b->ctx->loop, sl->root, NULL, 0, proc_pid(sl->proc), on_killed, sl);
+    }
+}
+
+size_t build_nresults(const struct build *b)
+{
+    return b->cfg->njobs;
+}
+
+const struct build_result *build_results(const struct build *b)
+{
+    return b->results;
+}
+
+bool build_interrupted(const struct build *b)
+{
+    return b->stopping || b->shutdown;
+}
+
+const char *build_error(const struct build *b)
+{
+    return b->error;
+}
+
+double build_elapsed_ms(const struct build *b)
+{
+    return (b->ended ? b->ended : now_ms()) - b->started;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void build_free(struct build *b)
+{
+    if (!b)
+        return;
+    for (size_t j = 0; j < b->cfg->njobs; j++) {
+        free(b->results[j].stage);
+        free(b->results[j].log);
+        free(b->results[j].reason);
+    }
+    for (size_t i = 0; i < b->nslots; i++) {
+        free(b->slots[i].root);
+        free(b->slots[i].logdir);
+    }
+    sandbox_batch_free(b->batch);
+    sched_free(b->sched);
+    free(b->results);
+    free(b->slots);
+    free(b->error);
+    uv_close((uv_handle_t *)&b->defer, on_close);
+}

@@ -1,0 +1,116 @@
+#!/bin/bash
+# bob build: dependency order and skipping, dispatch going on after a
+# failure, logs kept and removed, exit codes, JSON summary and events that
+# agree with what happened, Ctrl+C (stop, then shutdown), SIGTERM.
+. "$(dirname "$0")/lib.sh"
+CFG=$T/config.lua
+write_cfg() { # JOBS [OPTIONS]
+cat >"$CFG" <<LUA
+options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+    { action = "mount", fs = "tmp", dir = "/tmp" },
+    { action = "mount", fs = "bind", src = "$T/shared", dest = "/shared" },
+  },
+}
+jobs = { $1 }
+LUA
+}
+mkdir -p "$T/shared"
+bob() { "$BOB" -c "$CFG" "$@"; }
+# Every job appends "<name>" to /shared/order when it runs.
+J() {
+    local deps=""
+    [ -z "${2:-}" ] || deps="depends = { $2 },"
+    echo "{ name = \"$1\", $deps run = \"echo $1 >> /shared/order; ${3:-true}\" },"
+}
+
+write_cfg "$(J a) $(J b '"a"') $(J c '"b"') $(J d '"a"' 'exit 4') $(J e '"d"') $(J f '"e"') $(J g '' 'sleep 0.2')"
+bob build --format json --events "$T/events" >"$T/summary" 2>"$T/err"
+rc=$?
+check "a failed job gives exit 3" [ $rc = 3 ]
+check "the JSON summary parses" python3 -m json.tool "$T/summary" >/dev/null
+py() { python3 -c "import json,sys; s=json.load(open('$T/summary')); $1"; }
+check "summary: succeeded a b c g" py "assert sorted(s['succeeded'])==['a','b','c','g'], s"
+check "summary: failed d" py "assert s['failed']==['d'], s"
+check "summary: skipped e f (dependents of d, transitively)" py "assert sorted(s['skipped'])==['e','f'], s"
+check "summary: not interrupted, elapsed given" py "assert s['interrupted'] is False and s['elapsed']>0"
+check "summary: the failure names its stage and log" py "f=s['failures'][0]; assert f['job']=='d' and f['stage']=='build' and f['log'].endswith('/d/build.log'), f"
+check "skipped jobs never ran" bash -c "! grep -qE '^(e|f)$' '$T/shared/order'"
+check "dependencies ran first" bash -c "awk '{p[\$1]=NR} END {exit !(p[\"a\"]<p[\"b\"] && p[\"b\"]<p[\"c\"] && p[\"a\"]<p[\"d\"])}' '$T/shared/order'"
+check "dispatch went on after the failure (c ran after d failed)" bash -c "awk '{p[\$1]=NR} END {exit !(p[\"d\"]<p[\"c\"])}' '$T/shared/order'"
+check "every event line parses" bash -c "python3 -c 'import json,sys; [json.loads(l) for l in open(\"$T/events\")]'"
+ev() { python3 -c "import json; e=[json.loads(l) for l in open('$T/events')]; $1"; }
+check "events agree: finished statuses" ev "f={x['job']:x['status'] for x in e if x['event']=='job_finished'}; assert f=={'a':'succeeded','b':'succeeded','c':'succeeded','d':'failed','g':'succeeded'}, f"
+check "events agree: skips" ev "assert sorted(x['job'] for x in e if x['event']=='job_skipped')==['e','f']"
+check "events: 2 sandboxes created and destroyed" ev "assert sum(x['event']=='sandbox_created' for x in e)==2 and sum(x['event']=='sandbox_destroyed' for x in e)==2"
+check "events: stages started" ev "assert any(x['event']=='stage_started' and x['job']=='d' and x['stage']=='build' for x in e)"
+check "logs: the failed job's log is kept and starts with the command" bash -c "head -1 '$T/logs/d/build.log' | grep -q '^=> echo d >> /shared/order; exit 4'"
+check "logs: successful jobs' logs are removed" [ ! -e "$T/logs/a" ]
+check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+write_cfg "$(J a) $(J b '"a"')" "keep_logs = true,"
+bob build >"$T/summary" 2>/dev/null
+check "all succeeded: exit 0" [ $? = 0 ]
+check "text summary" grep -q "^Built 2 in .* (2 succeeded, 0 failed, 0 skipped)" "$T/summary"
+check "keep_logs keeps successful logs" [ -f "$T/logs/a/build.log" ]
+rm -f "$T/shared/order"
+bob build b >/dev/null 2>&1
+check "JOB on the command line builds it and its dependencies only" [ "$(tr '\n' ' ' <"$T/shared/order")" = "a b " ]
+bob build nosuch 2>"$T/err" >/dev/null
+check "an unknown job: exit 1, named" bash -c "[ $? = 1 ] && grep -q \"unknown job 'nosuch'\" '$T/err'"
+
+# First Ctrl+C: the running job finishes, no new one starts.
+rm -f "$T/shared/order"
+write_cfg "$(J slow '' 'sleep 2; echo done-slow >> /shared/order') $(J later '"slow"')" "build_threads = 1,"
+"$BOB" -c "$CFG" build --events "$T/events" >"$T/summary" 2>"$T/err" &
+pid=$!
+for i in $(seq 100); do grep -q slow "$T/shared/order" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+rc=$?
+check "first Ctrl+C: exit 130" [ $rc = 130 ]
+check "the running job finished" grep -q done-slow "$T/shared/order"
+check "no new job started" bash -c "! grep -q '^later$' '$T/shared/order'"
+check "the stop is announced" bash -c "grep -qi 'stopping, ^C again to stop now' '$T/err' && grep -q run_stopping '$T/events'"
+check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# Second Ctrl+C: a job whose grandchild ignores SIGTERM is killed at once.
+cat >"$T/shared/stubborn.sh" <<'EOS'
+setsid sh -c 'trap "" TERM INT HUP; sleep 600' &
+sleep 600
+EOS
+write_cfg "$(J stubborn '' 'sh /shared/stubborn.sh')"
+"$BOB" -c "$CFG" build >"$T/summary" 2>"$T/err" &
+pid=$!
+for i in $(seq 100); do grep -q stubborn "$T/shared/order" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid; sleep 0.2; kill -INT $pid
+start=$(date +%s%N)
+wait $pid
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+diag "from the second Ctrl+C to bob's exit: ${ms} ms"
+[ $rc = 130 ] || diag "rc=$rc" "$(tail -5 "$T/err")" "$(cat "$T/summary")" "$(tail -3 "$CFG")"
+check "second Ctrl+C: exit 130" [ $rc = 130 ]
+check "no process left in the sandboxes" [ -z "$(procs_under "$BOB_BASEDIR")" ]
+check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+check "the interrupted job is not reported failed" bash -c "! grep -q 'Failed stubborn' '$T/summary'"
+
+# SIGTERM: the same, at once.
+"$BOB" -c "$CFG" build >"$T/summary" 2>"$T/err" &
+pid=$!
+for i in $(seq 100); do [ "$(grep -c stubborn "$T/shared/order")" -ge 2 ] && break; sleep 0.1; done
+sleep 0.3
+kill -TERM $pid
+wait $pid
+check "SIGTERM: exit 130" [ $? = 130 ]
+check "SIGTERM: no process left" [ -z "$(procs_under "$BOB_BASEDIR")" ]
+check "SIGTERM: sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
