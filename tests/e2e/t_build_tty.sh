@@ -1,0 +1,95 @@
+#!/bin/bash
+# bob build's live display on a real terminal (tmux): the rows appear, 'v'
+# shows the running jobs' output, the terminal is restored after the end
+# and after Ctrl+C twice, and nothing is left behind.
+. "$(dirname "$0")/lib.sh"
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "1..0 # SKIP tmux is not installed"
+    exit 77
+fi
+unset TMUX
+SOCK=bobbuild$$
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server >/dev/null 2>&1; _finish' EXIT
+
+pane() { tm capture-pane -p -t t; }
+pane_has() { pane | grep -qE -- "$1"; }
+wait_for() {
+    local i
+    for i in $(seq $(($1 * 10))); do
+        "${@:2}" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    "${@:2}"
+}
+wait_pane() { wait_for "$1" pane_has "$2"; }
+flag_is() { [ "$(tm display -p -t t "#{$1}")" = "$2" ]; }
+type_line() { tm send-keys -t t -l "$1" && tm send-keys -t t Enter; }
+STTY_CMD="stty -a | tr ' ;' '\n\n' | grep -xE -e '-?(isig|icanon|echo)' | tr '\n' ' '; echo STTY-\$((1+1))"
+stty_ok() {
+    type_line "$STTY_CMD"
+    wait_pane 5 'STTY-2$' && pane_has '^isig icanon echo STTY-2$'
+}
+restored() { flag_is alternate_on 0 && flag_is cursor_flag 1; }
+tcheck() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; pane | sed 's/^/#   |/'; fi
+}
+
+CFG=$T/config.lua
+cat >"$CFG" <<LUA
+options = { build_threads = 2, logdir = "$T/logs" }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+  },
+}
+local talk = 'i=0; while [ \$i -lt \${N:-15} ]; do echo "line \$i of \$JOB"; i=\$((i+1)); sleep 0.2; done'
+jobs = {
+  { name = "alpha", env = { JOB = "alpha" }, stages = { { name = "configure", run = talk } } },
+  { name = "beta", env = { JOB = "beta" }, run = talk },
+  { name = "gamma", depends = { "alpha" }, env = { JOB = "gamma" }, run = talk },
+}
+LUA
+
+tm new-session -d -x 110 -y 30 -s t -c "$T" "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile" || {
+    echo "1..0 # SKIP tmux cannot start a session"
+    exit 77
+}
+tm set-option -g status off >/dev/null
+wait_pane 5 '^\$ ?$' >/dev/null
+
+type_line "'$BOB' -c '$CFG' build; echo BUILD-EXIT=\$?"
+tcheck "a row per sandbox appears" wait_pane 10 '^  \[ [0-9]+: +[0-9.]+s \] alpha \(configure\)'
+tcheck "the status row appears" pane_has '^    Building \[[ =>]*\] [0-9]/3 '
+tm send-keys -t t v
+tcheck "'v' switches to the panel view" wait_for 3 flag_is alternate_on 1
+tcheck "the panel view shows the jobs' output" wait_pane 5 'line [0-9]+ of (alpha|beta)'
+tm send-keys -t t v
+tcheck "'v' again returns" wait_for 3 flag_is alternate_on 0
+tcheck "the build ends with status 0" wait_pane 30 '^BUILD-EXIT=0$'
+tcheck "finished jobs are listed above" pane_has '^ +Built gamma \('
+tcheck "the summary is printed" pane_has '^Built 3 in .* \(3 succeeded, 0 failed, 0 skipped\)$'
+tcheck "after the end: cursor visible, main screen" restored
+tcheck "after the end: icanon, echo and isig on" stty_ok
+
+type_line "clear"
+wait_pane 5 '^\$ ?$' >/dev/null
+type_line "N=100 '$BOB' -c '$CFG' build; echo BUILD-EXIT=\$?"
+wait_pane 10 '^  \[ [0-9]+: +[0-9.]+s \] (alpha|beta) ' >/dev/null
+tm send-keys -t t C-c
+tcheck "Ctrl+C: the stopping note" wait_pane 5 'stopping, \^C again to stop now'
+sleep 0.3
+tm send-keys -t t C-c
+tcheck "a second Ctrl+C: exit 130" wait_pane 15 '^BUILD-EXIT=130$'
+tcheck "after Ctrl+C: cursor visible, main screen" restored
+tcheck "after Ctrl+C: icanon, echo and isig on" stty_ok
+tcheck "no process left in the sandboxes" [ -z "$(procs_under "$BOB_BASEDIR")" ]
+tcheck "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
