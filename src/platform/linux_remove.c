@@ -266,6 +266,27 @@ static int check_unmounted(const char *path, struct err *e)
     return rc;
 }
 
+/*
+ * Opens the sandbox root and reads its mount id. Returns 0, 1 when the root
+ * does not exist (nothing to do; e is cleared), or a negative errno.
+ */
+static int open_root(struct lx_root *r, const char *root, uint64_t *mnt, struct err *e)
+{
+    int rc = lx_root_open(r, root, e);
+    if (rc == -ENOENT) {
+        err_clear(e);
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    rc = lx_mnt_id(r->fd, mnt);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot find the mount id of %s", r->path);
+        lx_root_close(r);
+    }
+    return rc;
+}
+
 /* Removes the whole sandbox directory: its contents, then itself through its parent. */
 static int remove_root(struct lx_root *r, uint64_t mnt, const volatile bool *cancel, struct err *e)
 {
@@ -342,18 +363,9 @@ int plat_remove_sandbox(const char *root, const char *last, const volatile bool 
     struct dirent *de;
     int dfd, rc;
 
-    rc = lx_root_open(&r, root, e);
-    if (rc == -ENOENT) {
-        err_clear(e);
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    rc = lx_mnt_id(r.fd, &rmnt);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot find the mount id of %s", r.path);
-        goto out;
-    }
+    rc = open_root(&r, root, &rmnt, e);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     /* One look at the mount table for the whole sandbox. */
     rc = check_unmounted(r.canon, e);
     if (rc < 0)
@@ -400,18 +412,9 @@ int plat_remove(const char *root, const char *guest, const volatile bool *cancel
     char *name = NULL, *pcanon = NULL, *target = NULL;
     int pfd = -1, rc;
 
-    rc = lx_root_open(&r, root, e);
-    if (rc == -ENOENT) {
-        err_clear(e);
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    rc = lx_mnt_id(r.fd, &rmnt);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot find the mount id of %s", r.path);
-        goto out;
-    }
+    rc = open_root(&r, root, &rmnt, e);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     lx_split(guest, &c);
     if (c.n == 0) {
         rc = remove_root(&r, rmnt, cancel, e);
@@ -466,18 +469,9 @@ int plat_on_root_mount(const char *root, const char *guest, struct err *e)
     char *name = NULL;
     int pfd = -1, rc;
 
-    rc = lx_root_open(&r, root, e);
-    if (rc == -ENOENT) {
-        err_clear(e);
-        return 1;
-    }
-    if (rc < 0)
-        return rc;
-    rc = lx_mnt_id(r.fd, &rmnt);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot find the mount id of %s", r.path);
-        goto out;
-    }
+    rc = open_root(&r, root, &rmnt, e);
+    if (rc != 0)
+        return rc > 0 ? 1 : rc;
     rc = lx_parent(&r, guest, false, &pfd, &name, e);
     if (rc == -ENOENT) {
         err_clear(e);
