@@ -225,7 +225,11 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     r = uv_spawn(loop, &p->process, &uo);
     p->open_handles++; /* the process handle must be closed even when spawn failed */
     if (r < 0) {
-        err_set(e, "cannot run %s: %s", o->argv[0], uv_strerror(r));
+        if (o->root || o->user)
+            err_set(e, "cannot run the sandbox helper %s (for %s): %s", argv.v[0], o->argv[0],
+                    uv_strerror(r));
+        else
+            err_set(e, "cannot run %s: %s", o->argv[0], uv_strerror(r));
         strv_free(&argv);
         p->freeing = true;
         p->exited = p->finished = true;
