@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "loop/proc.h"
+#include "util/fault.h"
 #include "platform/platform.h"
 
 #define CMD_DRAIN_MS 2000
@@ -92,14 +93,26 @@ static void work_run(uv_work_t *w)
     err_clear(&r->work_err);
     switch (r->op) {
     case OP_MOUNT:
-        s = plat_mount(root, a, &r->work_err);
+        if ((s = fault_check("mount")) < 0)
+            err_sys(&r->work_err, -s, "cannot mount %s in %s (injected)", a->dest, root);
+        else
+            s = plat_mount(root, a, &r->work_err);
         break;
     case OP_UNMOUNT:
+        if ((s = fault_check("umount")) < 0) {
+            err_sys(&r->work_err, -s, "cannot unmount %s in %s (injected)", a->dest, root);
+            break;
+        }
         s = plat_unmount(root, a->dest, &r->work_err);
         if (s == 0)
             plat_prune_empty(root, a->dest);
         break;
     case OP_COPY:
+        if ((s = fault_check("copy")) < 0) {
+            err_sys(&r->work_err, -s, "cannot copy %s to %s in %s (injected)", a->src, a->dest,
+                    root);
+            break;
+        }
         s = plat_copy(root, a->src, a->dest, &r->cancel_flag, &r->work_err);
         break;
     case OP_UNCOPY:
@@ -108,6 +121,10 @@ static void work_run(uv_work_t *w)
         s = plat_on_root_mount(root, a->dest, &r->work_err);
         if (s <= 0)
             break;
+        if ((s = fault_check("unlink")) < 0) {
+            err_sys(&r->work_err, -s, "cannot remove %s in %s (injected)", a->dest, root);
+            break;
+        }
         s = plat_remove(root, a->dest, &r->cancel_flag, &r->work_err);
         if (s == 0)
             plat_prune_empty(root, a->dest);
@@ -220,6 +237,15 @@ static void on_cmd_exit(struct proc *p, void *data)
     if (r->cancelled) {
         err_set(&r->err, "interrupted");
         s = -ECANCELED;
+    } else if (r->o.reverse && r->cur->chroot && proc_exit_code(p) >= 125 &&
+               str_startswith(r->errout.p ? r->errout.p : "", "bob-enter: ")) {
+        /* The command could not even start inside the sandbox (its mounts
+         * are gone after a reboot or a crash, or were never made): what it
+         * would undo inside is gone with them, or is removed with the
+         * sandbox. */
+        log_warn("%s: skipping the destroy command, it cannot run in %s: %.*s",
+                 r->cur->where ? r->cur->where : "action", r->o.root,
+                 (int)strcspn(r->errout.p, "\n"), r->errout.p);
     } else if (proc_term_signal(p) || proc_exit_code(p) != 0) {
         size_t len = r->errout.len;
         if (proc_term_signal(p))
@@ -239,16 +265,6 @@ static void on_cmd_exit(struct proc *p, void *data)
     step_done(r, s);
 }
 
-/* Whether /bin/sh can be found inside the sandbox. */
-static bool sandbox_has_shell(const char *root)
-{
-    char *host = NULL;
-    struct err e;
-    bool ok = plat_resolve(root, "/bin/sh", &host, &e) == 0 && access(host, X_OK) == 0;
-    free(host);
-    return ok;
-}
-
 static void start_cmd(struct actrun *r, const struct script *sc)
 {
     struct strv env = {0};
@@ -257,14 +273,6 @@ static void start_cmd(struct actrun *r, const struct script *sc)
     struct proc_cbs cbs = {on_cmd_data, on_cmd_exit, on_cmd_linger, r};
     struct err e;
 
-    if (r->o.reverse && r->cur->chroot && !sandbox_has_shell(r->o.root)) {
-        /* The mounts are gone (a reboot, a crash): nothing can run in there,
-         * and what the command would undo went with them. */
-        log_warn("%s: skipping the destroy command: %s has no /bin/sh any more",
-                 r->cur->where ? r->cur->where : "action", r->o.root);
-        step_done(r, 0);
-        return;
-    }
     env_from_environ(&env);
     for (size_t i = 0; r->o.env && i < r->o.env->n; i++)
         env_set(&env, r->o.env->v[i]);
@@ -360,8 +368,10 @@ static void next_step(struct actrun *r)
             return;
         }
         r->cur = &r->o.list->v[r->o.reverse ? r->pos - 1 : r->pos];
-        if (action_matches(r->cur, r->o.ctx))
+        if (action_matches(r->cur, r->o.ctx)) {
+            fault_step(r->o.reverse ? "destroy.action" : "create.action");
             break;
+        }
         if (r->o.reverse) {
             r->pos--;
         } else {

@@ -1,5 +1,6 @@
 /* Command-line parsing, help, and the commands that need no sandbox. */
 #include "cli/cli.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -242,6 +243,7 @@ int cli_main(int argc, char **argv)
     if (take_global_options(&cli, &argc, argv) < 0)
         return EXIT_USAGE;
     log_set_verbose(cli.verbose);
+    fault_init();
     if (argc == 0) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;

@@ -1560,8 +1560,8 @@ static void parse_stages(struct loader *ld, int jt, const char *where, struct jo
     lua_settop(L, st - 1);
 }
 
-/* Fails when the dependency graph of the jobs has a cycle, naming it. */
-static void check_cycles(struct loader *ld)
+/* Fails when the dependency graph of the jobs has a cycle, naming it (base: "jobs"). */
+static void check_cycles(struct loader *ld, const char *base)
 {
     struct config *cfg = ld->cfg;
     size_t n = cfg->njobs, sp;
@@ -1603,7 +1603,7 @@ static void check_cycles(struct loader *ld)
                         }
                         len += (size_t)w;
                     }
-                    fail(ld, "jobs", "dependency cycle: %s", chain);
+                    fail(ld, base, "dependency cycle: %s", chain);
                 }
             } else {
                 color[u] = 2;
@@ -1614,19 +1614,21 @@ static void check_cycles(struct loader *ld)
     lua_pop(ld->L, 3);
 }
 
-/* Parses the jobs extension: names, dependencies, env and stages. */
-static void parse_jobs(struct loader *ld)
+/*
+ * Parses the list of jobs at stack index t (the user's `jobs`, or the ones
+ * generated from pkgsrc.pkgpaths): names, dependencies, env and stages.
+ * base names the list in messages ("jobs"); the list stays on the stack.
+ */
+static void parse_job_list(struct loader *ld, int t, const char *base)
 {
     static const char *const keys[] = {"name", "depends", "env", "stages", "run", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     char where[PLACE_MAX], place[PLACE_MAX];
-    int t = section(ld, "jobs"), names;
+    int names;
     lua_Integer n;
 
-    if (!t)
-        return;
-    n = seq_len(ld, t, "jobs");
+    n = seq_len(ld, t, base);
     cfg->jobs = xcalloc((size_t)n, sizeof(*cfg->jobs));
     lua_newtable(L); /* name -> index */
     names = lua_gettop(L);
@@ -1635,7 +1637,7 @@ static void parse_jobs(struct loader *ld)
         const char *why;
         int jt, ty;
 
-        placef(where, "jobs[%lld]", (long long)i);
+        placef(where, "%s[%lld]", base, (long long)i);
         if (lua_rawgeti(L, t, i) != LUA_TTABLE)
             fail(ld, where, "must be a table, got %s", luaL_typename(L, -1));
         jt = lua_gettop(L);
@@ -1645,7 +1647,7 @@ static void parse_jobs(struct loader *ld)
         if ((why = job_name_error(j->name)))
             fail(ld, place, "invalid job name '%s': %s", j->name, why);
         if (getf(L, names, j->name) != LUA_TNIL)
-            fail(ld, place, "duplicate job name '%s' (also jobs[%lld])", j->name,
+            fail(ld, place, "duplicate job name '%s' (also %s[%lld])", j->name, base,
                  (long long)lua_tointeger(L, -1));
         lua_pop(L, 1);
         lua_pushinteger(L, i);
@@ -1672,14 +1674,112 @@ static void parse_jobs(struct loader *ld)
         j->dep_idx = xcalloc(j->depends.n, sizeof(size_t));
         for (size_t q = 0; q < j->depends.n; q++) {
             if (getf(L, names, j->depends.v[q]) != LUA_TNUMBER)
-                fail(ld, placef(place, "jobs[%zu].depends[%zu]", i + 1, q + 1), "unknown job '%s'",
-                     j->depends.v[q]);
+                fail(ld, placef(place, "%s[%zu].depends[%zu]", base, i + 1, q + 1),
+                     "unknown job '%s'", j->depends.v[q]);
             j->dep_idx[q] = (size_t)lua_tointeger(L, -1) - 1;
             lua_pop(L, 1);
         }
     }
-    check_cycles(ld);
-    lua_pop(L, 2);
+    check_cycles(ld, base);
+    lua_pop(L, 1);
+}
+
+/* Sets t[key] = s when s is not NULL; t is absolute. */
+static void set_str(lua_State *L, int t, const char *key, const char *s)
+{
+    if (!s)
+        return;
+    lua_pushstring(L, s);
+    lua_setfield(L, t, key);
+}
+
+/*
+ * Runs the pkgsrc job generator (lua/pkgsrc.lua, embedded) on the validated
+ * pkgsrc settings and pushes the jobs list it returns; its warnings go to
+ * cfg->warnings. The module runs in the config's Lua state, under the same
+ * memory and time bounds. Its own errors already name the place
+ * ("pkgsrc.pkgpaths[3]: ..."); any other error is given the context.
+ */
+static int pkgsrc_jobs(struct loader *ld)
+{
+    lua_State *L = ld->L;
+    struct config *cfg = ld->cfg;
+    const struct embed_file *mod = embed_find("pkgsrc.lua");
+    int status, top = lua_gettop(L), in;
+
+    if (!mod)
+        fail(ld, "pkgsrc.pkgpaths", "internal error: pkgsrc.lua is not embedded");
+    status = luaL_loadbufferx(L, mod->data, mod->size, "=pkgsrc.lua", "t");
+    if (status == LUA_OK)
+        status = lua_pcall(L, 0, 1, 0);
+    if (status == LUA_OK) {
+        if (lua_type(L, -1) != LUA_TTABLE || getf(L, lua_gettop(L), "jobs") != LUA_TFUNCTION)
+            fail(ld, "pkgsrc.pkgpaths", "internal error: pkgsrc.lua has no function jobs");
+        lua_createtable(L, 0, 6);
+        in = lua_gettop(L);
+        set_str(L, in, "basedir", cfg->pkgsrc_basedir);
+        set_str(L, in, "make", cfg->make);
+        set_str(L, in, "bootstrap", cfg->bootstrap);
+        set_str(L, in, "build_user", cfg->build_user);
+        set_str(L, in, "build_user_home", cfg->build_user_home);
+        lua_createtable(L, (int)cfg->pkgpaths.n, 0);
+        for (size_t i = 0; i < cfg->pkgpaths.n; i++) {
+            lua_pushstring(L, cfg->pkgpaths.v[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, in, "pkgpaths");
+        status = lua_pcall(L, 1, 2, 0); /* module, jobs, warnings */
+    }
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        /* Time and memory bounds are reported by config_load itself. */
+        if (status == LUA_ERRMEM)
+            ld->mem_failed = true;
+        if (ld->timed_out || ld->mem_failed || !msg)
+            lua_error(L);
+        /* The module's own messages start with the place they are about. */
+        if (strncmp(msg, "pkgsrc.lua:", 11) != 0 &&
+            (strncmp(msg, "pkgsrc.", 7) == 0 || strncmp(msg, "pkgsrc:", 7) == 0))
+            fail(ld, NULL, "%s", msg);
+        fail(ld, "pkgsrc.pkgpaths", "cannot generate the jobs: %s", msg);
+    }
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        int w = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, w);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, w, i) == LUA_TSTRING)
+                strv_push(&cfg->warnings, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TTABLE)
+        fail(ld, "pkgsrc.pkgpaths", "internal error: the job generator returned %s",
+             luaL_typename(L, -1));
+    /* Only the jobs list stays, where the module table was. */
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return top + 1;
+}
+
+/*
+ * Parses the jobs extension. When `jobs` is absent and pkgsrc.pkgpaths is a
+ * non-empty list, the jobs are generated from the pkgpaths (lua/pkgsrc.lua)
+ * and parsed by the same code, so that every validation applies.
+ */
+static void parse_jobs(struct loader *ld)
+{
+    int t = section(ld, "jobs");
+
+    if (t) {
+        parse_job_list(ld, t, "jobs");
+    } else if (ld->cfg->pkgpaths.n > 0) {
+        t = pkgsrc_jobs(ld);
+        parse_job_list(ld, t, "generated jobs");
+    } else {
+        return;
+    }
+    lua_pop(ld->L, 1);
 }
 
 /* ---- the Lua state ---------------------------------------------------------- */

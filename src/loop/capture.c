@@ -1,5 +1,6 @@
 /* Output capture into a log file and a ring of recent lines. */
 #include "loop/capture.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,7 @@ int capture_open(struct capture *c, const char *path, const char *header, struct
 static void write_log(struct capture *c, const char *data, size_t n)
 {
     while (n > 0 && c->fd >= 0 && !c->failed) {
-        ssize_t w = write(c->fd, data, n);
+        ssize_t w = fault_check("logwrite") < 0 ? (errno = EIO, -1) : write(c->fd, data, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

@@ -1,5 +1,6 @@
 /* Child processes on the loop, with output pipes and exit+EOF tracking. */
 #include "loop/proc.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -222,6 +223,8 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     p->open_handles++;
     p->process.data = p;
 
+    if (fault_check("spawn") < 0)
+        uo.file = "/nonexistent/bob-injected-spawn-failure"; /* uv_spawn fails for real */
     r = uv_spawn(loop, &p->process, &uo);
     p->open_handles++; /* the process handle must be closed even when spawn failed */
     if (r < 0) {

@@ -14,6 +14,7 @@
 #include "sandbox/exec.h"
 #include "sandbox/killer.h"
 #include "sandbox/prepost.h"
+#include "util/fault.h"
 
 #define STAGE_DRAIN_MS 2000
 
@@ -310,6 +311,7 @@ static void start_stage(struct slot *sl)
         b->cfg->build_user && (!strcmp(st->name, "configure") || !strcmp(st->name, "build") ||
                                !strcmp(st->name, "install"));
 
+    fault_step("build.stage");
     if (capture_open(&sl->cap, log, header, &e) < 0) {
         free(header);
         job_fail(sl, st->name, log, e.msg);
@@ -409,6 +411,7 @@ static void start_job(struct slot *sl, long j)
 {
     struct build *b = sl->b;
     struct err e;
+    fault_step("build.job");
     sl->job = j;
     sl->res = &b->results[j];
     sl->started = now_ms();

@@ -12,6 +12,7 @@
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
+#include "util/fault.h"
 
 #define FETCH_OUTPUT_MAX (256 * 1024)
 
@@ -286,6 +287,10 @@ static void pp_next(struct prepost *pp)
         pre_fail(pp);
         return;
     }
+    if (pp->step == PP_UNPACK)
+        fault_step("prebuild");
+    else if (pp->step == PP_UNHOOKS)
+        fault_step("postbuild");
     switch (pp->step) {
     case PP_UNPACK:
         if (cfg->bootstrap) {

@@ -13,6 +13,7 @@
 #include "actions/actions.h"
 #include "platform/platform.h"
 #include "sandbox/killer.h"
+#include "util/fault.h"
 
 enum sbx_state {
     SBX_SETUP,   /* running the setup actions */
@@ -229,7 +230,14 @@ static int claim_id(const struct config *cfg, unsigned *out, struct err *e)
     for (unsigned id = 0; id < 1000000; id++) {
         char *dir = sandbox_path(cfg, id);
         char *marker = xasprintf("%s/.bob", dir);
-        int r = mkdir(dir, 0755);
+        int r = fault_check("mkdir");
+        if (r < 0) {
+            err_sys(e, -r, "cannot create %s (injected)", dir);
+            free(dir);
+            free(marker);
+            return -1;
+        }
+        r = mkdir(dir, 0755);
         if (r == 0 || errno == EEXIST) {
             bool fresh = r == 0;
             if (fresh)
@@ -336,8 +344,10 @@ static void on_actrun(struct actrun *r, int status, const struct err *e, void *d
     if (s->state == SBX_SETUP) {
         if (status == 0) {
             char *mark = xasprintf("%s/.bob/completed", s->root);
-            int r2 = mkdir(mark, 0755);
-            int errnum = errno;
+            int r2, errnum;
+            fault_step("create.mark");
+            r2 = mkdir(mark, 0755);
+            errnum = errno;
             free(mark);
             actrun_free(r);
             if (r2 != 0 && errnum != EEXIST) {
@@ -417,7 +427,11 @@ static void on_killed(struct killer *k, int status, const struct err *e, void *d
 static void remove_work(uv_work_t *w)
 {
     struct sbx *s = w->data;
-    s->work_status = plat_remove_sandbox(s->root, ".bob", NULL, &s->err);
+    s->work_status = fault_check("unlink");
+    if (s->work_status < 0)
+        err_sys(&s->err, -s->work_status, "cannot remove %s (injected)", s->root);
+    else
+        s->work_status = plat_remove_sandbox(s->root, ".bob", NULL, &s->err);
 }
 
 static void remove_after(uv_work_t *w, int status)
@@ -448,6 +462,7 @@ static void sbx_next(struct sbx *s)
     char *mark;
     switch (s->state) {
     case SBX_UNMARK:
+        fault_step("destroy.unmark");
         mark = xasprintf("%s/.bob/completed", s->root);
         if (rmdir(mark) != 0 && errno != ENOENT) {
             struct err e;
@@ -461,12 +476,14 @@ static void sbx_next(struct sbx *s)
         s->state = SBX_KILL;
         /* fall through */
     case SBX_KILL:
+        fault_step("destroy.kill");
         s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, 0, on_killed, s);
         return;
     case SBX_REVERSE:
         start_actions(s, &b->ctx->cfg->setup, s->undo, true);
         return;
     case SBX_SWEEP:
+        fault_step("destroy.sweep");
         /* Whatever is still mounted below the root (state, not config). */
         memset(&s->sweep_action, 0, sizeof(s->sweep_action));
         s->sweep_action.kind = ACTION_MOUNT;
@@ -478,6 +495,7 @@ static void sbx_next(struct sbx *s)
         start_actions(s, &s->sweep_list, 1, true);
         return;
     case SBX_REMOVE:
+        fault_step("destroy.remove");
         s->work.data = s;
         b->handles++;
         uv_queue_work(b->ctx->loop, &s->work, remove_work, remove_after);
@@ -514,6 +532,7 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
         n = 0;
     for (; claimed < n; claimed++) {
         struct sbx *s = &b->v[claimed];
+        fault_step("create.claim");
         if (claim_id(ctx->cfg, &s->id, &e) < 0)
             break;
         s->root = sandbox_path(ctx->cfg, s->id);

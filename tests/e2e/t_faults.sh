@@ -1,0 +1,86 @@
+#!/bin/bash
+# Fault injection (BOB_FAULT): for every injected failure and every SIGKILL
+# step of create and destroy, bob ends with a clear one-line error (or dies),
+# never leaves a mount it made after a failed create, and afterwards
+# `bob sandbox destroy -a` (at most twice) leaves no mount, no process, no
+# sandbox directory, and every host file reachable through a bind intact.
+. "$(dirname "$0")/lib.sh"
+plant_host_files
+CFG=$T/config.lua
+cat >"$CFG" <<LUA
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+    { action = "mount", fs = "tmp", dir = "/tmp" },
+    { action = "mount", fs = "bind", src = "$HOST/data", dest = "/work" },
+    { action = "copy", src = "$HOST/data", dest = "/copy" },
+    { action = "cmd", chroot = true, create = "sleep 60 >/dev/null 2>&1 & echo made > /made",
+      destroy = "rm -f /made" },
+  },
+}
+LUA
+NACTIONS=10
+bob() { "$BOB" -c "$CFG" "$@"; }
+
+# clean LABEL: destroy -a (twice at most) leaves nothing and host files are intact.
+clean() {
+    local i rc=1
+    for i in 1 2; do
+        bob sandbox destroy -a >/dev/null 2>"$T/clean.err" && { rc=0; break; }
+    done
+    [ $rc = 0 ] || diag "$1: destroy -a failed: $(cat "$T/clean.err")"
+    check "$1: destroy -a cleans up" [ $rc = 0 ]
+    check "$1: no mount left" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
+    check "$1: no process left" [ -z "$(procs_under "$BOB_BASEDIR")" ]
+    check "$1: no sandbox left" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
+    check "$1: host files intact" host_files_intact
+}
+
+# Injected failures during create: exit 1, one clear line, nothing mounted.
+for f in mkdir:1 mkdir:2 mount:1 mount:3 mount:6 copy:1 spawn:1; do
+    BOB_FAULT=$f bob sandbox create -n 2 >/dev/null 2>"$T/err"
+    rc=$?
+    check "create, $f: exit 1" [ $rc = 1 ]
+    check "create, $f: the error names the step and the path" \
+        grep -qE "(injected|cannot run)" "$T/err"
+    check "create, $f: no mount left after the rollback" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
+    clean "create, $f"
+done
+
+# Injected failures during destroy: exit 1, clear error; a second destroy finishes.
+for f in umount:1 umount:4 unlink:1 unlink:2 spawn:1; do
+    bob sandbox create -n 2 >/dev/null 2>&1
+    BOB_FAULT=$f bob sandbox destroy -a >/dev/null 2>"$T/err"
+    rc=$?
+    check "destroy, $f: exit 1" [ $rc = 1 ]
+    check "destroy, $f: the error names the step" grep -qE "sandbox [0-9]+: .*(injected|cannot run)" "$T/err"
+    check "destroy, $f: host files intact" host_files_intact
+    clean "destroy, $f"
+done
+
+# SIGKILL of bob at every step of create.
+steps="create.claim:1 create.claim:2 create.mark:1 create.mark:2"
+for i in $(seq $NACTIONS); do steps="$steps create.action:$i"; done
+for s in $steps; do
+    BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
+    rc=$?
+    check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
+    clean "SIGKILL at $s"
+done
+
+# SIGKILL of bob at every step of destroy.
+steps="destroy.unmark:1 destroy.kill:1 destroy.sweep:1 destroy.remove:1 destroy.remove:2"
+for i in $(seq $NACTIONS); do steps="$steps destroy.action:$i"; done
+for s in $steps; do
+    bob sandbox create -n 2 >/dev/null 2>&1
+    BOB_FAULT="kill@$s" bob sandbox destroy -a >/dev/null 2>&1
+    rc=$?
+    check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
+    clean "SIGKILL at $s"
+done
