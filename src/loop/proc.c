@@ -3,6 +3,7 @@
 #include "util/fault.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BUF (64 * 1024)
+#define READ_BUF (256 * 1024)
+#define PIPE_SIZE (1024 * 1024)
 
 struct proc {
     uv_process_t process;
@@ -146,7 +148,23 @@ const char *proc_enter_path(void)
     return path;
 }
 
-static uv_stdio_container_t stdio_for(enum proc_io io, int fd, uv_pipe_t *pipe)
+/*
+ * The child's end of an output pipe is a real pipe made here, not libuv's
+ * UV_CREATE_PIPE (a Unix socketpair in libuv 1.44, slower for bulk output),
+ * enlarged so that a chatty build wakes us less often. *rfd gets our end.
+ */
+static int make_pipe(int *rfd, int *wfd)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -errno;
+    (void)fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* best effort: a limit may refuse */
+    *rfd = fds[0];
+    *wfd = fds[1];
+    return 0;
+}
+
+static uv_stdio_container_t stdio_for(enum proc_io io, int fd, int pipe_wfd)
 {
     uv_stdio_container_t c;
     memset(&c, 0, sizeof(c));
@@ -159,8 +177,8 @@ static uv_stdio_container_t stdio_for(enum proc_io io, int fd, uv_pipe_t *pipe)
         c.data.fd = fd;
         break;
     case PROC_IO_PIPE:
-        c.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        c.data.stream = (uv_stream_t *)pipe;
+        c.flags = UV_INHERIT_FD;
+        c.data.fd = pipe_wfd;
         break;
     }
     return c;
@@ -173,6 +191,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     uv_process_options_t uo;
     uv_stdio_container_t stdio[3];
     struct strv argv = {0};
+    int rfd[2] = {-1, -1}, wfd[2] = {-1, -1};
     int r;
 
     p->cbs = *cbs;
@@ -204,20 +223,31 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     uo.cwd = (o->root || o->user) ? NULL : o->cwd;
     uo.flags = o->setsid ? UV_PROCESS_DETACHED : 0;
     uo.exit_cb = on_exit_cb;
-    stdio[0] = stdio_for(o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in, 0, NULL);
-    stdio[1] = stdio_for(o->out, 1, &p->pipes[0]);
-    stdio[2] = stdio_for(o->err, 2, &p->pipes[1]);
-    uo.stdio = stdio;
-    uo.stdio_count = 3;
-
     for (int i = 0; i < 2; i++) {
         if ((i == 0 ? o->out : o->err) != PROC_IO_PIPE)
             continue;
+        r = make_pipe(&rfd[i], &wfd[i]);
+        if (r < 0) {
+            err_sys(e, -r, "cannot make a pipe for %s", o->argv[0]);
+            for (int k = 0; k < i; k++) {
+                close(rfd[k]);
+                close(wfd[k]);
+            }
+            strv_free(&argv);
+            free(p);
+            return NULL;
+        }
         uv_pipe_init(loop, &p->pipes[i], 0);
+        uv_pipe_open(&p->pipes[i], rfd[i]);
         p->pipes[i].data = p;
         p->open_handles++;
         p->pipe_open[i] = true;
     }
+    stdio[0] = stdio_for(o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in, 0, -1);
+    stdio[1] = stdio_for(o->out, 1, wfd[0]);
+    stdio[2] = stdio_for(o->err, 2, wfd[1]);
+    uo.stdio = stdio;
+    uo.stdio_count = 3;
     uv_timer_init(loop, &p->drain);
     p->drain.data = p;
     p->open_handles++;
@@ -226,6 +256,11 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     if (fault_check("spawn") < 0)
         uo.file = "/nonexistent/bob-injected-spawn-failure"; /* uv_spawn fails for real */
     r = uv_spawn(loop, &p->process, &uo);
+    /* The child has its copies of the write ends (or never will): ours go,
+     * so that EOF comes when the last holder in the child's family closes. */
+    for (int i = 0; i < 2; i++)
+        if (wfd[i] >= 0)
+            close(wfd[i]);
     p->open_handles++; /* the process handle must be closed even when spawn failed */
     if (r < 0) {
         if (o->root || o->user)
