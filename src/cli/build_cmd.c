@@ -313,7 +313,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     }
     rc = EXIT_ERROR;
     if (bc.c.cfg.njobs == 0) {
-        cli_error("No jobs to build (the configuration has no `jobs` list)");
+        cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
     }
     if (sched_select(&bc.c.cfg, names.v, names.n, &jobs, &njobs, &e) < 0) {
