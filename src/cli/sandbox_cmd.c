@@ -219,7 +219,7 @@ static int sandbox_destroy_cmd(struct cli *cli, int argc, char **argv)
         cli_status_begin("Destroying sandbox");
     else
         cli_status_begin("Destroying %zu sandboxes", n);
-    c.batch = sandbox_destroy(&c.ctx, ids, n, on_created, &c);
+    c.batch = sandbox_destroy(&c.ctx, ids, n, true, on_created, &c);
     sbx_cmd_run_loop(&c);
     free(ids);
     r = sandbox_batch_status(c.batch);

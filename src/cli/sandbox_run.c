@@ -417,7 +417,7 @@ static void shell_next(struct shell *s)
         cli_status_begin("Destroying sandbox");
         ids[0] = s->id;
         sandbox_batch_free(s->c.batch);
-        s->c.batch = sandbox_destroy(&s->c.ctx, ids, 1, shell_on_batch, s);
+        s->c.batch = sandbox_destroy(&s->c.ctx, ids, 1, false, shell_on_batch, s);
         return;
     case SH_DONE:
         return;

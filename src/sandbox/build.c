@@ -158,7 +158,7 @@ static void finish_run(struct build *b)
     for (size_t i = 0; i < b->nslots; i++)
         ids[i] = b->slots[i].id;
     sandbox_batch_free(b->batch);
-    b->batch = sandbox_destroy(b->ctx, ids, b->nslots, on_destroyed, b);
+    b->batch = sandbox_destroy(b->ctx, ids, b->nslots, false, on_destroyed, b);
     free(ids);
 }
 

@@ -19,6 +19,7 @@ enum sbx_state {
     SBX_SETUP,   /* running the setup actions */
     SBX_UNMARK,  /* destroy: removing .bob/completed */
     SBX_KILL,    /* killing the processes inside */
+    SBX_UNHOOK,  /* undoing the hooks a killed job left applied (destroy command) */
     SBX_REVERSE, /* undoing the setup actions */
     SBX_SWEEP,   /* unmounting whatever is still mounted below the root */
     SBX_REMOVE,  /* removing the files left on the sandbox's own mount */
@@ -47,6 +48,7 @@ struct sbx {
 struct sbx_batch {
     struct sbx_ctx *ctx;
     bool creating, cancelled, failing;
+    bool undo_hooks; /* destroy: undo the hooks first (post-build of a killed job) */
     struct sbx *v;
     size_t n, pending;
     int handles; /* open timers and pending work */
@@ -382,6 +384,15 @@ static void on_actrun(struct actrun *r, int status, const struct err *e, void *d
         sbx_next(s);
         return;
     }
+    if (s->state == SBX_UNHOOK) {
+        /* As bob: a failed hook undo is reported, and the destroy goes on. */
+        if (status < 0)
+            log_warn("sandbox %u: post-build: %s", s->id, e->msg);
+        actrun_free(r);
+        s->state = SBX_REVERSE;
+        sbx_next(s);
+        return;
+    }
     if (status < 0) {
         sbx_fail(s, "%s", e->msg);
         actrun_free(r);
@@ -419,7 +430,7 @@ static void on_killed(struct killer *k, int status, const struct err *e, void *d
         return;
     }
     killer_free(k);
-    s->state = SBX_REVERSE;
+    s->state = s->batch->undo_hooks ? SBX_UNHOOK : SBX_REVERSE;
     sbx_next(s);
 }
 
@@ -478,6 +489,9 @@ static void sbx_next(struct sbx *s)
     case SBX_KILL:
         fault_step("destroy.kill");
         s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, 0, on_killed, s);
+        return;
+    case SBX_UNHOOK:
+        start_actions(s, &b->ctx->cfg->hooks, b->ctx->cfg->hooks.n, true);
         return;
     case SBX_REVERSE:
         start_actions(s, &b->ctx->cfg->setup, s->undo, true);
@@ -579,9 +593,10 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
 }
 
 struct sbx_batch *sandbox_destroy(struct sbx_ctx *ctx, const unsigned *ids, size_t n,
-                                  sbx_batch_cb cb, void *data)
+                                  bool undo_hooks, sbx_batch_cb cb, void *data)
 {
     struct sbx_batch *b = batch_new(ctx, n, cb, data);
+    b->undo_hooks = undo_hooks;
     if (n == 0) {
         batch_settled(b);
         return b;
@@ -637,14 +652,10 @@ const char *sandbox_batch_error(const struct sbx_batch *b, size_t i)
 
 void sandbox_batch_describe(const struct sbx_batch *b, char *out, size_t n)
 {
-    static const char *names[] = {"setting up",
-                                  "unmarking",
-                                  "killing processes",
-                                  "undoing actions",
-                                  "unmounting",
-                                  "removing files",
-                                  "done",
-                                  "failed"};
+    static const char *names[] = {
+        "setting up",      "unmarking",  "killing processes", "undoing hooks",
+        "undoing actions", "unmounting", "removing files",    "done",
+        "failed"};
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; i < b->n && len + 1 < n; i++) {

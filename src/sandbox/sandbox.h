@@ -47,9 +47,13 @@ typedef void (*sbx_batch_cb)(struct sbx_batch *b, void *data);
  * one whose own setup failed). The callback runs once when all are settled.
  */
 struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb, void *data);
-/* Destroys the given sandboxes in parallel; the callback runs when all are settled. */
+/*
+ * Destroys the given sandboxes in parallel; the callback runs when all are
+ * settled. With undo_hooks, the hooks are undone first (after the kill), as
+ * the post-build of a job that was killed; errors there are warnings.
+ */
 struct sbx_batch *sandbox_destroy(struct sbx_ctx *ctx, const unsigned *ids, size_t n,
-                                  sbx_batch_cb cb, void *data);
+                                  bool undo_hooks, sbx_batch_cb cb, void *data);
 /* Create: stop and roll back. Destroy: ignored (a destroy always finishes). */
 void sandbox_batch_cancel(struct sbx_batch *b);
 /* 0 when every sandbox reached its goal, else -1. */

@@ -114,3 +114,36 @@ wait $pid
 check "SIGTERM: exit 130" [ $? = 130 ]
 check "SIGTERM: no process left" [ -z "$(procs_under "$BOB_BASEDIR")" ]
 check "SIGTERM: sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# bob SIGKILLed in the middle of a job: its hooks stay applied; destroy -a
+# undoes them (bob's post-build) before undoing the setup.
+rm -f "$T/shared/order"
+cat >"$CFG" <<LUA
+options = { build_threads = 1, logdir = "$T/logs", tui = false }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+    { action = "mount", fs = "bind", src = "$T/shared", dest = "/shared" },
+  },
+  hooks = {
+    { action = "mount", fs = "tmp", dir = "/build" },
+    { action = "cmd", chroot = true, create = "echo hook-applied >> /shared/order",
+      destroy = "echo hook-undone >> /shared/order" },
+  },
+}
+jobs = { { name = "long", run = "echo long >> /shared/order; sleep 600" } }
+LUA
+"$BOB" -c "$CFG" build >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q '^long$' "$T/shared/order" 2>/dev/null && break; sleep 0.1; done
+kill -KILL $pid
+wait $pid 2>/dev/null
+check "SIGKILL mid-job: the hook tmpfs is still mounted" mountpoint -q "$BOB_BASEDIR/0/build"
+bob sandbox destroy -a >/dev/null 2>"$T/err"
+check "destroy -a after a killed build" [ $? = 0 ]
+check "destroy -a undid the hooks (post-build)" [ "$(tail -1 "$T/shared/order")" = hook-undone ]
+check "nothing left" [ -z "$(ls -A "$BOB_BASEDIR")" ]
