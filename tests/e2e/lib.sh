@@ -79,6 +79,13 @@ host_files_intact() {
     (cd "$HOST" && find data -type f -exec sha256sum {} + | sort | cmp -s - "$T/host.sums")
 }
 
+# The host system in a sandbox, read-only: setup actions for test configs
+# (merged /usr: the other top directories are links into it).
+SYSTEM_LUA='    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
+    { action = "symlink", src = "usr/bin", dest = "/bin" },
+    { action = "symlink", src = "usr/lib", dest = "/lib" },
+    { action = "symlink", src = "usr/lib64", dest = "/lib64" },'
+
 # Writes a config to $1 from the bundled example, plus extra Lua appended.
 example_config() {
     cp "$BOB_SOURCE_DIR/contrib/linux.lua" "$1"

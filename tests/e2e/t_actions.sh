@@ -13,10 +13,7 @@ pkgsrc = { basedir = "/usr/pkgsrc", make = "/usr/bin/make", build_user = "nobody
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "dev", dir = "/dev" },
     { action = "mount", fs = "fd", dir = "/devfd" },
     { action = "mount", fs = "proc", dir = "/proc" },

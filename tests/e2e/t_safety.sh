@@ -9,10 +9,7 @@ cat >"$CFG" <<LUA
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "bind", src = "$HOST/data", dest = "/work" },
     { action = "copy", src = "$HOST/data", dest = "/copy" },
   },
