@@ -260,8 +260,9 @@ static int summary(struct bcmd *bc)
                d, ok, failed, skipped);
         for (size_t i = 0; i < n; i++)
             if (!r[i].interrupted && r[i].state == JOB_FAILED)
-                printf("  Failed %s in %s: %s\n", r[i].job->name, r[i].stage,
-                       r[i].log ? r[i].log : r[i].reason);
+                printf("  Failed %s in %s (%s)%s%s\n", r[i].job->name, r[i].stage,
+                       r[i].reason ? r[i].reason : "failed", r[i].log ? ": " : "",
+                       r[i].log ? r[i].log : "");
         if (intr)
             printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped,
                    n - ok - failed - skipped == 1 ? "" : "s");

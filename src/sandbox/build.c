@@ -280,7 +280,7 @@ static void on_stage_exit(struct proc *p, void *data)
     }
     sl->cap_open = false;
     if (!ok) {
-        char *reason = xasprintf("stage %s: %s", st->name, status);
+        char *reason = xstrdup(status);
         job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), reason);
         free(reason);
         sl->st = SL_KILL;
