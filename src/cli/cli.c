@@ -55,11 +55,21 @@ static const char config_help[] =
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("Error: ", stderr);
+    char *msg;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    msg = xvasprintf(fmt, ap);
     va_end(ap);
+    fputs("Error: ", stderr);
+    /* A message may quote bytes of a config or of a command's output: no
+     * control byte reaches the terminal (newlines and tabs are ours). */
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
     fputc('\n', stderr);
+    free(msg);
 }
 
 int cli_need_root(const char *what)

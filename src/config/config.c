@@ -1864,6 +1864,25 @@ static int guard_searcher(lua_State *L)
 }
 
 /* Opens the libraries a config needs and closes the doors it does not. */
+/*
+ * setmetatable without __gc: Lua runs finalizers with hooks off, so a
+ * looping finalizer would escape the time limit.
+ */
+static int guard_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L,
+                              "setmetatable: __gc finalizers are not allowed in a configuration");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static void open_libs(struct loader *ld)
 {
     static const luaL_Reg libs[] = {
@@ -1881,6 +1900,14 @@ static void open_libs(struct loader *ld)
     }
     lua_pushcfunction(L, guard_print);
     lua_setglobal(L, "print");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, guard_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
+    /* The file handles' metatable (which has a __gc) is hidden from getmetatable. */
+    luaL_getmetatable(L, LUA_FILEHANDLE);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
     lua_getglobal(L, "load");
     lua_pushcclosure(L, guard_load, 1);
     lua_setglobal(L, "load");
@@ -2109,7 +2136,9 @@ int config_load_limited(const char *path, const struct config_limits *lim, struc
         config_free(cfg);
         return err_set(e, "%s: cannot create a Lua state", path);
     }
-    lua_sethook(ld.L, loader_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    /* Calls too: a loop of a few instructions around one long C call
+     * (string.rep of 100 MB) runs far fewer than HOOK_COUNT instructions. */
+    lua_sethook(ld.L, loader_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT);
     /* Pushing C functions and a light userdata needs no memory: no error here. */
     lua_pushcfunction(ld.L, loader_msgh);
     lua_pushcfunction(ld.L, loader_main);

@@ -70,6 +70,8 @@ void capture_add(struct capture *c, const char *data, size_t n)
 {
     write_log(c, data, n);
     c->bytes += n;
+    if (n)
+        c->last = data[n - 1];
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t len = nl ? (size_t)(nl - data) : n;
@@ -99,8 +101,8 @@ void capture_note(struct capture *c, const char *fmt, ...)
     va_start(ap, fmt);
     s = xvasprintf(fmt, ap);
     va_end(ap);
-    if (c->plen)
-        capture_add(c, "\n", 1);
+    if (c->bytes && c->last != '\n')
+        capture_add(c, "\n", 1); /* the note starts a line of its own */
     capture_add(c, s, strlen(s));
     capture_add(c, "\n", 1);
     free(s);

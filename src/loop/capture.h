@@ -23,6 +23,7 @@ struct capture {
     bool failed; /* a write failed: the rest is dropped, the error kept */
     struct err err;
     unsigned long long bytes;
+    char last; /* the last byte written to the log (0 before any) */
     /* the line being assembled (up to CAPTURE_LINE_MAX) */
     char *partial;
     size_t plen;
