@@ -1516,6 +1516,7 @@ static void parse_stages(struct loader *ld, int jt, const char *where, struct jo
     char place[PLACE_MAX], splace[PLACE_MAX], p2[PLACE_MAX];
     int sty = getf(L, jt, "stages"), st = lua_gettop(L), rty = getf(L, jt, "run");
     lua_Integer m;
+    int seen;
 
     if (sty != LUA_TNIL && rty != LUA_TNIL)
         fail(ld, where, "use either 'stages' or 'run', not both");
@@ -1539,6 +1540,8 @@ static void parse_stages(struct loader *ld, int jt, const char *where, struct jo
     if (m == 0)
         fail(ld, place, "must have at least one stage");
     j->stages = xcalloc((size_t)m, sizeof(*j->stages));
+    lua_newtable(L); /* the stage names seen */
+    seen = lua_gettop(L);
     for (lua_Integer k = 1; k <= m; k++) {
         struct stage *s = &j->stages[j->nstages++];
         const char *why;
@@ -1551,9 +1554,11 @@ static void parse_stages(struct loader *ld, int jt, const char *where, struct jo
         s->name = req_str(ld, et, "name", splace);
         if ((why = stage_name_error(s->name)))
             fail(ld, placef(p2, "%s.name", splace), "invalid stage name '%s': %s", s->name, why);
-        for (size_t q = 0; q + 1 < j->nstages; q++)
-            if (strcmp(j->stages[q].name, s->name) == 0)
-                fail(ld, placef(p2, "%s.name", splace), "duplicate stage name '%s'", s->name);
+        if (lua_getfield(L, seen, s->name) != LUA_TNIL)
+            fail(ld, placef(p2, "%s.name", splace), "duplicate stage name '%s'", s->name);
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, seen, s->name);
         s->run = req_str(ld, et, "run", splace);
         lua_pop(L, 1);
     }
@@ -1654,11 +1659,17 @@ static void parse_job_list(struct loader *ld, int t, const char *base)
         lua_setfield(L, names, j->name);
 
         string_list(ld, jt, "depends", where, &j->depends, NULL);
-        for (size_t q = 0; q < j->depends.n; q++)
-            for (size_t r = 0; r < q; r++)
-                if (strcmp(j->depends.v[q], j->depends.v[r]) == 0)
-                    fail(ld, placef(place, "%s.depends[%zu]", where, q + 1),
-                         "duplicate dependency '%s'", j->depends.v[q]);
+        /* A Lua table as the set of names seen: linear, however long the list. */
+        lua_newtable(L);
+        for (size_t q = 0; q < j->depends.n; q++) {
+            if (lua_getfield(L, -1, j->depends.v[q]) != LUA_TNIL)
+                fail(ld, placef(place, "%s.depends[%zu]", where, q + 1),
+                     "duplicate dependency '%s'", j->depends.v[q]);
+            lua_pop(L, 1);
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, j->depends.v[q]);
+        }
+        lua_pop(L, 1);
         ty = getf(L, jt, "env");
         placef(place, "%s.env", where);
         if (ty == LUA_TTABLE)
