@@ -223,6 +223,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     uo.cwd = (o->root || o->user) ? NULL : o->cwd;
     uo.flags = o->setsid ? UV_PROCESS_DETACHED : 0;
     uo.exit_cb = on_exit_cb;
+    /* Both pipes before any handle exists, so that a failure frees plainly. */
     for (int i = 0; i < 2; i++) {
         if ((i == 0 ? o->out : o->err) != PROC_IO_PIPE)
             continue;
@@ -230,13 +231,19 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         if (r < 0) {
             err_sys(e, -r, "cannot make a pipe for %s", o->argv[0]);
             for (int k = 0; k < i; k++) {
-                close(rfd[k]);
-                close(wfd[k]);
+                if (rfd[k] >= 0) {
+                    close(rfd[k]);
+                    close(wfd[k]);
+                }
             }
             strv_free(&argv);
             free(p);
             return NULL;
         }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (rfd[i] < 0)
+            continue;
         uv_pipe_init(loop, &p->pipes[i], 0);
         uv_pipe_open(&p->pipes[i], rfd[i]);
         p->pipes[i].data = p;

@@ -27,10 +27,7 @@ cat >"$CFG" <<LUA
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "bind", dir = "/etc", opts = "ro" },
     { action = "mount", fs = "proc", dir = "/proc" },
     { action = "mount", fs = "tmp", dir = "/tmp", opts = "size=64M,mode=1777" },
@@ -90,10 +87,7 @@ options = { build_threads = 8, logdir = "$T/logs", tui = false }
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "dev", dir = "/dev" },
     { action = "mount", fs = "proc", dir = "/proc" },
     { action = "mount", fs = "tmp", dir = "/tmp" },
@@ -209,10 +203,7 @@ options = { build_threads = 1, logdir = "$T/fulllogs", tui = false }
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "dev", dir = "/dev" },
     { action = "mount", fs = "bind", src = "$SH", dest = "/shared" },
   },

@@ -26,10 +26,7 @@ options = { build_threads = 2, logdir = "$T/logs", keep_logs = true }
 sandboxes = {
   basedir = "$BOB_BASEDIR",
   setup = {
-    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
-    { action = "symlink", src = "usr/bin", dest = "/bin" },
-    { action = "symlink", src = "usr/lib", dest = "/lib" },
-    { action = "symlink", src = "usr/lib64", dest = "/lib64" },
+$SYSTEM_LUA
     { action = "mount", fs = "dev", dir = "/dev" },
     { action = "mount", fs = "proc", dir = "/proc" },
     { action = "mount", fs = "tmp", dir = "/tmp" },
