@@ -183,6 +183,8 @@ static int sandbox_destroy_cmd(struct cli *cli, int argc, char **argv)
         strv_free(&wanted);
         return r;
     }
+    if (all)
+        sandbox_prune_unmarked(&c.cfg);
     if (sandbox_discover(&c.cfg, &found, &nfound, &e) < 0) {
         cli_error("%s", e.msg);
         strv_free(&wanted);

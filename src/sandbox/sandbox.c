@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,25 @@ int sandbox_discover(const struct config *cfg, unsigned **ids, size_t *n, struct
     if (*n)
         qsort(*ids, *n, sizeof(**ids), cmp_uint);
     return 0;
+}
+
+void sandbox_prune_unmarked(const struct config *cfg)
+{
+    DIR *d = opendir(cfg->basedir);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        unsigned long v;
+        char *marker;
+        if (!str_to_uint(de->d_name, &v))
+            continue;
+        marker = xasprintf("%s/%s/.bob", cfg->basedir, de->d_name);
+        if (access(marker, F_OK) != 0 && errno == ENOENT)
+            (void)unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR); /* fails unless empty */
+        free(marker);
+    }
+    closedir(d);
 }
 
 bool sandbox_is_complete(const struct config *cfg, unsigned id)

@@ -35,6 +35,12 @@ void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names, const
 char *sandbox_path(const struct config *cfg, unsigned id);
 /* The ids of the sandboxes under basedir (those with a .bob marker), ascending. */
 int sandbox_discover(const struct config *cfg, unsigned **ids, size_t *n, struct err *e);
+/*
+ * Removes the empty numbered directories under basedir that have no .bob
+ * marker: what a destroy killed between removing .bob and the directory
+ * itself leaves (rmdir only, so nothing else can go).
+ */
+void sandbox_prune_unmarked(const struct config *cfg);
 /* Whether .bob/completed exists. */
 bool sandbox_is_complete(const struct config *cfg, unsigned id);
 

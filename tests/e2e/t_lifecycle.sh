@@ -58,3 +58,14 @@ bob sandbox destroy -a >/dev/null 2>&1
 check "destroy -a after create -n 4" [ $? = 0 ]
 after=$(cat /proc/self/mountinfo)
 check "mountinfo exactly as before" [ "$before" = "$after" ]
+
+# What a destroy killed between removing .bob and the directory leaves: an
+# empty numbered directory without a marker. destroy -a removes it; a
+# numbered directory with files and no marker is not bob's and stays.
+mkdir -p "$BOB_BASEDIR/7" "$BOB_BASEDIR/8"
+echo mine >"$BOB_BASEDIR/8/file"
+bob sandbox destroy -a 2>/dev/null
+check "destroy -a removes an empty unmarked sandbox directory" [ ! -e "$BOB_BASEDIR/7" ]
+check "destroy -a leaves a directory that is not bob's, with its files" \
+    [ "$(cat "$BOB_BASEDIR/8/file")" = mine ]
+rm -rf "$BOB_BASEDIR/8"
