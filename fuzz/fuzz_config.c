@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char fuzz_dir[PATH_MAX];
 static char fuzz_path[PATH_MAX + 32];  /* the input, as a config file */
 static char fuzz_shown[PATH_MAX + 32]; /* what config show made of it */
-static struct config_limits fuzz_limits = {(size_t)64 << 20, 2000};
+static struct config_limits fuzz_limits = {(size_t)64 << 20, 2000, false};
 static int fuzz_roundtrip = 1;
 static int fuzz_report_fd = 2; /* a copy of stderr that -close_fd_mask leaves open */
 static FILE *fuzz_null;

@@ -18,11 +18,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -36,6 +38,7 @@
 #define MAX_LINK_HOPS 40
 #define PLACE_MAX 512
 #define HOOK_COUNT 1000
+#define HARD_STOP_GRACE_MS 1000
 
 static const char legacy_fmt[] =
     "\n\n'%s' is no longer a supported configuration key.\n\n"
@@ -65,7 +68,8 @@ struct loader {
     const char *source;
     size_t source_len;
     struct link *links;
-    size_t nlinks;
+    size_t nlinks, links_cap;
+    int link_index; /* stack index of a table: resolved guest path -> 1-based link number */
 };
 
 /* Its address marks an error whose message is already in the struct err. */
@@ -190,6 +194,74 @@ static void loader_hook(lua_State *L, lua_Debug *ar)
     }
     lua_sethook(L, loader_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "configuration took too long to load (infinite loop?)");
+}
+
+/*
+ * The hard stop (config_limits.hard_stop). The message is made before the
+ * timer is armed: the handler only writes it and ends the process, which
+ * is all that is safe in a signal handler that interrupted arbitrary code.
+ */
+static char hard_msg[PATH_MAX * 4 + 160];
+static size_t hard_len;
+
+static void hard_stop_handler(int sig)
+{
+    ssize_t w;
+    (void)sig;
+    w = write(STDERR_FILENO, hard_msg, hard_len);
+    (void)w;
+    _exit(1);
+}
+
+struct hard_stop {
+    bool armed;
+    struct sigaction old_act;
+    struct itimerval old_timer;
+};
+
+/* Arms the hard stop for path, ms milliseconds from now. */
+static void hard_stop_arm(struct hard_stop *h, const char *path, unsigned ms)
+{
+    static const char tail[] = ": configuration took too long to load (stuck in one call "
+                               "of a library function, such as a backtracking string "
+                               "pattern)\n";
+    struct sigaction sa;
+    struct itimerval it;
+    size_t n = 0;
+
+    n += (size_t)snprintf(hard_msg, sizeof(hard_msg), "Error: ");
+    /* Control bytes of the path are written escaped, as cli_error does. */
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof(hard_msg) - sizeof(tail); p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            n += (size_t)snprintf(hard_msg + n, 5, "\\x%02x", *p);
+        else
+            hard_msg[n++] = (char)*p;
+    }
+    memcpy(hard_msg + n, tail, sizeof(tail) - 1);
+    hard_len = n + sizeof(tail) - 1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = hard_stop_handler;
+    sigemptyset(&sa.sa_mask);
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    if (sigaction(SIGALRM, &sa, &h->old_act) != 0)
+        return;
+    if (setitimer(ITIMER_REAL, &it, &h->old_timer) != 0) {
+        sigaction(SIGALRM, &h->old_act, NULL);
+        return;
+    }
+    h->armed = true;
+}
+
+static void hard_stop_disarm(struct hard_stop *h)
+{
+    if (!h->armed)
+        return;
+    setitimer(ITIMER_REAL, &h->old_timer, NULL);
+    sigaction(SIGALRM, &h->old_act, NULL);
+    h->armed = false;
 }
 
 /*
@@ -641,13 +713,20 @@ static void path_parent(char *p)
         *slash = '\0';
 }
 
-/* A simulated symlink at the resolved guest path, the most recent one first. */
+/*
+ * The simulated symlink at the resolved guest path (the most recent one),
+ * looked up in a Lua table so that many symlink actions stay linear.
+ */
 static const struct link *find_link(struct loader *ld, const char *path)
 {
-    for (size_t i = ld->nlinks; i-- > 0;)
-        if (strcmp(ld->links[i].dest, path) == 0)
-            return &ld->links[i];
-    return NULL;
+    lua_Integer i;
+
+    if (!ld->nlinks)
+        return NULL;
+    lua_pushstring(ld->L, path);
+    i = lua_rawget(ld->L, ld->link_index) == LUA_TNUMBER ? lua_tointeger(ld->L, -1) : 0;
+    lua_pop(ld->L, 1);
+    return i > 0 && (size_t)i <= ld->nlinks ? &ld->links[i - 1] : NULL;
 }
 
 enum { RES_OK, RES_ROOT, RES_LINK, RES_LOOP, RES_LONG };
@@ -745,12 +824,20 @@ static void add_link(struct loader *ld, const char *dest, const char *target, co
         snprintf(joined, sizeof(joined), "%s/%s", parent, target);
         escapes = guest_resolve(ld, joined, true, out, sizeof(out), &via) != RES_OK;
     }
-    ld->links = xrealloc(ld->links, (ld->nlinks + 1) * sizeof(*ld->links));
-    l = &ld->links[ld->nlinks++];
+    /* The index entry first: a memory error there leaves nothing half made. */
+    lua_pushstring(ld->L, dest);
+    lua_pushinteger(ld->L, (lua_Integer)ld->nlinks + 1);
+    lua_rawset(ld->L, ld->link_index);
+    if (ld->nlinks == ld->links_cap) {
+        ld->links_cap = ld->links_cap ? 2 * ld->links_cap : 16;
+        ld->links = xrealloc(ld->links, ld->links_cap * sizeof(*ld->links));
+    }
+    l = &ld->links[ld->nlinks];
     l->dest = xstrdup(dest);
     l->target = xstrdup(target);
     l->escapes = escapes;
     l->where = xstrdup(where);
+    ld->nlinks++;
 }
 
 /*
@@ -1978,6 +2065,8 @@ static int loader_main(lua_State *L)
 
     lua_pushglobaltable(L);
     ld->globals = lua_gettop(L);
+    lua_newtable(L);
+    ld->link_index = lua_gettop(L);
     reject_legacy(ld);
     parse_options(ld);
     parse_pkgsrc(ld);
@@ -2110,7 +2199,7 @@ static void loader_error(struct loader *ld, int status, const char *msg)
 /* Loads and validates path with the default bounds. */
 int config_load(const char *path, struct config *cfg, struct err *e)
 {
-    struct config_limits lim = {CONFIG_MAX_BYTES, CONFIG_MAX_MS};
+    struct config_limits lim = {CONFIG_MAX_BYTES, CONFIG_MAX_MS, true};
     return config_load_limited(path, &lim, cfg, e);
 }
 
@@ -2119,6 +2208,7 @@ int config_load_limited(const char *path, const struct config_limits *lim, struc
                         struct err *e)
 {
     struct loader ld;
+    struct hard_stop hard = {0};
     char *source = NULL, *slash;
     int status;
 
@@ -2154,7 +2244,10 @@ int config_load_limited(const char *path, const struct config_limits *lim, struc
     lua_pushcfunction(ld.L, loader_msgh);
     lua_pushcfunction(ld.L, loader_main);
     lua_pushlightuserdata(ld.L, &ld);
+    if (lim->hard_stop)
+        hard_stop_arm(&hard, cfg->path, lim->max_ms + HARD_STOP_GRACE_MS);
     status = lua_pcall(ld.L, 1, 0, 1);
+    hard_stop_disarm(&hard);
     if (status != LUA_OK && lua_touserdata(ld.L, -1) != &fail_token)
         loader_error(&ld, status, lua_tostring(ld.L, -1));
     else if (status == LUA_OK && ld.timed_out)

@@ -136,12 +136,20 @@ struct config {
 int config_load(const char *path, struct config *cfg, struct err *e);
 void config_free(struct config *cfg);
 
-/* Bounds on loading a config; config_load uses CONFIG_MAX_BYTES and CONFIG_MAX_MS. */
+/* Bounds on loading a config; config_load uses CONFIG_MAX_BYTES, CONFIG_MAX_MS and the hard stop. */
 #define CONFIG_MAX_BYTES ((size_t)256 << 20) /* Lua heap */
 #define CONFIG_MAX_MS 10000u                 /* wall clock */
 struct config_limits {
     size_t max_bytes;
     unsigned max_ms;
+    /*
+     * The hard stop: the count hook cannot interrupt one long call of a C
+     * function (a backtracking string.find), so when this is set a timer
+     * ends the process 1 s after max_ms with "Error: <path>: configuration
+     * took too long to load ..." on stderr and exit status 1. Only for a
+     * process that has nothing else to clean up yet (the CLI at start).
+     */
+    bool hard_stop;
 };
 
 /* config_load with explicit bounds (tests use small ones). */

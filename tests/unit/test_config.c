@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1182,7 +1184,7 @@ static void test_memory_bomb(void **state)
     struct err e;
     struct config cfg;
     /* Many small strings: a smaller cap keeps this quick under AddressSanitizer. */
-    struct config_limits lim = {32 << 20, CONFIG_MAX_MS};
+    struct config_limits lim = {32 << 20, CONFIG_MAX_MS, false};
     double t0 = now_ms();
     (void)state;
     assert_int_equal(load_limited("local t = {}\n"
@@ -1210,7 +1212,7 @@ static void test_memory_small_limit(void **state)
 {
     struct err e;
     struct config cfg;
-    struct config_limits lim = {4 << 20, 5000};
+    struct config_limits lim = {4 << 20, 5000, false};
     (void)state;
     assert_int_equal(load_limited("local s = string.rep('x', 8 << 20)", &lim, &cfg, &e), -1);
     if (!strstr(e.msg, "too much memory (limit 4 MiB)"))
@@ -1234,7 +1236,7 @@ static void test_infinite_loops(void **state)
         "setmetatable(_G, { __index = function(t, k) while true do end end })\nlocal x = "
         "undefined_global\n",
     };
-    struct config_limits lim = {CONFIG_MAX_BYTES, 300};
+    struct config_limits lim = {CONFIG_MAX_BYTES, 300, false};
     struct config cfg;
     struct err e;
     (void)state;
@@ -1251,6 +1253,53 @@ static void test_infinite_loops(void **state)
     assert_int_equal(load_limited(loops[0], &lim, &cfg, &e), -1);
     assert_non_null(strstr(e.msg, "config.lua:2: configuration took too long"));
     assert_int_equal(CONFIG_MAX_MS, 10000);
+}
+
+/*
+ * One long call of a C function (a backtracking string.find) is out of the
+ * count hook's reach: the hard stop ends the process with the message.
+ */
+static void test_hard_stop(void **state)
+{
+    struct config_limits lim = {CONFIG_MAX_BYTES, 200, true};
+    char errpath[PATH_MAX + 32], want[PATH_MAX + 128], *text;
+    struct config cfg;
+    struct err e;
+    struct itimerval it;
+    struct sigaction sa;
+    int status;
+    pid_t pid;
+    (void)state;
+
+    snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
+    write_file(cfgpath, "x = ('a'):rep(5000):find('.-.-.-.-b')\n");
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(3);
+        config_load_limited(cfgpath, &lim, &cfg, &e);
+        _exit(2); /* returned: the hard stop did not work */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    text = read_text(errpath);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+        fail_msg("status %#x, stderr: %s", status, text);
+    snprintf(want, sizeof(want), "Error: %s: configuration took too long to load (stuck in one call", cfgpath);
+    if (strncmp(text, want, strlen(want)) != 0)
+        fail_msg("stderr: %s", text);
+    free(text);
+
+    /* After a load (good or bad) the timer and SIGALRM are as they were. */
+    assert_int_equal(load_limited("options = {}\n", &lim, &cfg, &e), 0);
+    config_free(&cfg);
+    assert_int_equal(load_limited("options = \n", &lim, &cfg, &e), -1);
+    assert_int_equal(getitimer(ITIMER_REAL, &it), 0);
+    assert_int_equal(it.it_value.tv_sec, 0);
+    assert_int_equal(it.it_value.tv_usec, 0);
+    assert_int_equal(sigaction(SIGALRM, NULL, &sa), 0);
+    assert_true(sa.sa_handler == SIG_DFL);
 }
 
 /* ---- jobs -------------------------------------------------------------------------------- */
@@ -1846,6 +1895,7 @@ int main(void)
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_memory_small_limit),
         cmocka_unit_test(test_infinite_loops),
+        cmocka_unit_test(test_hard_stop),
         cmocka_unit_test(test_jobs),
         cmocka_unit_test(test_jobs_errors),
         cmocka_unit_test(test_jobs_cycles),

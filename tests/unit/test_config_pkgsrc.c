@@ -422,7 +422,7 @@ static void test_memory_bound(void **state)
 {
     struct config cfg;
     struct err e;
-    struct config_limits lim = {4u << 20, 10000};
+    struct config_limits lim = {4u << 20, 10000, false};
     (void)state;
     /* 3000 pkgpaths x 11 stages of text do not fit in 4 MiB. */
     write_file(cfgpath, "local p = {}\n"
