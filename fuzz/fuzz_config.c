@@ -10,7 +10,10 @@
  * findings. See fuzz/run.
  *
  * Environment: FUZZ_CONFIG_MS (default 2000) and FUZZ_CONFIG_MIB (default
- * 64) set the loader's bounds; FUZZ_NO_ROUNDTRIP=1 turns the round trip off;
+ * 64) set the loader's bounds; FUZZ_HARD_STOP=1 arms the loader's hard stop
+ * (the process ends with exit 1 and a message 1 s after FUZZ_CONFIG_MS, as
+ * bob does; fuzz/run uses it to check the inputs that time out);
+ * FUZZ_NO_ROUNDTRIP=1 turns the round trip off;
  * FUZZ_AUX_DIR names a directory whose files are linked next to the config
  * (the modules and lists that the seeds require and read).
  */
@@ -141,6 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_limits.max_ms = (unsigned)fuzz_env("FUZZ_CONFIG_MS", 2000);
     fuzz_limits.max_bytes = (size_t)fuzz_env("FUZZ_CONFIG_MIB", 64) << 20;
     fuzz_roundtrip = !fuzz_env("FUZZ_NO_ROUNDTRIP", 0);
+    fuzz_limits.hard_stop = fuzz_env("FUZZ_HARD_STOP", 0) != 0;
     fuzz_report_fd = dup(2);
     if (fuzz_report_fd < 0)
         fuzz_report_fd = 2;
