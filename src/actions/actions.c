@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop/launch.h"
 #include "loop/proc.h"
 #include "util/fault.h"
 #include "platform/platform.h"
@@ -238,7 +239,7 @@ static void on_cmd_exit(struct proc *p, void *data)
         err_set(&r->err, "interrupted");
         s = -ECANCELED;
     } else if (r->o.reverse && r->cur->chroot && proc_exit_code(p) >= 125 &&
-               str_startswith(r->errout.p ? r->errout.p : "", "bob-enter: ")) {
+               str_startswith(r->errout.p ? r->errout.p : "", LAUNCH_ENTER_PREFIX)) {
         /* The command could not even start inside the sandbox (its mounts
          * are gone after a reboot or a crash, or were never made): what it
          * would undo inside is gone with them, or is removed with the

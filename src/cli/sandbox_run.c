@@ -24,8 +24,8 @@ struct run {
     char *root;
     struct proc *proc;
     struct killer *killer;
-    pid_t *spare; /* processes that were in the sandbox before CMD */
-    size_t nspare;
+    struct plat_since since; /* CMD's start: what was in the sandbox before is spared */
+    bool has_since;
     pid_t pgid;
     bool out_closed[2];
     struct capture log;
@@ -73,7 +73,9 @@ static void run_kill_started(struct run *r)
 {
     if (r->killer)
         return;
-    r->killer = killer_start(&r->c.loop, r->root, r->spare, r->nspare, r->pgid, run_on_killed, r);
+    /* Without CMD's start time (it could not be read), nothing is spared. */
+    r->killer = killer_start(&r->c.loop, r->root, r->has_since ? &r->since : NULL, r->pgid,
+                             run_on_killed, r);
 }
 
 static void run_on_linger(struct proc *p, void *data)
@@ -146,10 +148,6 @@ int sandbox_run_cmd(struct cli *cli, int argc, char **argv)
         goto out;
     }
     r.logging = logpath != NULL;
-    if (killer_snapshot(r.root, &r.spare, &r.nspare, &e) < 0) {
-        cli_error("%s", e.msg);
-        goto out;
-    }
     sandbox_env(&r.c.cfg, CTX_BUILD, true, &r.c.ctx.env, &env);
     o.argv = (const char *const *)argv + cmd;
     o.env = (const char *const *)env.v;
@@ -169,6 +167,7 @@ int sandbox_run_cmd(struct cli *cli, int argc, char **argv)
         goto out_log;
     }
     r.pgid = proc_pid(r.proc);
+    r.has_since = plat_since_mark(r.pgid, &r.since) == 0;
     sbx_cmd_run_loop(&r.c);
     rc = r.interrupted ? EXIT_INTERRUPTED : r.status;
 out_log:
@@ -181,7 +180,6 @@ out_log:
 out:
     if (r.logging)
         capture_close(&r.log, &e);
-    free(r.spare);
     free(r.root);
     sbx_cmd_free(&r.c);
     return rc;
@@ -359,7 +357,7 @@ static void shell_on_signal(enum run_state state, int signum, void *data)
             prepost_cancel(s->pp);
         break;
     case SH_SHELL:
-        s->killer = killer_start(&s->c.loop, s->root, NULL, 0, 0, shell_on_killed, s);
+        s->killer = killer_start(&s->c.loop, s->root, NULL, 0, shell_on_killed, s);
         break;
     default:
         break; /* cleanup finishes whatever happens */

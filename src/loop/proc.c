@@ -1,5 +1,11 @@
-/* Child processes on the loop, with output pipes and exit+EOF tracking. */
+/*
+ * Child processes on the loop, with output pipes and exit+EOF tracking.
+ * They are started by fork and exec (loop/launch.c), not by uv_spawn; the
+ * exit comes as SIGCHLD through a libuv signal watcher of each process,
+ * which reaps its own pid only (waitpid with WNOHANG).
+ */
 #include "loop/proc.h"
+#include "loop/launch.h"
 #include "util/fault.h"
 
 #include <errno.h>
@@ -9,13 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define READ_BUF (256 * 1024)
 #define PIPE_SIZE (1024 * 1024)
 
 struct proc {
-    uv_process_t process;
+    uv_signal_t sigchld;
     uv_pipe_t pipes[2]; /* stdout, stderr */
     bool pipe_open[2];
     uv_timer_t drain;
@@ -108,13 +115,18 @@ static void on_drain(uv_timer_t *t)
     maybe_finish(p);
 }
 
-static void on_exit_cb(uv_process_t *h, int64_t status, int term_signal)
+/* Records the exit of the reaped process (status from waitpid). */
+static void exited(struct proc *p, int status)
 {
-    struct proc *p = h->data;
     p->exited = true;
-    p->exit_status = status;
-    p->term_signal = term_signal;
-    close_handle(p, (uv_handle_t *)h);
+    if (WIFSIGNALED(status)) {
+        p->exit_status = 0;
+        p->term_signal = WTERMSIG(status);
+    } else {
+        p->exit_status = WEXITSTATUS(status);
+        p->term_signal = 0;
+    }
+    close_handle(p, (uv_handle_t *)&p->sigchld);
     if ((p->pipe_open[0] || p->pipe_open[1]) && p->drain_ms && !p->freeing) {
         p->drain_started = true;
         uv_timer_start(&p->drain, on_drain, p->drain_ms, 0);
@@ -122,30 +134,23 @@ static void on_exit_cb(uv_process_t *h, int64_t status, int term_signal)
     maybe_finish(p);
 }
 
-const char *proc_enter_path(void)
+/* A SIGCHLD: ours may be among the exited children (signals coalesce). */
+static void on_sigchld(uv_signal_t *h, int sig)
 {
-    static char path[PATH_MAX];
-    const char *env = getenv("BOB_ENTER");
-    char self[PATH_MAX];
-    ssize_t n;
-    char *slash;
-    if (env && *env)
-        return env;
-    if (path[0])
-        return path;
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return "bob-enter";
-    self[n] = '\0';
-    slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    if (snprintf(path, sizeof(path), "%s/bob-enter", self) >= (int)sizeof(path) ||
-        access(path, X_OK) != 0) {
-        if (snprintf(path, sizeof(path), "%s/../libexec/bob/bob-enter", self) >= (int)sizeof(path))
-            return "bob-enter";
-    }
-    return path;
+    struct proc *p = h->data;
+    int status;
+    pid_t r;
+    (void)sig;
+
+    if (p->exited)
+        return;
+    do
+        r = waitpid(p->pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == p->pid)
+        exited(p, status);
+    else if (r < 0) /* ECHILD: not ours any more (cannot happen): gone all the same */
+        exited(p, 255 << 8);
 }
 
 /*
@@ -164,65 +169,73 @@ static int make_pipe(int *rfd, int *wfd)
     return 0;
 }
 
-static uv_stdio_container_t stdio_for(enum proc_io io, int fd, int pipe_wfd)
+/* Closes the pipe ends that proc_spawn made, on a failure before any handle. */
+static void close_fds(int *rfd, int *wfd)
 {
-    uv_stdio_container_t c;
-    memset(&c, 0, sizeof(c));
-    switch (io) {
-    case PROC_IO_NULL:
-        c.flags = UV_IGNORE;
-        break;
-    case PROC_IO_INHERIT:
-        c.flags = UV_INHERIT_FD;
-        c.data.fd = fd;
-        break;
-    case PROC_IO_PIPE:
-        c.flags = UV_INHERIT_FD;
-        c.data.fd = pipe_wfd;
-        break;
+    for (int i = 0; i < 2; i++) {
+        if (rfd[i] >= 0)
+            close(rfd[i]);
+        if (wfd[i] >= 0)
+            close(wfd[i]);
+        rfd[i] = wfd[i] = -1;
     }
-    return c;
+}
+
+/*
+ * Forks the child with every signal blocked (so that no handler of ours
+ * runs in it before it has reset them) and, for a host command, waits for
+ * its exec through the error pipe. Returns the pid, or -errno.
+ */
+static pid_t fork_child(struct launch *l)
+{
+    sigset_t all, old;
+    int errp[2] = {-1, -1}, child_err = 0;
+    pid_t pid;
+    ssize_t n;
+
+    if (!l->enter && pipe2(errp, O_CLOEXEC) != 0)
+        return -errno;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0)
+        launch_child(l, errp[1]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        int err = errno;
+        if (errp[0] >= 0) {
+            close(errp[0]);
+            close(errp[1]);
+        }
+        return -err;
+    }
+    if (l->enter)
+        return pid;
+    close(errp[1]);
+    do
+        n = read(errp[0], &child_err, sizeof(child_err));
+    while (n < 0 && errno == EINTR);
+    close(errp[0]);
+    if (n == (ssize_t)sizeof(child_err)) {
+        /* It did not exec and is exiting: reap it here, it is nobody else's. */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -child_err;
+    }
+    return pid;
 }
 
 struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
                         struct err *e)
 {
-    struct proc *p = xcalloc(1, sizeof(*p));
-    uv_process_options_t uo;
-    uv_stdio_container_t stdio[3];
-    struct strv argv = {0};
+    struct proc *p;
+    struct launch l;
     int rfd[2] = {-1, -1}, wfd[2] = {-1, -1};
+    pid_t pid;
     int r;
 
-    p->cbs = *cbs;
-    p->drain_ms = o->drain_ms;
-    p->group = o->setsid;
-    if (o->root || o->user) {
-        strv_push(&argv, proc_enter_path());
-        if (o->root) {
-            strv_push(&argv, "-r");
-            strv_push(&argv, o->root);
-        }
-        if (o->cwd) {
-            strv_push(&argv, "-d");
-            strv_push(&argv, o->cwd);
-        }
-        if (o->user) {
-            strv_push(&argv, "-u");
-            strv_push(&argv, o->user);
-        }
-        strv_push(&argv, "--");
-    }
-    for (size_t i = 0; o->argv[i]; i++)
-        strv_push(&argv, o->argv[i]);
-
-    memset(&uo, 0, sizeof(uo));
-    uo.file = argv.v[0];
-    uo.args = argv.v;
-    uo.env = (char **)o->env;
-    uo.cwd = (o->root || o->user) ? NULL : o->cwd;
-    uo.flags = o->setsid ? UV_PROCESS_DETACHED : 0;
-    uo.exit_cb = on_exit_cb;
+    if (launch_prepare(&l, o, e) < 0)
+        return NULL;
     /* Both pipes before any handle exists, so that a failure frees plainly. */
     for (int i = 0; i < 2; i++) {
         if ((i == 0 ? o->out : o->err) != PROC_IO_PIPE)
@@ -230,17 +243,45 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         r = make_pipe(&rfd[i], &wfd[i]);
         if (r < 0) {
             err_sys(e, -r, "cannot make a pipe for %s", o->argv[0]);
-            for (int k = 0; k < i; k++) {
-                if (rfd[k] >= 0) {
-                    close(rfd[k]);
-                    close(wfd[k]);
-                }
-            }
-            strv_free(&argv);
-            free(p);
+            close_fds(rfd, wfd);
+            launch_free(&l);
             return NULL;
         }
+        l.pipe_wfd[i + 1] = wfd[i];
     }
+    p = xcalloc(1, sizeof(*p));
+    p->cbs = *cbs;
+    p->drain_ms = o->drain_ms;
+    p->group = o->setsid;
+    /* The watcher first: the child may exit before fork returns here. */
+    uv_signal_init(loop, &p->sigchld);
+    p->sigchld.data = p;
+    p->open_handles++;
+    uv_signal_start(&p->sigchld, on_sigchld, SIGCHLD);
+    uv_timer_init(loop, &p->drain);
+    p->drain.data = p;
+    p->open_handles++;
+
+    r = fault_check("spawn");
+    pid = r < 0 ? r : fork_child(&l);
+    launch_free(&l);
+    /* The child has its copies of the write ends (or never will): ours go,
+     * so that EOF comes when the last holder in the child's family closes. */
+    for (int i = 0; i < 2; i++)
+        if (wfd[i] >= 0)
+            close(wfd[i]);
+    if (pid < 0) {
+        err_sys(e, (int)-pid, "cannot run %s%s", o->argv[0], r < 0 ? " (injected)" : "");
+        for (int i = 0; i < 2; i++)
+            if (rfd[i] >= 0)
+                close(rfd[i]);
+        p->freeing = true;
+        p->exited = p->finished = true;
+        close_handle(p, (uv_handle_t *)&p->sigchld);
+        close_handle(p, (uv_handle_t *)&p->drain);
+        return NULL;
+    }
+    p->pid = pid;
     for (int i = 0; i < 2; i++) {
         if (rfd[i] < 0)
             continue;
@@ -249,46 +290,8 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         p->pipes[i].data = p;
         p->open_handles++;
         p->pipe_open[i] = true;
+        uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
     }
-    stdio[0] = stdio_for(o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in, 0, -1);
-    stdio[1] = stdio_for(o->out, 1, wfd[0]);
-    stdio[2] = stdio_for(o->err, 2, wfd[1]);
-    uo.stdio = stdio;
-    uo.stdio_count = 3;
-    uv_timer_init(loop, &p->drain);
-    p->drain.data = p;
-    p->open_handles++;
-    p->process.data = p;
-
-    if (fault_check("spawn") < 0)
-        uo.file = "/nonexistent/bob-injected-spawn-failure"; /* uv_spawn fails for real */
-    r = uv_spawn(loop, &p->process, &uo);
-    /* The child has its copies of the write ends (or never will): ours go,
-     * so that EOF comes when the last holder in the child's family closes. */
-    for (int i = 0; i < 2; i++)
-        if (wfd[i] >= 0)
-            close(wfd[i]);
-    p->open_handles++; /* the process handle must be closed even when spawn failed */
-    if (r < 0) {
-        if (o->root || o->user)
-            err_set(e, "cannot run the sandbox helper %s (for %s): %s", argv.v[0], o->argv[0],
-                    uv_strerror(r));
-        else
-            err_set(e, "cannot run %s: %s", o->argv[0], uv_strerror(r));
-        strv_free(&argv);
-        p->freeing = true;
-        p->exited = p->finished = true;
-        close_handle(p, (uv_handle_t *)&p->process);
-        for (int i = 0; i < 2; i++)
-            close_pipe(p, i);
-        close_handle(p, (uv_handle_t *)&p->drain);
-        return NULL;
-    }
-    strv_free(&argv);
-    p->pid = p->process.pid;
-    for (int i = 0; i < 2; i++)
-        if (p->pipe_open[i])
-            uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
     return p;
 }
 
@@ -329,8 +332,8 @@ void proc_kill(struct proc *p, int sig)
 {
     if (p->group && p->pid > 0)
         kill(-p->pid, sig); /* the group may outlive its leader */
-    if (!p->exited)
-        uv_process_kill(&p->process, sig);
+    if (!p->exited && p->pid > 0)
+        kill(p->pid, sig); /* not reaped yet (we reap it), so still this process */
 }
 
 void proc_free(struct proc *p)
@@ -350,7 +353,4 @@ void proc_free(struct proc *p)
     close_pipe(p, 0);
     close_pipe(p, 1);
     close_handle(p, (uv_handle_t *)&p->drain);
-    if (!p->exited)
-        return;
-    close_handle(p, (uv_handle_t *)&p->process);
 }

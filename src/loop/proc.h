@@ -1,6 +1,7 @@
 /*
- * A child process on the loop: spawned directly or inside a sandbox through
- * the bob-enter helper, with its output read from pipes. It is finished when
+ * A child process on the loop: started on the host or inside a sandbox
+ * (chroot, working directory, user: see loop/launch.h), with its output
+ * read from pipes. It is finished when
  * it has exited AND every pipe has reached end of file (or been cut off
  * after the drain time), in either order; then the exit callback runs once.
  */
@@ -73,7 +74,5 @@ void proc_kill(struct proc *p, int sig);
  */
 void proc_free(struct proc *p);
 
-/* The path of the bob-enter helper: $BOB_ENTER, or next to our own binary. */
-const char *proc_enter_path(void);
 
 #endif

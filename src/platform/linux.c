@@ -736,10 +736,92 @@ static bool proc_link(int procfd, const char *pid, const char *what, char *out, 
     return true;
 }
 
-int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e)
+/* The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat). */
+static bool proc_start(int procfd, const char *pid, unsigned long long *ticks)
 {
-    char *canon, target[PATH_MAX + 1];
-    pid_t self = getpid();
+    char rel[NAME_MAX + 16], buf[1024], *p;
+    ssize_t len;
+    int fd;
+
+    snprintf(rel, sizeof(rel), "%s/stat", pid);
+    fd = openat(procfd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return false;
+    buf[len] = '\0';
+    /* "pid (comm) state ...": comm may hold spaces and ')', the last ')' ends it. */
+    p = strrchr(buf, ')');
+    if (!p)
+        return false;
+    /* After ") " come fields 3 (state) to 22 (starttime): skip 19 fields. */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return false;
+    }
+    *ticks = strtoull(p + 1, NULL, 10);
+    return true;
+}
+
+int plat_since_mark(pid_t first, struct plat_since *s)
+{
+    char name[32];
+
+    memset(s, 0, sizeof(*s));
+    s->first = first;
+    s->at_ms = now_ms();
+    snprintf(name, sizeof(name), "/proc/%d", (int)first);
+    return proc_start(AT_FDCWD, name, &s->start) ? 0 : -1;
+}
+
+/* The last pid handed out in our pid namespace, or 0. */
+static pid_t last_pid(void)
+{
+    char buf[32];
+    ssize_t len;
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+    unsigned long v;
+
+    if (fd < 0)
+        return 0;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return str_to_uint(buf, &v) && v <= INT_MAX ? (pid_t)v : 0;
+}
+
+/* Appends pid to the malloc'd list. */
+static void pid_push(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *pids = xrealloc(*pids, *cap * sizeof(**pids));
+    }
+    (*pids)[(*n)++] = pid;
+}
+
+/* True when pid (in the sandbox) started at or after s: later tick, or same tick and not older. */
+static bool started_since(int procfd, const char *name, pid_t pid, const struct plat_since *s)
+{
+    unsigned long long t;
+
+    if (!proc_start(procfd, name, &t))
+        return false; /* gone */
+    return t > s->start || (t == s->start && pid >= s->first);
+}
+
+/* The processes at or below root; with s, only those started since s. */
+static int find_pids(const char *root, const struct plat_since *s, pid_t **pids, size_t *n,
+                     struct err *e)
+{
+    char *canon, target[PATH_MAX + 1], name[32];
+    pid_t self = getpid(), last;
     size_t cap = 0;
     struct dirent *de;
     DIR *d;
@@ -756,6 +838,22 @@ int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e)
         free(canon);
         return lx_err(e, EINVAL, "cannot find processes in %s: it is the host's root", root);
     }
+    /*
+     * The quick way, for a command that ended within PLAT_SINCE_QUICK_MS:
+     * every process it started has a pid from first to the last pid handed
+     * out, since pids cannot have gone round pid_max in so short a time.
+     */
+    last = s && now_ms() - s->at_ms < PLAT_SINCE_QUICK_MS ? last_pid() : 0;
+    if (s && last >= s->first && last - s->first < PLAT_SINCE_QUICK_PIDS) {
+        for (pid_t pid = s->first; pid <= last; pid++) {
+            snprintf(name, sizeof(name), "/proc/%d", (int)pid);
+            if (pid != self && proc_link(AT_FDCWD, name, "root", target, sizeof(target)) &&
+                lx_path_under(target, canon))
+                pid_push(pids, n, &cap, pid);
+        }
+        free(canon);
+        return 0;
+    }
     d = opendir("/proc");
     if (!d) {
         int rc = err_sys(e, errno, "cannot read /proc");
@@ -764,21 +862,26 @@ int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e)
     }
     while ((de = readdir(d))) {
         pid_t pid = proc_pid(de->d_name);
-        /* A process that exits meanwhile simply fails the readlink. */
         if (pid == 0 || pid == self ||
-            !proc_link(dirfd(d), de->d_name, "root", target, sizeof(target)))
+            !proc_link(dirfd(d), de->d_name, "root", target, sizeof(target)) ||
+            !lx_path_under(target, canon) || (s && !started_since(dirfd(d), de->d_name, pid, s)))
             continue;
-        if (!lx_path_under(target, canon))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *pids = xrealloc(*pids, cap * sizeof(**pids));
-        }
-        (*pids)[(*n)++] = pid;
+        pid_push(pids, n, &cap, pid);
     }
     closedir(d);
     free(canon);
     return 0;
+}
+
+int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e)
+{
+    return find_pids(root, NULL, pids, n, e);
+}
+
+int plat_find_pids_since(const char *root, const struct plat_since *s, pid_t **pids, size_t *n,
+                         struct err *e)
+{
+    return find_pids(root, s, pids, n, e);
 }
 
 /* True when a mapping line of /proc/PID/maps names a file at or below canon. */

@@ -76,6 +76,28 @@ void plat_mounts_free(struct plat_mount_entry *v, size_t n);
 int plat_find_pids(const char *root, pid_t **pids, size_t *n, struct err *e);
 
 /*
+ * "Started since": the processes a command started, told from those that
+ * were there before it without a snapshot of them. A process in the
+ * sandbox counts when it started after the command's first process (its
+ * start time, in clock ticks, is later; or the same tick and its pid is not
+ * lower). While the command is young (PLAT_SINCE_QUICK_MS), pids cannot
+ * have gone round pid_max, so only the pids from the first one to the last
+ * one handed out are looked at, not all of /proc.
+ */
+#define PLAT_SINCE_QUICK_MS 20.0
+#define PLAT_SINCE_QUICK_PIDS 4096
+struct plat_since {
+    pid_t first;              /* the command's first process */
+    unsigned long long start; /* its start time, clock ticks since boot */
+    double at_ms;             /* when it was marked (now_ms) */
+};
+/* Marks the start of first (right after it was started, before it is reaped). */
+int plat_since_mark(pid_t first, struct plat_since *s);
+/* The processes at or below root that started since s; *pids is malloc'd. */
+int plat_find_pids_since(const char *root, const struct plat_since *s, pid_t **pids, size_t *n,
+                         struct err *e);
+
+/*
  * Describes the processes that hold host path `path` busy (root, cwd, open
  * files or mappings at or below it) as "pid 4711 make, pid 4712 sh" into out.
  * Empty string when none is found.

@@ -256,7 +256,7 @@ static void on_stage_linger(struct proc *p, void *data)
     struct slot *sl = data;
     /* The stage's shell has exited; a process it started holds the output. */
     if (!sl->killer)
-        sl->killer = killer_start(sl->b->ctx->loop, sl->root, NULL, 0, proc_pid(p), on_killed, sl);
+        sl->killer = killer_start(sl->b->ctx->loop, sl->root, NULL, proc_pid(p), on_killed, sl);
 }
 
 static void on_stage_exit(struct proc *p, void *data)
@@ -396,7 +396,7 @@ static void slot_next(struct slot *sl)
     case SL_KILL:
         /* Whatever the job left running goes before the next job comes. */
         if (!sl->killer)
-            sl->killer = killer_start(b->ctx->loop, sl->root, NULL, 0, 0, on_killed, sl);
+            sl->killer = killer_start(b->ctx->loop, sl->root, NULL, 0, on_killed, sl);
         return;
     case SL_POST:
         if (b->obs.stage_started)
@@ -546,7 +546,7 @@ void build_stop(struct build *b, bool now)
             prepost_cancel(sl->pp);
         if (sl->proc && !sl->killer)
             sl->killer =
-                killer_start(b->ctx->loop, sl->root, NULL, 0, proc_pid(sl->proc), on_killed, sl);
+                killer_start(b->ctx->loop, sl->root, NULL, proc_pid(sl->proc), on_killed, sl);
     }
 }
 

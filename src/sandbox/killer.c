@@ -13,8 +13,8 @@
 struct killer {
     uv_timer_t timer;
     char *root;
-    pid_t *spare;
-    size_t nspare;
+    struct plat_since since;
+    bool has_since;
     pid_t pgid;
     unsigned round;
     bool done, freed;
@@ -23,25 +23,10 @@ struct killer {
     struct err err;
 };
 
-static int cmp_pid(const void *a, const void *b)
-{
-    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-int killer_snapshot(const char *root, pid_t **pids, size_t *n, struct err *e)
-{
-    int r = plat_find_pids(root, pids, n, e);
-    if (r == 0 && *n > 1)
-        qsort(*pids, *n, sizeof(**pids), cmp_pid);
-    return r;
-}
-
 static void on_close(uv_handle_t *h)
 {
     struct killer *k = h->data;
     free(k->root);
-    free(k->spare);
     free(k);
 }
 
@@ -52,28 +37,18 @@ static void finish(struct killer *k, int status)
     k->cb(k, status, status < 0 ? &k->err : NULL, k->data);
 }
 
-/* Drops the spared pids from pids[0..*n). */
-static void drop_spared(const struct killer *k, pid_t *pids, size_t *n)
-{
-    size_t out = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (!k->nspare || !bsearch(&pids[i], k->spare, k->nspare, sizeof(pid_t), cmp_pid))
-            pids[out++] = pids[i];
-    *n = out;
-}
-
 static void on_round(uv_timer_t *t)
 {
     struct killer *k = t->data;
     pid_t *pids = NULL;
     size_t n = 0;
 
-    if (plat_find_pids(k->root, &pids, &n, &k->err) < 0) {
+    if ((k->has_since ? plat_find_pids_since(k->root, &k->since, &pids, &n, &k->err)
+                      : plat_find_pids(k->root, &pids, &n, &k->err)) < 0) {
         free(pids);
         finish(k, -1);
         return;
     }
-    drop_spared(k, pids, &n);
     /* The group may hold a process that left the sandbox; its members that
      * are gone but not reaped yet (zombies) still count for kill(2), so the
      * end is decided by the scan alone, which skips zombies. */
@@ -99,15 +74,14 @@ static void on_round(uv_timer_t *t)
     k->round++;
 }
 
-struct killer *killer_start(uv_loop_t *loop, const char *root, const pid_t *spare, size_t nspare,
+struct killer *killer_start(uv_loop_t *loop, const char *root, const struct plat_since *since,
                             pid_t pgid, killer_cb cb, void *data)
 {
     struct killer *k = xcalloc(1, sizeof(*k));
     k->root = xstrdup(root);
-    if (nspare) {
-        k->spare = xmalloc(nspare * sizeof(*spare));
-        memcpy(k->spare, spare, nspare * sizeof(*spare));
-        k->nspare = nspare;
+    if (since) {
+        k->since = *since;
+        k->has_since = true;
     }
     k->pgid = pgid;
     k->cb = cb;

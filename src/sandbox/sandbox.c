@@ -508,7 +508,7 @@ static void sbx_next(struct sbx *s)
         /* fall through */
     case SBX_KILL:
         fault_step("destroy.kill");
-        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, 0, on_killed, s);
+        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, on_killed, s);
         return;
     case SBX_UNHOOK:
         start_actions(s, &b->ctx->cfg->hooks, b->ctx->cfg->hooks.n, true);

@@ -78,6 +78,12 @@ check "run with a daemon holding the pipe ends" [ $? = 0 ]
 check "its output came through" grep -q started "$T/out"
 check "the daemon was killed" [ "$(procs_under "$BOB_BASEDIR/0" | grep -vx "$before" | wc -l)" = 0 ]
 check "the process from before is still there" kill -0 "$before"
+# A quick command that leaves a detached daemon (not holding the output):
+# found by the quick scan of the pids handed out since CMD started.
+"$BOB" -c "$CFG" sandbox run 0 -- /bin/sh -c 'setsid sleep 600 </dev/null >/dev/null 2>&1 &'
+check "a quick command that detaches a daemon: exit 0" [ $? = 0 ]
+check "its daemon was killed" [ "$(procs_under "$BOB_BASEDIR/0" | grep -vx "$before" | wc -l)" = 0 ]
+check "the process from before is still there after it" kill -0 "$before"
 kill "$before"; wait "$before" 2>/dev/null
 
 # Ctrl+C during a long run: exit 130, nothing it started is left, the

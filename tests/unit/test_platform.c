@@ -872,6 +872,63 @@ static void test_find_pids(void **state)
     free(pids);
 }
 
+/* True when pid is in pids[0..n). */
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return true;
+    return false;
+}
+
+/*
+ * "Started since": a process that was in the sandbox before the mark is
+ * not counted, those started at or after it are, through the quick scan
+ * of the pids handed out since (a young mark) and through the full scan
+ * with start times (an old mark).
+ */
+static void test_find_pids_since(void **state)
+{
+    struct plat_since since, old;
+    struct err e;
+    pid_t *pids, before, first, after;
+    size_t n;
+    (void)state;
+
+    before = spawn_child(child_chroot, g_root);
+    first = spawn_child(child_chroot, g_root);
+    assert_int_equal(plat_since_mark(first, &since), 0);
+    after = spawn_child(child_chroot, g_root);
+
+    for (int pass = 0; pass < 2; pass++) {
+        const struct plat_since *s = &since;
+        if (pass == 1) { /* as if the command had run for a second: the full scan */
+            old = since;
+            old.at_ms -= 1000;
+            s = &old;
+        } else if (now_ms() - since.at_ms >= PLAT_SINCE_QUICK_MS) {
+            print_message("the machine is slow: the quick scan was not reached\n");
+        }
+        assert_int_equal(plat_find_pids_since(g_root, s, &pids, &n, &e), 0);
+        assert_false(has_pid(pids, n, before));
+        assert_true(has_pid(pids, n, first));
+        assert_true(has_pid(pids, n, after));
+        assert_false(has_pid(pids, n, getpid()));
+        free(pids);
+        assert_int_equal(plat_find_pids(g_root, &pids, &n, &e), 0);
+        assert_int_equal(n, 3);
+        free(pids);
+    }
+    /* The mark of a pid that is gone fails (the caller then spares nothing). */
+    plat_kill_pids(&first, 1, SIGKILL);
+    assert_int_equal(waitpid(first, NULL, 0), first);
+    assert_int_equal(plat_since_mark(first, &old), -1);
+    plat_kill_pids(&before, 1, SIGKILL);
+    plat_kill_pids(&after, 1, SIGKILL);
+    assert_int_equal(waitpid(before, NULL, 0), before);
+    assert_int_equal(waitpid(after, NULL, 0), after);
+}
+
 static void test_describe_holders(void **state)
 {
     char out[256], small[24], want[64];
@@ -1334,6 +1391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unmount_moved_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unmount_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_pids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_pids_since, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_refuses_mounted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_symlinks, setup, teardown),
