@@ -566,6 +566,11 @@ static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int
 {
     bool remount = (s->bind || s->fill) && (s->set | s->clr);
     unsigned long flags = s->bind ? MS_BIND : s->fill ? 0 : ms_flags(s->set);
+    /*
+     * The kernel ignores the type of a bind, a remount and a propagation
+     * change, but valgrind reads it as a string: "none", as mount(8) does.
+     */
+    const char *type = s->bind ? "none" : s->type;
     char target[64];
     struct buf data = {0};
     struct statvfs sv;
@@ -576,7 +581,7 @@ static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int
         buf_adds(&data, s->data->v[i]);
     }
     snprintf(target, sizeof(target), "/proc/self/fd/%d", tfd);
-    if (mount(s->bind ? s->bind : s->source, target, s->type, flags, data.p) < 0) {
+    if (mount(s->bind ? s->bind : s->source, target, type, flags, data.p) < 0) {
         int err = errno;
         /* The kernel's reason is only in its log: name the options instead. */
         rc = lx_err(e, err, "cannot mount %s on %s: %s%s%s%s", s->what, s->host, strerror(err),
@@ -588,14 +593,14 @@ static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int
     rc = classic_find(r, tfd, rootfd, id, s->host, e);
     if (rc == 0) {
         snprintf(target, sizeof(target), "/proc/self/fd/%d", *rootfd);
-        if (mount(NULL, target, NULL, MS_PRIVATE, NULL) < 0)
+        if (mount(NULL, target, "none", MS_PRIVATE, NULL) < 0)
             rc = err_sys(e, errno, "cannot make the mount on %s private", s->host);
         else if (s->fill)
             rc = s->fill(*rootfd, s->host, e);
     }
     if (rc == 0 && remount &&
         (fstatvfs(*rootfd, &sv) < 0 ||
-         mount(NULL, target, NULL,
+         mount(NULL, target, "none",
                MS_REMOUNT | MS_BIND | ms_flags((st_attrs(sv.f_flag) & ~s->clr) | s->set),
                NULL) < 0))
         rc = err_sys(e, errno, "cannot mount %s on %s: cannot set its options", s->what, s->host);
