@@ -13,22 +13,24 @@
  *   dissolves it; a bad option fails before the mount point is created.
  *
  * - mount(2), once the new API answered ENOSYS (valgrind 3.19 does not
- *   know it; mount_setattr needs Linux 5.12), or when BOB_NO_NEWMOUNT is
- *   set (read once), so that the tests cover it. The target is
- *   /proc/self/fd/N of the mount point's fd, which mount(2) resolves to
- *   exactly the directory the fd refers to. mount(2) gives no handle of
- *   the new mount: it is found in /proc/self/mountinfo (the top of the
- *   stack on the mount point's mount at its path) and its root opened
- *   through the parent directory, checked by mount id to be that mount.
- *   It is then made private (MS_PRIVATE), filled (fs = "dev"), and a bind
- *   gets its attributes by MS_REMOUNT|MS_BIND|MS_RDONLY|... keeping the
- *   flags it has from its source. So, unlike with the new API, a mount is
- *   visible for a moment before it is private, and a read-only bind or a
- *   /dev before its attributes apply. A new filesystem gets its attributes
- *   in the mount call, and its options as one comma-separated string; the
- *   kernel's reason for refusing one only reaches the kernel log, so the
- *   error names the options, and the mount point made for it stays (empty,
- *   removed with the sandbox).
+ *   know it; mount_setattr needs Linux 5.12, while the statx mount ids used
+ *   here and by removal need 5.8 anyway), or when BOB_NO_NEWMOUNT is set
+ *   (read once), so that the tests cover it; tests/e2e/t_valgrind.sh runs
+ *   it under valgrind. The target is /proc/self/fd/N of the mount point's
+ *   fd, which mount(2) resolves to exactly the directory the fd refers to.
+ *   mount(2) gives no handle of the new mount: it is found in
+ *   /proc/self/mountinfo (the top of the stack on the mount point's mount
+ *   at its path) and its root opened through the parent directory, checked
+ *   by mount id to be that mount. It is then made private (MS_PRIVATE),
+ *   filled (fs = "dev"), and a bind gets its attributes by
+ *   MS_REMOUNT|MS_BIND|MS_RDONLY|... keeping the flags it has from its
+ *   source. So, unlike with the new API, a mount is visible for a moment
+ *   before it is private, and a read-only bind or a /dev before its
+ *   attributes apply. A new filesystem gets its attributes in the mount
+ *   call, and its options as one comma-separated string; the kernel's
+ *   reason for refusing one only reaches the kernel log, so the error names
+ *   the options, and the mount point made for it stays (empty, removed with
+ *   the sandbox).
  *
  * In both, a failure after the mount is attached unmounts it again (for a
  * /dev, with its shm and pts): whatever fails, nothing stays mounted.
