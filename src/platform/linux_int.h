@@ -92,6 +92,13 @@ void lx_mounts_select(const struct lx_mount *v, size_t n, const char *under, siz
 /* True when path is `base` or below it ("/a/b" is below "/a", "/ab" is not). */
 bool lx_path_under(const char *path, const char *base);
 
+/*
+ * True when mounts are made with mount(2) instead of the new mount API:
+ * BOB_NO_NEWMOUNT is set, or the new API answered ENOSYS (valgrind, old
+ * kernels) to an earlier mount. See linux_mount.c.
+ */
+bool lx_mount_classic(void);
+
 /* Unmounts everything at or below canonical host path `path` (beneath r). */
 int lx_unmount_under(struct lx_root *r, const char *path, struct err *e);
 

@@ -1,11 +1,39 @@
 /*
- * Linux mounts with the new mount API. A mount is built detached
- * (fsopen/fsconfig/fsmount, or open_tree(OPEN_TREE_CLONE) for a bind), gets
- * its attributes (read-only, nosuid, ...) while still invisible, and is
- * attached with move_mount onto an O_PATH fd of the mount point that was
- * resolved beneath the sandbox root. It is then made private. If any step
- * fails before the attach, closing the detached mount's fd dissolves it;
- * after the attach, the mount is unmounted again: nothing stays mounted.
+ * Linux mounts. Every mount is made on an O_PATH fd of its mount point,
+ * resolved beneath the sandbox root (openat2 RESOLVE_BENEATH, or its
+ * fallback) so that a symlink made by a build never leads out of it, by one
+ * of two backends behind mount_make():
+ *
+ * - The new mount API (the default). The mount is built detached
+ *   (fsopen/fsconfig/fsmount, or open_tree(OPEN_TREE_CLONE) for a bind),
+ *   filled (fs = "dev") and given its attributes (read-only, nosuid, ...)
+ *   and private propagation while still invisible, then attached with
+ *   move_mount onto the mount point's fd and made private again. If any
+ *   step fails before the attach, closing the detached mount's fd
+ *   dissolves it; a bad option fails before the mount point is created.
+ *
+ * - mount(2), once the new API answered ENOSYS (valgrind 3.19 does not
+ *   know it; mount_setattr needs Linux 5.12, while the statx mount ids used
+ *   here and by removal need 5.8 anyway), or when BOB_NO_NEWMOUNT is set
+ *   (read once), so that the tests cover it; tests/e2e/t_valgrind.sh runs
+ *   it under valgrind. The target is /proc/self/fd/N of the mount point's
+ *   fd, which mount(2) resolves to exactly the directory the fd refers to.
+ *   mount(2) gives no handle of the new mount: it is found in
+ *   /proc/self/mountinfo (the top of the stack on the mount point's mount
+ *   at its path) and its root opened through the parent directory, checked
+ *   by mount id to be that mount. It is then made private (MS_PRIVATE),
+ *   filled (fs = "dev"), and a bind gets its attributes by
+ *   MS_REMOUNT|MS_BIND|MS_RDONLY|... keeping the flags it has from its
+ *   source. So, unlike with the new API, a mount is visible for a moment
+ *   before it is private, and a read-only bind or a /dev before its
+ *   attributes apply. A new filesystem gets its attributes in the mount
+ *   call, and its options as one comma-separated string; the kernel's
+ *   reason for refusing one only reaches the kernel log, so the error names
+ *   the options, and the mount point made for it stays (empty, removed with
+ *   the sandbox).
+ *
+ * In both, a failure after the mount is attached unmounts it again (for a
+ * /dev, with its shm and pts): whatever fails, nothing stays mounted.
  *
  * Private propagation means that nothing mounted later inside a sandbox
  * mount propagates anywhere. The attach itself is still propagated by the
@@ -31,10 +59,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -221,32 +251,53 @@ static int mount_point(struct lx_root *r, const char *guest, bool dir, int *tfd,
     return 0;
 }
 
-/* Unmounts the mount on top of canonical path mp, through an fd of its parent. */
-static int umount_one(struct lx_root *r, const char *mp, struct err *e)
+/* True when canonical path mp is r's root or below it. */
+static bool in_root(const struct lx_root *r, const char *mp)
 {
     size_t cl = strlen(r->canon);
-    char path[PATH_MAX + 64], *dir = NULL;
-    const char *name;
-    int pfd, rc = 0;
+
+    return strncmp(mp, r->canon, cl) == 0 && (mp[cl] == '\0' || mp[cl] == '/');
+}
+
+/*
+ * Opens (O_PATH) the parent directory of canonical path mp, which is r's
+ * root or below it (in_root), without following any symlink below the
+ * root; *name is mp's last component. Returns the fd or a negative errno.
+ */
+static int canon_parent(struct lx_root *r, const char *mp, const char **name)
+{
+    char *dir;
+    int pfd;
 
     if (strcmp(mp, r->canon) == 0) {
         /* The sandbox root itself is a mount point: its parent is outside. */
-        name = strrchr(mp, '/') + 1;
-        dir = mp == name - 1 ? xstrdup("/") : xstrndup(mp, (size_t)(name - 1 - mp));
+        *name = strrchr(mp, '/') + 1;
+        dir = mp == *name - 1 ? xstrdup("/") : xstrndup(mp, (size_t)(*name - 1 - mp));
         pfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (pfd < 0)
             pfd = -errno;
-    } else if (strncmp(mp, r->canon, cl) == 0 && mp[cl] == '/') {
-        const char *rel = mp + cl + 1;
+    } else {
+        const char *rel = mp + strlen(r->canon) + 1;
         const char *slash = strrchr(rel, '/');
-        name = slash ? slash + 1 : rel;
+        *name = slash ? slash + 1 : rel;
         dir = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup(".");
         /* mountinfo paths are canonical: any symlink on the way is new. */
         pfd = lx_openat2(r->fd, dir, O_PATH | O_DIRECTORY, LX_BENEATH | RESOLVE_NO_SYMLINKS);
-    } else {
-        return lx_err(e, EINVAL, "cannot unmount %s: it is not in sandbox %s", mp, r->path);
     }
     free(dir);
+    return pfd;
+}
+
+/* Unmounts the mount on top of canonical path mp, through an fd of its parent. */
+static int umount_one(struct lx_root *r, const char *mp, struct err *e)
+{
+    char path[PATH_MAX + 64];
+    const char *name;
+    int pfd, rc = 0;
+
+    if (!in_root(r, mp))
+        return lx_err(e, EINVAL, "cannot unmount %s: it is not in sandbox %s", mp, r->path);
+    pfd = canon_parent(r, mp, &name);
     if (pfd < 0)
         return err_sys(e, -pfd, "cannot unmount %s", mp);
     snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, name);
@@ -324,12 +375,60 @@ static void unmount_ids(struct lx_root *r, const uint64_t *ids, size_t nids)
 }
 
 /*
+ * A mount to make: a bind of a host path, or a new filesystem; its
+ * attributes; and for fs = "dev" a function that fills its root before
+ * the attributes ("ro") apply.
+ */
+struct mspec {
+    const char *bind;          /* the path a bind clones, or NULL for a new filesystem */
+    const char *type, *source; /* the new filesystem's type and source */
+    const struct strv *data;   /* its parameters, "key=value" or "flag" */
+    uint64_t set, clr;         /* MOUNT_ATTR_* to set and to clear */
+    int (*fill)(int rootfd, const char *host, struct err *e);
+    const char *what, *host; /* for messages: the filesystem and the mount point */
+};
+
+/* ---- backend 1: the new mount API ---- */
+
+/*
+ * Builds s detached in *mfd: cloned or created, filled, with its
+ * attributes and private propagation, all before anyone can see it.
+ */
+static int newapi_prepare(const struct mspec *s, int *mfd, struct err *e)
+{
+    char why[512] = "";
+    int fd = -1, rc;
+
+    if (s->bind) {
+        fd = open_tree(AT_FDCWD, s->bind, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0)
+            return err_sys(e, errno, "cannot mount %s on %s: cannot clone %s", s->what, s->host,
+                           s->bind);
+    } else {
+        rc = fs_create(s->type, s->source, s->data, &fd, why, sizeof(why));
+        if (rc < 0)
+            return lx_err(e, -rc, "cannot mount %s on %s: %s%s", s->what, s->host, strerror(-rc),
+                          why);
+    }
+    /* Filled first: "ro" applies to the mount, which would refuse mknod. */
+    rc = s->fill ? s->fill(fd, s->host, e) : 0;
+    if (rc == 0 && (rc = set_attr(fd, s->set, s->clr, MS_PRIVATE)) < 0)
+        rc = err_sys(e, -rc, "cannot mount %s on %s: cannot set its options", s->what, s->host);
+    if (rc < 0) {
+        close(fd); /* dissolves the detached mount */
+        return rc;
+    }
+    *mfd = fd;
+    return 0;
+}
+
+/*
  * Attaches the detached mount mfd onto tfd and makes it private. The
  * propagation is set again after the attach: a mount attached under a
  * shared parent becomes shared itself. On failure it is unmounted again.
  */
-static int attach(struct lx_root *r, int mfd, int tfd, uint64_t *id, const char *what,
-                  const char *host, struct err *e)
+static int newapi_attach(struct lx_root *r, int mfd, int tfd, uint64_t *id, const char *what,
+                         const char *host, struct err *e)
 {
     int rc;
 
@@ -344,6 +443,238 @@ static int attach(struct lx_root *r, int mfd, int tfd, uint64_t *id, const char 
         return err_sys(e, -rc, "cannot make the mount on %s private", host);
     }
     return 0;
+}
+
+/* ---- backend 2: mount(2) ---- */
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000 /* Linux 5.10; not in glibc 2.36's headers */
+#endif
+
+/* The mount attributes as mount(2) and statvfs flags (the atime mode apart). */
+static const struct {
+    uint64_t attr;
+    unsigned long ms, st;
+} attr_flags[] = {
+    {MOUNT_ATTR_RDONLY, MS_RDONLY, ST_RDONLY},
+    {MOUNT_ATTR_NOSUID, MS_NOSUID, ST_NOSUID},
+    {MOUNT_ATTR_NODEV, MS_NODEV, ST_NODEV},
+    {MOUNT_ATTR_NOEXEC, MS_NOEXEC, ST_NOEXEC},
+    {MOUNT_ATTR_NODIRATIME, MS_NODIRATIME, ST_NODIRATIME},
+    {MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW, ST_NOSYMFOLLOW},
+};
+
+/* The attributes of a mount whose statvfs flags are st. */
+static uint64_t st_attrs(unsigned long st)
+{
+    uint64_t a = st & ST_NOATIME    ? MOUNT_ATTR_NOATIME
+                 : st & ST_RELATIME ? MOUNT_ATTR_RELATIME
+                                    : MOUNT_ATTR_STRICTATIME;
+
+    for (size_t i = 0; i < sizeof(attr_flags) / sizeof(attr_flags[0]); i++)
+        if (st & attr_flags[i].st)
+            a |= attr_flags[i].attr;
+    return a;
+}
+
+/* The mount(2) flags of attributes, the atime mode always named (relatime by default). */
+static unsigned long ms_flags(uint64_t attrs)
+{
+    uint64_t atime = attrs & MOUNT_ATTR__ATIME;
+    unsigned long ms = atime == MOUNT_ATTR_NOATIME       ? MS_NOATIME
+                       : atime == MOUNT_ATTR_STRICTATIME ? MS_STRICTATIME
+                                                         : MS_RELATIME;
+
+    for (size_t i = 0; i < sizeof(attr_flags) / sizeof(attr_flags[0]); i++)
+        if (attrs & attr_flags[i].attr)
+            ms |= attr_flags[i].ms;
+    return ms;
+}
+
+/*
+ * mount(2) gives no handle of the mount it made on tfd: finds it in the
+ * mount table as the top of the stack of mounts on tfd's mount at tfd's
+ * path, and opens its root through the parent directory, checked by its
+ * mount id to be that mount. *id is set once the mount is found (0 before),
+ * so that a later failure can unmount it.
+ */
+static int classic_find(struct lx_root *r, int tfd, int *rootfd, uint64_t *id, const char *host,
+                        struct err *e)
+{
+    struct lx_mount *v = NULL;
+    size_t n = 0;
+    uint64_t top, got;
+    const char *name;
+    char *canon = lx_fd_path(tfd);
+    int fd, rc;
+
+    *id = 0;
+    if (!canon || !in_root(r, canon)) {
+        free(canon);
+        return lx_err(e, EXDEV, "cannot find the new mount on %s: it is not in sandbox %s", host,
+                      r->path);
+    }
+    rc = lx_mnt_id(tfd, &top);
+    if (rc < 0) {
+        rc = err_sys(e, -rc, "cannot find the mount id of %s", host);
+        goto out;
+    }
+    rc = lx_mountinfo(&v, &n, e);
+    if (rc < 0)
+        goto out;
+    /* A mount stacked on another at the same path has it as its parent. */
+    for (size_t climb = 0, i = 0; i < n && climb < n; i++)
+        if ((uint64_t)v[i].parent == top && strcmp(v[i].path, canon) == 0) {
+            top = (uint64_t)v[i].id;
+            *id = top;
+            climb++;
+            i = (size_t)-1; /* from the start again, for a mount on this one */
+        }
+    if (*id == 0) {
+        rc = lx_err(e, ENOENT, "cannot find the new mount on %s in the mount table", host);
+        goto out;
+    }
+    fd = canon_parent(r, canon, &name);
+    if (fd >= 0) {
+        int pfd = fd;
+        fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        fd = fd < 0 ? -errno : fd;
+        close(pfd);
+    }
+    if (fd < 0) {
+        rc = err_sys(e, -fd, "cannot open the new mount on %s", host);
+    } else if ((rc = lx_mnt_id(fd, &got)) < 0 || got != top) {
+        close(fd);
+        rc = lx_err(e, EAGAIN, "cannot open the new mount on %s: its mount point was replaced",
+                    host);
+    } else {
+        *rootfd = fd;
+    }
+out:
+    lx_mountinfo_free(v, n);
+    free(canon);
+    return rc;
+}
+
+/*
+ * Mounts s on tfd with mount(2) through /proc/self/fd/N, finds the new
+ * mount, makes it private, fills it, and sets the attributes of a bind (or
+ * of a filled mount) with a remount that keeps its other flags; a new
+ * filesystem gets them in the mount call. A failure after the mount call
+ * unmounts it again. On success *rootfd is an O_PATH fd of its root.
+ */
+static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int *rootfd,
+                          uint64_t *id, struct err *e)
+{
+    bool remount = (s->bind || s->fill) && (s->set | s->clr);
+    unsigned long flags = s->bind ? MS_BIND : s->fill ? 0 : ms_flags(s->set);
+    /*
+     * The kernel ignores the type of a bind, a remount and a propagation
+     * change, but valgrind reads it as a string: "none", as mount(8) does.
+     */
+    const char *type = s->bind ? "none" : s->type;
+    char target[64];
+    struct buf data = {0};
+    struct statvfs sv;
+    int rc;
+
+    for (size_t i = 0; !s->bind && i < s->data->n; i++) {
+        buf_adds(&data, i ? "," : "");
+        buf_adds(&data, s->data->v[i]);
+    }
+    snprintf(target, sizeof(target), "/proc/self/fd/%d", tfd);
+    if (mount(s->bind ? s->bind : s->source, target, type, flags, data.p) < 0) {
+        int err = errno;
+        /* The kernel's reason is only in its log: name the options instead. */
+        rc = lx_err(e, err, "cannot mount %s on %s: %s%s%s%s", s->what, s->host, strerror(err),
+                    data.len ? " (options " : "", data.len ? data.p : "", data.len ? ")" : "");
+        buf_free(&data);
+        return rc;
+    }
+    buf_free(&data);
+    rc = classic_find(r, tfd, rootfd, id, s->host, e);
+    if (rc == 0) {
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", *rootfd);
+        if (mount(NULL, target, "none", MS_PRIVATE, NULL) < 0)
+            rc = err_sys(e, errno, "cannot make the mount on %s private", s->host);
+        else if (s->fill)
+            rc = s->fill(*rootfd, s->host, e);
+    }
+    if (rc == 0 && remount &&
+        (fstatvfs(*rootfd, &sv) < 0 ||
+         mount(NULL, target, "none",
+               MS_REMOUNT | MS_BIND | ms_flags((st_attrs(sv.f_flag) & ~s->clr) | s->set),
+               NULL) < 0))
+        rc = err_sys(e, errno, "cannot mount %s on %s: cannot set its options", s->what, s->host);
+    if (rc < 0) {
+        if (*rootfd >= 0)
+            close(*rootfd);
+        *rootfd = -1;
+        if (*id)
+            unmount_ids(r, id, 1);
+    }
+    return rc;
+}
+
+/* 1 when mounts are made with mount(2), 0 with the new API, -1 until known. */
+static atomic_int classic = -1;
+
+bool lx_mount_classic(void)
+{
+    int unknown = -1;
+
+    /* BOB_NO_NEWMOUNT=1 takes mount(2), so that tests cover it too. */
+    if (atomic_load(&classic) < 0)
+        atomic_compare_exchange_strong(&classic, &unknown, getenv("BOB_NO_NEWMOUNT") != NULL);
+    return atomic_load(&classic) == 1;
+}
+
+/*
+ * Makes mount s on a mount point: guest path dest beneath r (made when
+ * missing: a directory, or an empty file when dir is false), or, when
+ * under >= 0, the directory dest of the mount whose root is under (the
+ * shm and pts of a /dev). On success *id is the new mount's id and, when
+ * rootfd is not NULL, *rootfd an fd of its root (the caller closes it).
+ * Whatever fails, nothing stays mounted.
+ */
+static int mount_make(struct lx_root *r, const struct mspec *s, int under, const char *dest,
+                      bool dir, int *rootfd, uint64_t *id, struct err *e)
+{
+    int mfd = -1, tfd = -1, rc = 0;
+
+    /* Built before the mount point exists, so that a bad option creates nothing. */
+    if (!lx_mount_classic()) {
+        rc = newapi_prepare(s, &mfd, e);
+        if (rc == -ENOSYS) {
+            /* valgrind, or a kernel without (all of) the new API: mount(2) from now on. */
+            log_debug("the new mount API is not available (%s): using mount(2)", e->msg);
+            atomic_store(&classic, 1);
+            err_clear(e);
+            rc = 0;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (under >= 0) {
+        tfd = openat(under, dest, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tfd < 0)
+            rc = err_sys(e, errno, "cannot open %s", s->host);
+    } else {
+        rc = mount_point(r, dest, dir, &tfd, e);
+    }
+    if (rc == 0 && mfd >= 0)
+        rc = newapi_attach(r, mfd, tfd, id, s->what, s->host, e);
+    else if (rc == 0)
+        rc = classic_attach(r, s, tfd, &mfd, id, e);
+    if (tfd >= 0)
+        close(tfd);
+    if (rc == 0 && rootfd) {
+        *rootfd = mfd;
+        mfd = -1;
+    }
+    if (mfd >= 0)
+        close(mfd);
+    return rc;
 }
 
 /* The device nodes of a private /dev: same numbers as the host's (these defaults otherwise). */
@@ -362,8 +693,8 @@ static const struct {
     {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 };
 
-/* Fills the detached /dev tmpfs (its root is mfd) before anyone can see it. */
-static int dev_populate(int mfd, const char *host, struct err *e)
+/* Fills the /dev tmpfs whose root is rootfd (detached, with the new API). */
+static int dev_populate(int rootfd, const char *host, struct err *e)
 {
     for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
         char hostnode[64];
@@ -373,51 +704,33 @@ static int dev_populate(int mfd, const char *host, struct err *e)
         if (stat(hostnode, &st) == 0 && S_ISCHR(st.st_mode))
             rdev = st.st_rdev;
         /* mknod, not a bind of the host's node: a chmod inside stays inside. */
-        if (mknodat(mfd, dev_nodes[i].name, S_IFCHR | 0666, rdev) < 0 ||
-            fchmodat(mfd, dev_nodes[i].name, 0666, 0) < 0)
+        if (mknodat(rootfd, dev_nodes[i].name, S_IFCHR | 0666, rdev) < 0 ||
+            fchmodat(rootfd, dev_nodes[i].name, 0666, 0) < 0)
             return err_sys(e, errno, "cannot create %s/%s", host, dev_nodes[i].name);
     }
     for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
-        if (symlinkat(dev_links[i].target, mfd, dev_links[i].name) < 0)
+        if (symlinkat(dev_links[i].target, rootfd, dev_links[i].name) < 0)
             return err_sys(e, errno, "cannot create %s/%s", host, dev_links[i].name);
-    if (mkdirat(mfd, "shm", 0755) < 0 || mkdirat(mfd, "pts", 0755) < 0 ||
-        fchmodat(mfd, "shm", 0755, 0) < 0 || fchmodat(mfd, "pts", 0755, 0) < 0)
+    if (mkdirat(rootfd, "shm", 0755) < 0 || mkdirat(rootfd, "pts", 0755) < 0 ||
+        fchmodat(rootfd, "shm", 0755, 0) < 0 || fchmodat(rootfd, "pts", 0755, 0) < 0)
         return err_sys(e, errno, "cannot create directories in %s", host);
     return 0;
 }
 
-/* Mounts a new filesystem on directory `sub` of the attached /dev (devfd). */
+/* Mounts a new filesystem on directory `sub` of the attached /dev (devfd, its root). */
 static int dev_sub(struct lx_root *r, int devfd, const char *sub, const char *type,
                    const char *const *params, uint64_t attrs, uint64_t *id, const char *host,
                    struct err *e)
 {
     struct strv data = {0};
-    char why[512], *where = xasprintf("%s/%s", host, sub);
-    int mfd = -1, tfd = -1, rc;
+    char *where = xasprintf("%s/%s", host, sub);
+    struct mspec s = {
+        .type = type, .source = type, .data = &data, .set = attrs, .what = type, .host = where};
+    int rc;
 
     for (size_t i = 0; params[i]; i++)
         strv_push(&data, params[i]);
-    rc = fs_create(type, type, &data, &mfd, why, sizeof(why));
-    if (rc < 0) {
-        rc = lx_err(e, -rc, "cannot mount %s on %s: %s%s", type, where, strerror(-rc), why);
-        goto out;
-    }
-    rc = set_attr(mfd, attrs, 0, 0);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot set the attributes of %s", where);
-        goto out;
-    }
-    tfd = openat(devfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tfd < 0) {
-        rc = err_sys(e, errno, "cannot open %s", where);
-        goto out;
-    }
-    rc = attach(r, mfd, tfd, id, type, where, e);
-out:
-    if (mfd >= 0)
-        close(mfd);
-    if (tfd >= 0)
-        close(tfd);
+    rc = mount_make(r, &s, devfd, sub, true, NULL, id, e);
     strv_free(&data);
     free(where);
     return rc;
@@ -434,11 +747,18 @@ static int mount_dev(struct lx_root *r, const char *dest, const char *host, cons
     static const char *const shm[] = {"mode=1777", NULL};
     static const char *const pts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL};
     struct strv data = {0};
+    struct mspec s = {.type = "tmpfs",
+                      .source = "tmpfs",
+                      .data = &data,
+                      .set = mo->set | MOUNT_ATTR_NOSUID,
+                      .clr = mo->clr & ~MOUNT_ATTR_NOSUID,
+                      .fill = dev_populate,
+                      .what = "dev",
+                      .host = host};
     uint64_t ids[3];
     size_t nids = 0;
     bool has_mode = false;
-    char why[512];
-    int mfd = -1, tfd = -1, rc;
+    int devfd = -1, rc;
 
     for (size_t i = 0; i < mo->data.n; i++) {
         strv_push(&data, mo->data.v[i]);
@@ -446,32 +766,15 @@ static int mount_dev(struct lx_root *r, const char *dest, const char *host, cons
     }
     if (!has_mode)
         strv_push(&data, "mode=755");
-    rc = fs_create("tmpfs", "tmpfs", &data, &mfd, why, sizeof(why));
-    if (rc < 0) {
-        rc = lx_err(e, -rc, "cannot mount dev on %s: %s%s", host, strerror(-rc), why);
-        goto out;
-    }
-    /* Filled first: "ro" in opts applies to the mount, which would refuse mknod. */
-    rc = dev_populate(mfd, host, e);
-    if (rc < 0)
-        goto out;
-    rc = set_attr(mfd, mo->set | MOUNT_ATTR_NOSUID, mo->clr & ~MOUNT_ATTR_NOSUID, 0);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot set the attributes of %s", host);
-        goto out;
-    }
-    rc = mount_point(r, dest, true, &tfd, e);
-    if (rc < 0)
-        goto out;
-    rc = attach(r, mfd, tfd, &ids[0], "dev", host, e);
+    rc = mount_make(r, &s, -1, dest, true, &devfd, &ids[0], e);
     if (rc < 0)
         goto out;
     nids = 1;
-    rc = dev_sub(r, mfd, "shm", "tmpfs", shm, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &ids[1], host,
+    rc = dev_sub(r, devfd, "shm", "tmpfs", shm, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &ids[1], host,
                  e);
     if (rc == 0) {
         nids = 2;
-        rc = dev_sub(r, mfd, "pts", "devpts", pts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &ids[2],
+        rc = dev_sub(r, devfd, "pts", "devpts", pts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &ids[2],
                      host, e);
     }
     if (rc < 0) {
@@ -484,10 +787,8 @@ static int mount_dev(struct lx_root *r, const char *dest, const char *host, cons
         unmount_ids(r, undo, k);
     }
 out:
-    if (mfd >= 0)
-        close(mfd);
-    if (tfd >= 0)
-        close(tfd);
+    if (devfd >= 0)
+        close(devfd);
     strv_free(&data);
     return rc;
 }
@@ -517,13 +818,15 @@ int plat_mount(const char *root, const struct action *a, struct err *e)
 {
     struct lx_root r;
     struct mopts mo;
+    struct mspec s = {0};
     struct stat st;
     const char *dest = a->dest ? a->dest : a->src;
     const char *src = a->src ? a->src : a->dest;
     const char *fsname = a->fs_name ? a->fs_name : fs_label(a->fs);
-    char *host = NULL, why[512] = "";
+    char *host = NULL;
+    bool dir = true;
     uint64_t id;
-    int mfd = -1, tfd = -1, rc;
+    int rc;
 
     if (!dest)
         return lx_err(e, EINVAL, "%s: a mount needs a destination", a->where ? a->where : "mount");
@@ -532,43 +835,35 @@ int plat_mount(const char *root, const struct action *a, struct err *e)
         return rc;
     host = lx_host(&r, dest);
     parse_opts(a->opts, &mo);
+    s.data = &mo.data;
+    s.set = mo.set;
+    s.clr = mo.clr;
+    s.what = fsname;
+    s.host = host;
 
     switch (a->fs) {
     case FS_BIND:
-    case FS_FD: {
+    case FS_FD:
         /* fd: /dev/fd is /proc/self/fd, so this binds the fd directory of this process. */
-        const char *from = a->fs == FS_FD ? "/dev/fd" : src;
+        s.bind = a->fs == FS_FD ? "/dev/fd" : src;
         if (mo.data.n) {
             rc = lx_err(e, EINVAL, "cannot mount %s on %s: unknown option '%s'", fsname, host,
                         mo.data.v[0]);
             goto out;
         }
-        if (!from || stat(from, &st) < 0) {
-            rc = err_sys(e, from ? errno : EINVAL, "cannot mount %s on %s: source %s", fsname, host,
-                         from ? from : "(none)");
+        if (!s.bind || stat(s.bind, &st) < 0) {
+            rc = err_sys(e, s.bind ? errno : EINVAL, "cannot mount %s on %s: source %s", fsname,
+                         host, s.bind ? s.bind : "(none)");
             goto out;
         }
-        mfd = open_tree(AT_FDCWD, from, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (mfd < 0) {
-            rc = err_sys(e, errno, "cannot mount %s on %s: cannot clone %s", fsname, host, from);
-            goto out;
-        }
-        rc = mount_point(&r, dest, S_ISDIR(st.st_mode), &tfd, e);
+        dir = S_ISDIR(st.st_mode);
         break;
-    }
     case FS_TMP:
     case FS_PROC:
-    case FS_NFS: {
-        const char *type = a->fs == FS_TMP ? "tmpfs" : a->fs == FS_PROC ? "proc" : "nfs";
-        const char *source = a->fs == FS_NFS ? src : type;
-        rc = fs_create(type, source, &mo.data, &mfd, why, sizeof(why));
-        if (rc < 0) {
-            rc = lx_err(e, -rc, "cannot mount %s on %s: %s%s", fsname, host, strerror(-rc), why);
-            goto out;
-        }
-        rc = mount_point(&r, dest, true, &tfd, e);
+    case FS_NFS:
+        s.type = a->fs == FS_TMP ? "tmpfs" : a->fs == FS_PROC ? "proc" : "nfs";
+        s.source = a->fs == FS_NFS ? src : s.type;
         break;
-    }
     case FS_DEV:
         rc = mount_dev(&r, dest, host, &mo, e);
         goto out;
@@ -576,20 +871,8 @@ int plat_mount(const char *root, const struct action *a, struct err *e)
         rc = lx_err(e, EINVAL, "cannot mount %s on %s: unsupported filesystem type", fsname, host);
         goto out;
     }
-    if (rc < 0)
-        goto out;
-    /* Read-only (and every other attribute) before the mount is visible. */
-    rc = set_attr(mfd, mo.set, mo.clr, MS_PRIVATE);
-    if (rc < 0) {
-        rc = err_sys(e, -rc, "cannot mount %s on %s: cannot set its options", fsname, host);
-        goto out;
-    }
-    rc = attach(&r, mfd, tfd, &id, fsname, host, e);
+    rc = mount_make(&r, &s, -1, dest, dir, NULL, &id, e);
 out:
-    if (mfd >= 0)
-        close(mfd);
-    if (tfd >= 0)
-        close(tfd);
     strv_free(&mo.data);
     free(host);
     lx_root_close(&r);
