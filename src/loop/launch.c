@@ -81,6 +81,34 @@ static int prepare_user(struct launch *l, const char *user, struct err *e)
     return 0;
 }
 
+/*
+ * The signals that are not at their default disposition in this process
+ * (SigCgt and SigIgn of /proc/self/status): the child resets those only,
+ * not all 64 one by one while we wait for it. All when it cannot be read.
+ */
+static uint64_t non_default_signals(void)
+{
+    char buf[4096], *p;
+    uint64_t mask = 0;
+    int found = 0, fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return UINT64_MAX;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return UINT64_MAX;
+    buf[n] = '\0';
+    for (p = buf; (p = strstr(p, "\nSig")); p++) {
+        if (strncmp(p, "\nSigIgn:", 8) == 0 || strncmp(p, "\nSigCgt:", 8) == 0) {
+            mask |= strtoull(p + 8, NULL, 16);
+            found++;
+        }
+    }
+    return found == 2 ? mask : UINT64_MAX;
+}
+
 int launch_prepare(struct launch *l, const struct proc_opts *o, struct err *e)
 {
     memset(l, 0, sizeof(*l));
@@ -94,6 +122,7 @@ int launch_prepare(struct launch *l, const struct proc_opts *o, struct err *e)
     for (int i = 0; i < 3; i++)
         l->pipe_wfd[i] = -1;
     l->file = o->argv[0];
+    l->sigs = non_default_signals();
     for (size_t i = 0; o->argv[i]; i++)
         strv_push(&l->argv, o->argv[i]);
     if (o->env) {
@@ -206,8 +235,8 @@ void launch_child(struct launch *l, int errfd)
     /* Signal handlers (libuv's) are ours, not the command's; the parent blocked all signals. */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
+    for (int s = 1; s < NSIG && s <= 64; s++)
+        if (s != SIGKILL && s != SIGSTOP && (l->sigs >> (s - 1) & 1))
             sigaction(s, &sa, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -232,8 +261,11 @@ void launch_child(struct launch *l, int errfd)
     for (size_t i = 0; i < l->paths.n; i++) {
         execve(l->paths.v[i], l->argv.v, env);
         if (errno == ENOEXEC) {
-            l->sh_argv.v[1] = l->paths.v[i];
-            execve(l->sh_argv.v[0], l->sh_argv.v, env);
+            /* A copy on the stack: after vfork, l is the parent's memory. */
+            char *sh[l->sh_argv.n + 1];
+            memcpy(sh, l->sh_argv.v, (l->sh_argv.n + 1) * sizeof(*sh));
+            sh[1] = l->paths.v[i];
+            execve(sh[0], sh, env);
         }
         if (errno == EACCES)
             err = EACCES;

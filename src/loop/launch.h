@@ -6,10 +6,11 @@
  * every command. So proc_spawn forks itself: everything that may allocate
  * or take a lock (the user's passwd entry and groups, the environment, the
  * PATH candidates, argv for a script without "#!") is prepared here in the
- * parent, and the child only makes system calls that are safe after fork
- * in a process that may have threads (the libuv thread pool): signal
- * dispositions back to default, setsid, dup2 of its stdio, chroot, chdir,
- * setgroups/setgid/setuid, execve.
+ * parent, and the child, started with vfork, only makes system calls that
+ * are safe there (it shares our memory until it execs, and we may have
+ * threads: the libuv thread pool) and writes nothing but its own stack:
+ * signal dispositions back to default, setsid, dup2 of its stdio, chroot,
+ * chdir, setgroups/setgid/setuid, execve.
  *
  * Failures in the child: in a sandbox (root or user set) the child writes
  * "bob: sandbox entry: <what>: <reason>" to its stderr and exits 125
@@ -22,6 +23,7 @@
 #define BOB_LAUNCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "loop/proc.h"
@@ -47,13 +49,14 @@ struct launch {
     gid_t gid;
     gid_t *groups;
     int ngroups;
+    uint64_t sigs; /* signals caught or ignored by us: bit s-1 for signal s */
 };
 
 /* Prepares l from o in the parent. On failure returns -1 with e set. */
 int launch_prepare(struct launch *l, const struct proc_opts *o, struct err *e);
 void launch_free(struct launch *l);
 /*
- * The child side, after fork: never returns. errfd is the write end of the
+ * The child side, after vfork: never returns. errfd is the write end of the
  * close-on-exec error pipe (host commands), or -1.
  */
 __attribute__((noreturn)) void launch_child(struct launch *l, int errfd);

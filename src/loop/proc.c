@@ -182,9 +182,12 @@ static void close_fds(int *rfd, int *wfd)
 }
 
 /*
- * Forks the child with every signal blocked (so that no handler of ours
- * runs in it before it has reset them) and, for a host command, waits for
- * its exec through the error pipe. Returns the pid, or -errno.
+ * Starts the child with vfork (no copy of our page tables; we are stopped
+ * until it has called execve or _exit, which is what posix_spawn does),
+ * with every signal blocked so that no handler of ours runs in it before
+ * it has reset them. A host command's exec failure comes back through the
+ * error pipe (it is already there when vfork returns). Returns the pid, or
+ * -errno.
  */
 static pid_t fork_child(struct launch *l)
 {
@@ -197,7 +200,7 @@ static pid_t fork_child(struct launch *l)
         return -errno;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = fork();
+    pid = vfork();
     if (pid == 0)
         launch_child(l, errp[1]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
