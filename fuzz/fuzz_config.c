@@ -11,7 +11,7 @@
  *
  * Environment: FUZZ_CONFIG_MS (default 2000) and FUZZ_CONFIG_MIB (default
  * 64) set the loader's bounds; FUZZ_HARD_STOP=1 arms the loader's hard stop
- * (the process ends with exit 1 and a message 1 s after FUZZ_CONFIG_MS, as
+ * (the process ends with exit 1 and a message 2 s after FUZZ_CONFIG_MS, as
  * bob does; fuzz/run uses it to check the inputs that time out);
  * FUZZ_NO_ROUNDTRIP=1 turns the round trip off;
  * FUZZ_AUX_DIR names a directory whose files are linked next to the config

@@ -38,7 +38,7 @@
 #define MAX_LINK_HOPS 40
 #define PLACE_MAX 512
 #define HOOK_COUNT 1000
-#define HARD_STOP_GRACE_MS 1000
+#define HARD_STOP_GRACE_MS 2000
 
 static const char legacy_fmt[] =
     "\n\n'%s' is no longer a supported configuration key.\n\n"

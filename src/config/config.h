@@ -145,7 +145,7 @@ struct config_limits {
     /*
      * The hard stop: the count hook cannot interrupt one long call of a C
      * function (a backtracking string.find), so when this is set a timer
-     * ends the process 1 s after max_ms with "Error: <path>: configuration
+     * ends the process 2 s after max_ms with "Error: <path>: configuration
      * took too long to load ..." on stderr and exit status 1. Only for a
      * process that has nothing else to clean up yet (the CLI at start).
      */
