@@ -1,6 +1,8 @@
 #!/bin/bash
 # Fault injection (BOB_FAULT): for every injected failure and every SIGKILL
-# step of create and destroy, bob ends with a clear one-line error (or dies),
+# step of create and destroy (and of a build: pre-build, jobs, stages,
+# post-build; a failed log write and spawn in a build), bob ends with a
+# clear one-line error (or dies),
 # never leaves a mount it made after a failed create, and afterwards
 # `bob sandbox destroy -a` (at most twice) leaves no mount, no process, no
 # sandbox directory, and every host file reachable through a bind intact.
@@ -80,4 +82,59 @@ for s in $steps; do
     rc=$?
     check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
     clean "SIGKILL at $s"
+done
+
+# The build steps: pre-build (hooks), each job and stage, post-build. The
+# hooks mount a tmpfs and run a command whose undo leaves a mark on the host.
+CFG=$T/build.lua
+mkdir -p "$T/shared"
+cat >"$CFG" <<LUA
+options = { build_threads = 2, logdir = "$T/logs", tui = false }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+$SYSTEM_LUA
+    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+    { action = "mount", fs = "bind", src = "$HOST/data", dest = "/work" },
+    { action = "mount", fs = "bind", src = "$T/shared", dest = "/shared" },
+  },
+  hooks = {
+    { action = "mount", fs = "tmp", dir = "/build" },
+    { action = "cmd", chroot = true, create = "echo hooked > /build/mark",
+      destroy = "echo undone >> /shared/undone" },
+  },
+}
+jobs = {
+  { name = "a", run = "sleep 60 >/dev/null 2>&1 & echo a" },
+  { name = "b", stages = { { name = "one", run = "echo 1" }, { name = "two", run = "echo 2" } } },
+  { name = "c", depends = { "a" }, run = "cat /build/mark" },
+}
+LUA
+
+# SIGKILL of bob at every build step: one destroy -a undoes the hooks
+# (their destroy command runs) and leaves nothing.
+for s in prebuild:1 prebuild:2 build.job:1 build.job:3 build.stage:1 build.stage:3 postbuild:1 postbuild:3; do
+    rm -f "$T/shared/undone"
+    BOB_FAULT="kill@$s" bob build >/dev/null 2>&1
+    rc=$?
+    check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
+    clean "SIGKILL at $s"
+    case $s in
+    prebuild:1) ;; # killed before the first hook ran: nothing to undo
+    *) check "SIGKILL at $s: destroy -a undid the hooks" [ -s "$T/shared/undone" ] ;;
+    esac
+done
+
+# Injected failures during a build: the job fails with a clear reason, the
+# run goes on and ends with exit 3, and the build leaves nothing behind.
+for f in logwrite:1 spawn:4; do
+    BOB_FAULT=$f bob build >"$T/out" 2>"$T/err"
+    rc=$?
+    check "build, $f: exit 3 (a job failed, the run went on)" [ $rc = 3 ]
+    check "build, $f: the reason is given" grep -qE "(injected|cannot write log|cannot run)" "$T/out" "$T/err"
+    check "build, $f: the other jobs ran" grep -q "succeeded" "$T/out"
+    check "build, $f: no sandbox, mount or process left" \
+        [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)$(mounts_under "$BOB_BASEDIR")$(procs_under "$BOB_BASEDIR")" ]
+    check "build, $f: host files intact" host_files_intact
 done
