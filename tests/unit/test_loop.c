@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,60 @@ static void test_proc_enter_chroot(void **state)
     buf_free(&r.err);
 }
 
+/*
+ * A command run as a user gets that user's uid, gid, groups and HOME,
+ * USER, LOGNAME; PATH is searched in the command's environment; a script
+ * without "#!" runs with /bin/sh, as execvp does.
+ */
+static void test_proc_user_and_path(void **state)
+{
+    const char *id[] = {"sh", "-c", "echo $(id -u):$(id -g):$(id -G):$HOME:$USER:$LOGNAME", NULL};
+    const char *env[] = {"PATH=/nonexistent:/usr/bin", "HOME=/root", "USER=root", NULL};
+    const char *script[] = {"bob-test-script", "arg1", NULL};
+    char dir[] = "/tmp/bob-loop-XXXXXX", path[256], want[256], envpath[300];
+    const char *env2[] = {envpath, NULL};
+    struct proc_opts o = {.out = PROC_IO_PIPE, .err = PROC_IO_PIPE};
+    struct result r = {0};
+    struct passwd *pw;
+    FILE *f;
+
+    if (geteuid() != 0)
+        skip();
+    pw = getpwnam("nobody");
+    assert_non_null(pw);
+    o.user = "nobody";
+    o.env = env;
+    run_proc(id, &o, &r);
+    buf_add(&r.out, "", 1);
+    snprintf(want, sizeof(want), "%u:%u:%u:%s:nobody:nobody\n", (unsigned)pw->pw_uid,
+             (unsigned)pw->pw_gid, (unsigned)pw->pw_gid, pw->pw_dir);
+    assert_string_equal(r.out.p, want);
+    assert_int_equal(r.code, 0);
+    buf_free(&r.out);
+    buf_free(&r.err);
+
+    /* An executable text file without "#!" in PATH: run by /bin/sh. */
+    memset(&r, 0, sizeof(r));
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/bob-test-script", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("echo script \"$1\"\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(envpath, sizeof(envpath), "PATH=/nonexistent:%s", dir);
+    memset(&o, 0, sizeof(o));
+    o.out = o.err = PROC_IO_PIPE;
+    o.env = env2;
+    run_proc(script, &o, &r);
+    buf_add(&r.out, "", 1);
+    assert_string_equal(r.out.p, "script arg1\n");
+    unlink(path);
+    rmdir(dir);
+    buf_free(&r.out);
+    buf_free(&r.err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_proc_capture),        cmocka_unit_test(test_proc_signal),
         cmocka_unit_test(test_proc_pipe_holder),    cmocka_unit_test(test_proc_spawn_failure),
         cmocka_unit_test(test_proc_free_running),   cmocka_unit_test(test_proc_enter_chroot),
+        cmocka_unit_test(test_proc_user_and_path),
         cmocka_unit_test(test_sigint_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
