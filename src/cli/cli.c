@@ -3,6 +3,7 @@
 #include "util/fault.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,12 @@ int cli_main(int argc, char **argv)
 {
     struct cli cli = {0};
     int r;
+    /* Closed standard streams are /dev/null, so that no file of ours (a
+     * command's output pipe) ever takes their numbers. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+            open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+            return EXIT_ERROR;
     argc--;
     argv++;
     if (take_global_options(&cli, &argc, argv) < 0)

@@ -68,6 +68,11 @@ check "the 64 MiB line is whole in the log" [ "$(stat -c %s "$T/long.log")" = 67
 check "memory does not grow with the line (< 16 MiB more)" [ $((long - short)) -lt 16384 ]
 rm -f "$T/long.log"
 
+# bob started with its standard streams closed: they are /dev/null to it,
+# the command reads end of file and its output pipes work.
+out=$("$BOB" -c "$CFG" sandbox run 0 -- /bin/sh -c 'read x; echo "[$x]"; echo err >&2' <&- 2>&-)
+check "stdin and stderr closed: the command runs, reads EOF" [ "$out" = "[]" ]
+
 # A daemon keeps the output pipe open: run still ends, and kills it; a
 # process that was in the sandbox before is left alone.
 chroot "$BOB_BASEDIR/0" /bin/sh -c 'exec sleep 600' &
