@@ -756,8 +756,9 @@ static bool proc_start(int procfd, const char *pid, unsigned long long *ticks)
     p = strrchr(buf, ')');
     if (!p)
         return false;
-    /* After ") " come fields 3 (state) to 22 (starttime): skip 19 fields. */
-    for (int field = 3; field < 22; field++) {
+    /* Each space after ')' starts the next field: 3 (state) is after the
+     * first, 22 (starttime) after the 20th. */
+    for (int field = 3; field <= 22; field++) {
         p = strchr(p + 1, ' ');
         if (!p)
             return false;
@@ -775,6 +776,26 @@ int plat_since_mark(pid_t first, struct plat_since *s)
     s->at_ms = now_ms();
     snprintf(name, sizeof(name), "/proc/%d", (int)first);
     return proc_start(AT_FDCWD, name, &s->start) ? 0 : -1;
+}
+
+/* True when pid is a process (thread group leader), not another thread's id. */
+static bool proc_is_leader(int procfd, const char *pid_name, pid_t pid)
+{
+    char rel[NAME_MAX + 16], buf[1024], *p;
+    ssize_t len;
+    int fd;
+
+    snprintf(rel, sizeof(rel), "%s/status", pid_name);
+    fd = openat(procfd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return false;
+    buf[len] = '\0';
+    p = strstr(buf, "\nTgid:");
+    return p && strtol(p + 6, NULL, 10) == (long)pid;
 }
 
 /* The last pid handed out in our pid namespace, or 0. */
@@ -842,13 +863,18 @@ static int find_pids(const char *root, const struct plat_since *s, pid_t **pids,
      * The quick way, for a command that ended within PLAT_SINCE_QUICK_MS:
      * every process it started has a pid from first to the last pid handed
      * out, since pids cannot have gone round pid_max in so short a time.
+     * The range can also hold older processes (pids still in use are
+     * skipped over, not reused) and threads (/proc/TID exists for every
+     * thread, and kill(TID) would hit its whole process): the start time
+     * and the thread group id sort those out.
      */
     last = s && now_ms() - s->at_ms < PLAT_SINCE_QUICK_MS ? last_pid() : 0;
     if (s && last >= s->first && last - s->first < PLAT_SINCE_QUICK_PIDS) {
         for (pid_t pid = s->first; pid <= last; pid++) {
             snprintf(name, sizeof(name), "/proc/%d", (int)pid);
             if (pid != self && proc_link(AT_FDCWD, name, "root", target, sizeof(target)) &&
-                lx_path_under(target, canon))
+                lx_path_under(target, canon) && started_since(AT_FDCWD, name, pid, s) &&
+                proc_is_leader(AT_FDCWD, name, pid))
                 pid_push(pids, n, &cap, pid);
         }
         free(canon);

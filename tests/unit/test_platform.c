@@ -25,6 +25,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -177,6 +178,13 @@ static void child_chroot(const char *dir, int ready)
     if (chroot(dir) < 0 || chdir("/") < 0)
         _exit(1);
     (void)!write(ready, "x", 1);
+}
+
+/* child_chroot with a name that holds ") " and spaces, as a build's could. */
+static void child_chroot_named(const char *dir, int ready)
+{
+    prctl(PR_SET_NAME, "a) b (c d)", 0, 0, 0);
+    child_chroot(dir, ready);
 }
 
 static void child_open(const char *file, int ready)
@@ -956,8 +964,27 @@ static void test_find_pids_since(void **state)
     (void)state;
 
     before = spawn_child(child_chroot, g_root);
-    first = spawn_child(child_chroot, g_root);
+    first = spawn_child(child_chroot_named, g_root);
     assert_int_equal(plat_since_mark(first, &since), 0);
+    /* The start time is field 22 of /proc/PID/stat, counted after the name. */
+    {
+        char path[64], buf[1024], *p;
+        FILE *f;
+        int field = 3; /* p is at the space that starts field 3 */
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)first);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        assert_non_null(strstr(buf, "(a) b (c d))"));
+        p = strrchr(buf, ')') + 1;
+        assert_true(*p == ' ');
+        while (field < 22 && (p = strchr(p + 1, ' ')))
+            field++;
+        assert_non_null(p);
+        assert_true(strtoull(p + 1, NULL, 10) == since.start);
+        assert_true(since.start > 0);
+    }
     after = spawn_child(child_chroot, g_root);
 
     for (int pass = 0; pass < 2; pass++) {
