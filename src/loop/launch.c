@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -122,7 +123,8 @@ int launch_prepare(struct launch *l, const struct proc_opts *o, struct err *e)
     for (int i = 0; i < 3; i++)
         l->pipe_wfd[i] = -1;
     l->file = o->argv[0];
-    l->sigs = non_default_signals();
+    /* SIGCHLD too: the reaper's handler may be installed after this. */
+    l->sigs = non_default_signals() | (UINT64_C(1) << (SIGCHLD - 1));
     for (size_t i = 0; o->argv[i]; i++)
         strv_push(&l->argv, o->argv[i]);
     if (o->env) {
@@ -249,16 +251,18 @@ void launch_child(struct launch *l, int errfd)
         child_fail(l, errfd, 125, "cannot chroot into", l->root, errno);
     if (l->cwd && chdir(l->cwd) != 0)
         child_fail(l, errfd, 125, "cannot change directory to", l->cwd, errno);
+    /* Raw system calls: glibc's wrappers would signal the parent's other
+     * threads (its set*id broadcast), which is the parent's business. */
     if (l->user) {
-        if (setgroups((size_t)l->ngroups, l->groups) != 0)
+        if (syscall(SYS_setgroups, (size_t)l->ngroups, l->groups) != 0)
             child_fail(l, errfd, 125, "cannot set the groups for", l->file, errno);
-        if (setgid(l->gid) != 0)
+        if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) != 0)
             child_fail(l, errfd, 125, "cannot set the group for", l->file, errno);
-        if (setuid(l->uid) != 0)
+        if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) != 0)
             child_fail(l, errfd, 125, "cannot set the user for", l->file, errno);
     }
     /* execvp's search, without its allocations: EACCES wins over ENOENT. */
-    for (size_t i = 0; i < l->paths.n; i++) {
+    for (size_t i = 0; i < l->paths.n && l->file[0]; i++) {
         execve(l->paths.v[i], l->argv.v, env);
         if (errno == ENOEXEC) {
             /* A copy on the stack: after vfork, l is the parent's memory. */
@@ -266,6 +270,8 @@ void launch_child(struct launch *l, int errfd)
             memcpy(sh, l->sh_argv.v, (l->sh_argv.n + 1) * sizeof(*sh));
             sh[1] = l->paths.v[i];
             execve(sh[0], sh, env);
+            err = errno; /* as execvp: the shell's failure ends the search */
+            break;
         }
         if (errno == EACCES)
             err = EACCES;

@@ -1,9 +1,9 @@
 /*
- * Starting a command, in a sandbox or on the host, with fork and exec.
+ * Starting a command, in a sandbox or on the host, with vfork and exec.
  *
  * libuv's uv_spawn cannot chroot in the child, and entering a sandbox
  * through a helper program costs one more exec (about a millisecond) for
- * every command. So proc_spawn forks itself: everything that may allocate
+ * every command. So proc_spawn starts it itself: everything that may allocate
  * or take a lock (the user's passwd entry and groups, the environment, the
  * PATH candidates, argv for a script without "#!") is prepared here in the
  * parent, and the child, started with vfork, only makes system calls that

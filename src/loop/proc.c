@@ -1,8 +1,12 @@
 /*
  * Child processes on the loop, with output pipes and exit+EOF tracking.
- * They are started by fork and exec (loop/launch.c), not by uv_spawn; the
- * exit comes as SIGCHLD through a libuv signal watcher of each process,
- * which reaps its own pid only (waitpid with WNOHANG).
+ * They are started by vfork and exec (loop/launch.c), not by uv_spawn. The
+ * exits come as SIGCHLD through one libuv signal watcher per loop (the
+ * reaper), which looks at each of our live children with waitpid(pid,
+ * WNOHANG): signals coalesce, and children that are not ours (a test's,
+ * a library's) are never reaped here. One watcher, not one per process:
+ * libuv writes a message per watcher into its signal pipe for every
+ * signal, and with hundreds of children a full pipe would drop some.
  */
 #include "loop/proc.h"
 #include "loop/launch.h"
@@ -21,8 +25,11 @@
 #define READ_BUF (256 * 1024)
 #define PIPE_SIZE (1024 * 1024)
 
+struct reaper;
+
 struct proc {
-    uv_signal_t sigchld;
+    struct reaper *reaper; /* while not reaped */
+    struct proc *next, *prev;
     uv_pipe_t pipes[2]; /* stdout, stderr */
     bool pipe_open[2];
     uv_timer_t drain;
@@ -126,7 +133,6 @@ static void exited(struct proc *p, int status)
         p->exit_status = WEXITSTATUS(status);
         p->term_signal = 0;
     }
-    close_handle(p, (uv_handle_t *)&p->sigchld);
     if ((p->pipe_open[0] || p->pipe_open[1]) && p->drain_ms && !p->freeing) {
         p->drain_started = true;
         uv_timer_start(&p->drain, on_drain, p->drain_ms, 0);
@@ -134,23 +140,97 @@ static void exited(struct proc *p, int status)
     maybe_finish(p);
 }
 
-/* A SIGCHLD: ours may be among the exited children (signals coalesce). */
+/* The children of one loop that are not reaped yet, and its SIGCHLD watcher. */
+struct reaper {
+    uv_signal_t sig;
+    uv_loop_t *loop;
+    struct proc *live;
+    struct reaper *next;
+    bool closing;
+};
+static struct reaper *reapers;
+
+static void reaper_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Closes the loop's reaper when it has no child left to wait for. */
+static void reaper_maybe_close(struct reaper *r)
+{
+    struct reaper **pp;
+
+    if (r->live || r->closing)
+        return;
+    r->closing = true;
+    for (pp = &reapers; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&r->sig, reaper_closed);
+}
+
+static void reaper_unlink(struct proc *p)
+{
+    struct reaper *r = p->reaper;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        r->live = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+    p->reaper = NULL;
+}
+
+/*
+ * A SIGCHLD: any number of our children may have exited (signals coalesce).
+ * One is reaped and its callbacks run before the next is looked for: a
+ * callback may free or kill another process, which must not be one that is
+ * reaped already (its pid could belong to someone else by then).
+ */
 static void on_sigchld(uv_signal_t *h, int sig)
 {
-    struct proc *p = h->data;
+    struct reaper *r = h->data;
+    struct proc *p;
     int status;
-    pid_t r;
+    pid_t w;
     (void)sig;
 
-    if (p->exited)
-        return;
-    do
-        r = waitpid(p->pid, &status, WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r == p->pid)
+again:
+    for (p = r->live; p; p = p->next) {
+        do
+            w = waitpid(p->pid, &status, WNOHANG);
+        while (w < 0 && errno == EINTR);
+        if (w == 0)
+            continue;
+        if (w < 0) /* ECHILD: not ours any more (cannot happen): gone all the same */
+            status = 255 << 8;
+        reaper_unlink(p);
         exited(p, status);
-    else if (r < 0) /* ECHILD: not ours any more (cannot happen): gone all the same */
-        exited(p, 255 << 8);
+        goto again;
+    }
+    reaper_maybe_close(r);
+}
+
+/* The loop's reaper, made and started (before any child can exit) when needed. */
+static struct reaper *reaper_for(uv_loop_t *loop)
+{
+    struct reaper *r;
+
+    for (r = reapers; r; r = r->next)
+        if (r->loop == loop)
+            return r;
+    r = xcalloc(1, sizeof(*r));
+    r->loop = loop;
+    uv_signal_init(loop, &r->sig);
+    r->sig.data = r;
+    uv_signal_start(&r->sig, on_sigchld, SIGCHLD);
+    r->next = reapers;
+    reapers = r;
+    return r;
 }
 
 /*
@@ -232,6 +312,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
                         struct err *e)
 {
     struct proc *p;
+    struct reaper *reaper;
     struct launch l;
     int rfd[2] = {-1, -1}, wfd[2] = {-1, -1};
     pid_t pid;
@@ -256,11 +337,8 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     p->cbs = *cbs;
     p->drain_ms = o->drain_ms;
     p->group = o->setsid;
-    /* The watcher first: the child may exit before fork returns here. */
-    uv_signal_init(loop, &p->sigchld);
-    p->sigchld.data = p;
-    p->open_handles++;
-    uv_signal_start(&p->sigchld, on_sigchld, SIGCHLD);
+    /* The watcher first: the child may exit before vfork returns here. */
+    reaper = reaper_for(loop);
     uv_timer_init(loop, &p->drain);
     p->drain.data = p;
     p->open_handles++;
@@ -280,11 +358,16 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
                 close(rfd[i]);
         p->freeing = true;
         p->exited = p->finished = true;
-        close_handle(p, (uv_handle_t *)&p->sigchld);
         close_handle(p, (uv_handle_t *)&p->drain);
+        reaper_maybe_close(reaper);
         return NULL;
     }
     p->pid = pid;
+    p->reaper = reaper;
+    p->next = reaper->live;
+    if (p->next)
+        p->next->prev = p;
+    reaper->live = p;
     for (int i = 0; i < 2; i++) {
         if (rfd[i] < 0)
             continue;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop/proc.h"
@@ -350,6 +351,48 @@ static void test_proc_user_and_path(void **state)
     buf_free(&r.err);
 }
 
+/*
+ * Hundreds of children that exit while the loop is busy: every exit is
+ * seen (one SIGCHLD watcher for all: one per process overflowed libuv's
+ * signal pipe and lost some, and the loop never ended).
+ */
+static int many_exited;
+static void many_on_exit(struct proc *p, void *data)
+{
+    many_exited++;
+    proc_free(p);
+}
+static void many_busy(uv_timer_t *t)
+{
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL); /* the loop is held while the children exit */
+}
+static void test_proc_many_children(void **state)
+{
+    enum { N = 300 };
+    uv_loop_t loop;
+    uv_timer_t busy;
+    struct err e;
+    char arg[N][32];
+    (void)state;
+
+    uv_loop_init(&loop);
+    for (int i = 0; i < N; i++) {
+        const char *argv[] = {"/bin/sh", "-c", arg[i], NULL};
+        struct proc_opts o = {.argv = argv, .out = PROC_IO_NULL, .err = PROC_IO_NULL};
+        struct proc_cbs cbs = {NULL, many_on_exit, NULL, NULL};
+        snprintf(arg[i], sizeof(arg[i]), "sleep 0.%03d", (i * 7) % 1000);
+        assert_non_null(proc_spawn(&loop, &o, &cbs, &e));
+    }
+    uv_timer_init(&loop, &busy);
+    uv_timer_start(&busy, many_busy, 10, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&busy, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(many_exited, N);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_proc_pipe_holder),    cmocka_unit_test(test_proc_spawn_failure),
         cmocka_unit_test(test_proc_free_running),   cmocka_unit_test(test_proc_enter_chroot),
         cmocka_unit_test(test_proc_user_and_path),
+        cmocka_unit_test(test_proc_many_children),
         cmocka_unit_test(test_sigint_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
