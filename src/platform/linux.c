@@ -736,22 +736,32 @@ static bool proc_link(int procfd, const char *pid, const char *what, char *out, 
     return true;
 }
 
-/* The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat). */
-static bool proc_start(int procfd, const char *pid, unsigned long long *ticks)
+/* Reads the small file procfd/<pid>/<what> (or an absolute path) into buf, NUL-terminated. */
+static bool proc_read(int procfd, const char *pid, const char *what, char *buf, size_t n)
 {
-    char rel[NAME_MAX + 16], buf[1024], *p;
+    char rel[NAME_MAX + 32];
     ssize_t len;
     int fd;
 
-    snprintf(rel, sizeof(rel), "%s/stat", pid);
+    snprintf(rel, sizeof(rel), "%s%s%s", pid, what[0] ? "/" : "", what);
     fd = openat(procfd, rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    len = read(fd, buf, sizeof(buf) - 1);
+    len = read(fd, buf, n - 1);
     close(fd);
     if (len <= 0)
         return false;
     buf[len] = '\0';
+    return true;
+}
+
+/* The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat). */
+static bool proc_start(int procfd, const char *pid, unsigned long long *ticks)
+{
+    char buf[1024], *p;
+
+    if (!proc_read(procfd, pid, "stat", buf, sizeof(buf)))
+        return false;
     /* "pid (comm) state ...": comm may hold spaces and ')', the last ')' ends it. */
     p = strrchr(buf, ')');
     if (!p)
@@ -781,19 +791,10 @@ int plat_since_mark(pid_t first, struct plat_since *s)
 /* True when pid is a process (thread group leader), not another thread's id. */
 static bool proc_is_leader(int procfd, const char *pid_name, pid_t pid)
 {
-    char rel[NAME_MAX + 16], buf[1024], *p;
-    ssize_t len;
-    int fd;
+    char buf[1024], *p;
 
-    snprintf(rel, sizeof(rel), "%s/status", pid_name);
-    fd = openat(procfd, rel, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!proc_read(procfd, pid_name, "status", buf, sizeof(buf)))
         return false;
-    len = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (len <= 0)
-        return false;
-    buf[len] = '\0';
     p = strstr(buf, "\nTgid:");
     return p && strtol(p + 6, NULL, 10) == (long)pid;
 }
@@ -802,17 +803,10 @@ static bool proc_is_leader(int procfd, const char *pid_name, pid_t pid)
 static pid_t last_pid(void)
 {
     char buf[32];
-    ssize_t len;
-    int fd = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
     unsigned long v;
 
-    if (fd < 0)
+    if (!proc_read(AT_FDCWD, "/proc/sys/kernel/ns_last_pid", "", buf, sizeof(buf)))
         return 0;
-    len = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (len <= 0)
-        return 0;
-    buf[len] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
     return str_to_uint(buf, &v) && v <= INT_MAX ? (pid_t)v : 0;
 }
