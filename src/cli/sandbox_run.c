@@ -12,7 +12,9 @@
 #include "cli/sbx_cmd.h"
 #include "loop/capture.h"
 #include "loop/proc.h"
+#include "loop/ptyrelay.h"
 #include "loop/runstate.h"
+#include "platform/platform.h"
 #include "sandbox/exec.h"
 #include "sandbox/killer.h"
 #include "sandbox/prepost.h"
@@ -203,6 +205,7 @@ struct shell {
     char *root;
     struct prepost *pp;
     struct proc *proc;
+    struct ptyrelay *relay; /* the shell's pty, when we are on a terminal */
     struct killer *killer;
     int shell_status;
     bool failed, interrupted;
@@ -332,7 +335,12 @@ static void shell_on_exit(struct proc *p, void *data)
     s->shell_status = proc_shell_status(p);
     proc_free(p);
     s->proc = NULL;
-    reclaim_terminal();
+    if (s->relay) {
+        ptyrelay_free(s->relay); /* its last output, and our terminal back */
+        s->relay = NULL;
+    } else {
+        reclaim_terminal();
+    }
     if (s->shell_status != 0 && !s->interrupted)
         fprintf(stderr, "Shell exited with exit status: %d\n", s->shell_status);
     s->step = SH_POSTBUILD;
@@ -364,6 +372,32 @@ static void shell_on_signal(enum run_state state, int signum, void *data)
     }
 }
 
+/*
+ * When we are on a terminal and the sandbox has its own devpts (fs = "dev"):
+ * a pty of it, relayed to our terminal; returns the slave for the shell.
+ * Otherwise -1, and the shell gets our terminal as it is.
+ */
+static int shell_pty(struct shell *s)
+{
+    int master, slave;
+    struct err e;
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return -1;
+    if (plat_pty_open(s->root, &master, &slave, &e) < 0) {
+        log_debug("no pty of the sandbox for the shell: %s", e.msg);
+        return -1;
+    }
+    s->relay = ptyrelay_start(&s->c.loop, STDIN_FILENO, STDOUT_FILENO, master, slave, &e);
+    if (!s->relay) {
+        log_debug("no pty relay for the shell: %s", e.msg);
+        close(master);
+        close(slave);
+        return -1;
+    }
+    return slave;
+}
+
 static void shell_next(struct shell *s)
 {
     struct strv env = {0};
@@ -372,6 +406,7 @@ static void shell_next(struct shell *s)
     const char *argv[] = {"/bin/sh", "/.bob/shell-init", NULL};
     struct err e;
     unsigned ids[1];
+    int slave;
 
     switch (s->step) {
     case SH_CREATE:
@@ -398,8 +433,21 @@ static void shell_next(struct shell *s)
         o.root = s->root;
         o.cwd = "/";
         o.in = o.out = o.err = PROC_IO_INHERIT;
+        slave = shell_pty(s);
+        if (slave >= 0) {
+            /* On a terminal: the shell's own session on a pty of the sandbox. */
+            o.in = o.out = o.err = PROC_IO_FD;
+            o.fd[0] = o.fd[1] = o.fd[2] = slave;
+            o.setsid = o.ctty = true;
+        }
         s->proc = proc_spawn(&s->c.loop, &o, &cbs, &e);
+        if (slave >= 0)
+            close(slave);
         strv_free(&env);
+        if (!s->proc && s->relay) {
+            ptyrelay_free(s->relay);
+            s->relay = NULL;
+        }
         if (!s->proc) {
             cli_error("%s", e.msg);
             s->failed = true;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -117,11 +118,14 @@ int launch_prepare(struct launch *l, const struct proc_opts *o, struct err *e)
     l->root = o->root;
     l->cwd = o->cwd ? o->cwd : (l->enter ? "/" : NULL);
     l->setsid = o->setsid;
+    l->ctty = o->setsid && o->ctty;
     l->io[0] = o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in;
     l->io[1] = o->out;
     l->io[2] = o->err;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         l->pipe_wfd[i] = -1;
+        l->fd[i] = o->fd[i];
+    }
     l->file = o->argv[0];
     /* SIGCHLD too: the reaper's handler may be installed after this. */
     l->sigs = non_default_signals() | (UINT64_C(1) << (SIGCHLD - 1));
@@ -206,6 +210,9 @@ static int child_stdio(const struct launch *l)
         case PROC_IO_PIPE:
             src[i] = l->pipe_wfd[i];
             break;
+        case PROC_IO_FD:
+            src[i] = l->fd[i];
+            break;
         default:
             src[i] = i;
             break;
@@ -247,6 +254,8 @@ void launch_child(struct launch *l, int errfd)
         child_fail(l, errfd, 125, "cannot make a new session for", l->file, errno);
     if (child_stdio(l) < 0)
         child_fail(l, errfd, 125, "cannot set up the standard streams of", l->file, errno);
+    if (l->ctty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0)
+        child_fail(l, errfd, 125, "cannot take the terminal for", l->file, errno);
     if (l->root && chroot(l->root) != 0)
         child_fail(l, errfd, 125, "cannot chroot into", l->root, errno);
     if (l->cwd && chdir(l->cwd) != 0)

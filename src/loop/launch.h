@@ -38,6 +38,8 @@ struct launch {
     bool setsid;
     enum proc_io io[3];
     int pipe_wfd[3]; /* the child's ends of our pipes, for PROC_IO_PIPE */
+    int fd[3];       /* for PROC_IO_FD */
+    bool ctty;
     const char *file; /* argv[0] as given, for messages */
     struct strv paths; /* the candidates to execve, in PATH order */
     struct strv argv;

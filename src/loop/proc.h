@@ -19,6 +19,7 @@ enum proc_io {
     PROC_IO_NULL,    /* /dev/null */
     PROC_IO_PIPE,    /* read by us (stdout, stderr only) */
     PROC_IO_INHERIT, /* our own fd of the same number */
+    PROC_IO_FD,      /* the fd given in proc_opts.fd[] */
 };
 
 struct proc_opts {
@@ -28,7 +29,9 @@ struct proc_opts {
     const char *root;        /* host path of a sandbox to chroot into, or NULL */
     const char *user;        /* run as this user (looked up on the host), or NULL */
     bool setsid;             /* new session and process group */
+    bool ctty;               /* with setsid: its stdin (a terminal) becomes the controlling one */
     enum proc_io in, out, err;
+    int fd[3];               /* for PROC_IO_FD: stdin, stdout, stderr */
     unsigned drain_ms; /* after exit, how long pipes may stay open; 0: no limit */
 };
 

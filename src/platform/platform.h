@@ -117,6 +117,13 @@ void plat_kill_pids(const pid_t *pids, size_t n, int sig);
 int plat_copy(const char *root, const char *src, const char *dest, const volatile bool *cancel,
               struct err *e);
 
+/*
+ * Opens a new pty of the devpts instance mounted at root/dev/pts (a private
+ * /dev, fs = "dev"): *master and *slave, close-on-exec, no controlling
+ * terminal taken. Fails (ENOENT, ENODEV) when there is no devpts there.
+ */
+int plat_pty_open(const char *root, int *master, int *slave, struct err *e);
+
 /* Creates the symlink guest `dest` -> target in root (parents 0755). */
 int plat_symlink(const char *root, const char *target, const char *dest, struct err *e);
 

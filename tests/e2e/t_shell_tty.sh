@@ -1,0 +1,87 @@
+#!/bin/bash
+# bob sandbox shell on a real terminal (tmux): the shell runs in its own
+# session on a pty of the sandbox's own devpts, relayed to the terminal.
+# `tty` names it, the window size is the terminal's and follows a resize,
+# Ctrl+C stops the command in the shell (not bob), and after `exit` the
+# sandbox is gone and the terminal's settings are exactly as before.
+. "$(dirname "$0")/lib.sh"
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "1..0 # SKIP tmux is not installed"
+    exit 77
+fi
+unset TMUX
+SOCK=bobshell$$
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server >/dev/null 2>&1; _finish' EXIT
+
+pane() { tm capture-pane -p -t t; }
+pane_has() { pane | grep -qE -- "$1"; }
+wait_for() {
+    local i
+    for i in $(seq $(($1 * 10))); do
+        "${@:2}" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    "${@:2}"
+}
+wait_pane() { wait_for "$1" pane_has "$2"; }
+type_line() { tm send-keys -t t -l "$1" && tm send-keys -t t Enter; }
+tcheck() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; pane | sed 's/^/#   |/'; fi
+}
+
+CFG=$T/config.lua
+cat >"$CFG" <<LUA
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+$SYSTEM_LUA
+    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+  },
+  environment = { dev = { clear = true, vars = { PS1 = "'bob> '" } } },
+}
+LUA
+
+tm new-session -d -x 110 -y 30 -s t -c "$T" "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile" || {
+    echo "1..0 # SKIP tmux cannot start a session"
+    exit 77
+}
+tm set-option -g status off >/dev/null
+wait_pane 5 '^\$ ?$' >/dev/null
+
+type_line "stty -g >'$T/stty.before'; '$BOB' -c '$CFG' sandbox shell; echo SHELL-EXIT=\$?; stty -g >'$T/stty.after'"
+tcheck "the shell starts" wait_pane 10 '^bob>'
+type_line 'tty; stty size'
+tcheck "tty names a pty of the sandbox's devpts" wait_pane 5 '^/dev/pts/[0-9]+$'
+tcheck "the window size is the terminal's" wait_pane 5 '^30 110$'
+tm resize-window -t t -x 90 -y 25 >/dev/null 2>&1
+sleep 0.3
+type_line 'stty size'
+tcheck "a resize reaches the shell" wait_pane 5 '^25 90$'
+type_line 'sleep 100'
+sleep 0.5
+tm send-keys -t t C-c
+type_line 'echo AFTER-$((2+2))'
+tcheck "Ctrl+C stops the command in the shell; bob goes on" wait_pane 5 '^AFTER-4$'
+type_line 'exit'
+tcheck "the shell ends and bob exits 0" wait_pane 15 '^SHELL-EXIT=0$'
+wait_for 5 test -s "$T/stty.after"
+check "the terminal's settings are exactly as before" cmp -s "$T/stty.before" "$T/stty.after"
+check "the sandbox is gone" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
+
+# bob itself signalled while the shell runs on the pty: the shell is
+# killed, the sandbox destroyed, exit 130, the terminal as before.
+rm -f "$T/stty.after"
+tm send-keys -t t C-l
+type_line "'$BOB' -c '$CFG' sandbox shell; echo SHELL-EXIT=\$?; stty -g >'$T/stty.after'"
+tcheck "the second shell starts" wait_pane 10 '^bob>'
+type_line 'sleep 600'
+sleep 0.5
+pkill -TERM -f "sandbox shell"
+tcheck "SIGTERM to bob: exit 130" wait_pane 15 '^SHELL-EXIT=130$'
+wait_for 5 test -s "$T/stty.after"
+check "after SIGTERM the terminal's settings are as before" cmp -s "$T/stty.before" "$T/stty.after"
+check "after SIGTERM the sandbox is gone" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
