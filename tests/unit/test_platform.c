@@ -1016,6 +1016,41 @@ static void test_find_pids_since(void **state)
     assert_int_equal(waitpid(after, NULL, 0), after);
 }
 
+/*
+ * A pty of the sandbox's devpts: refused when /dev/pts is missing or is
+ * not a devpts mount (a directory with a "ptmx" a build could have made),
+ * and a working master/slave pair when it is one.
+ */
+static void test_pty_open(void **state)
+{
+    struct err e;
+    int m = -1, sl = -1;
+    char buf[16];
+    (void)state;
+
+    assert_true(plat_pty_open(g_root, &m, &sl, &e) < 0);
+    assert_int_equal(m, -1);
+    assert_int_equal(mkdir(R("dev"), 0755), 0);
+    assert_int_equal(mkdir(R("dev/pts"), 0755), 0);
+    close(open(R("dev/pts/ptmx"), O_CREAT | O_WRONLY, 0666));
+    assert_int_equal(plat_pty_open(g_root, &m, &sl, &e), -ENODEV);
+    assert_non_null(strstr(e.msg, "not a devpts mount"));
+    assert_int_equal(unlink(R("dev/pts/ptmx")), 0);
+
+    assert_int_equal(mount("devpts", R("dev/pts"), "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"), 0);
+    assert_int_equal(plat_pty_open(g_root, &m, &sl, &e), 0);
+    assert_true(isatty(sl));
+    assert_int_equal(write(sl, "hi", 2), 2);
+    assert_int_equal(read(m, buf, sizeof(buf)), 2);
+    assert_memory_equal(buf, "hi", 2);
+    assert_true(fcntl(m, F_GETFD) & FD_CLOEXEC);
+    assert_true(fcntl(sl, F_GETFD) & FD_CLOEXEC);
+    close(m);
+    close(sl);
+    assert_int_equal(umount2(R("dev/pts"), 0), 0);
+    assert_no_mounts();
+}
+
 static void test_describe_holders(void **state)
 {
     char out[256], small[24], want[64];
@@ -1481,6 +1516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unmount_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_pids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_pids_since, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pty_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_refuses_mounted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_symlinks, setup, teardown),
