@@ -3,39 +3,8 @@
 # shows the running jobs' output, the terminal is restored after the end
 # and after Ctrl+C twice, and nothing is left behind.
 . "$(dirname "$0")/lib.sh"
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "1..0 # SKIP tmux is not installed"
-    exit 77
-fi
-unset TMUX
-SOCK=bobbuild$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+. "$(dirname "$0")/tmux.sh"
 trap 'tm kill-server >/dev/null 2>&1; _finish' EXIT
-
-pane() { tm capture-pane -p -t t; }
-pane_has() { pane | grep -qE -- "$1"; }
-wait_for() {
-    local i
-    for i in $(seq $(($1 * 10))); do
-        "${@:2}" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    "${@:2}"
-}
-wait_pane() { wait_for "$1" pane_has "$2"; }
-flag_is() { [ "$(tm display -p -t t "#{$1}")" = "$2" ]; }
-type_line() { tm send-keys -t t -l "$1" && tm send-keys -t t Enter; }
-STTY_CMD="stty -a | tr ' ;' '\n\n' | grep -xE -e '-?(isig|icanon|echo)' | tr '\n' ' '; echo STTY-\$((1+1))"
-stty_ok() {
-    type_line "$STTY_CMD"
-    wait_pane 5 'STTY-2$' && pane_has '^isig icanon echo STTY-2$'
-}
-restored() { flag_is alternate_on 0 && flag_is cursor_flag 1; }
-tcheck() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; pane | sed 's/^/#   |/'; fi
-}
 
 CFG=$T/config.lua
 cat >"$CFG" <<LUA
@@ -56,12 +25,7 @@ jobs = {
 }
 LUA
 
-tm new-session -d -x 110 -y 30 -s t -c "$T" "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile" || {
-    echo "1..0 # SKIP tmux cannot start a session"
-    exit 77
-}
-tm set-option -g status off >/dev/null
-wait_pane 5 '^\$ ?$' >/dev/null
+tmux_start "$T" 110 30
 
 type_line "'$BOB' -c '$CFG' build; echo BUILD-EXIT=\$?"
 tcheck "a row per sandbox appears" wait_pane 10 '^  \[ [0-9]+: +[0-9.]+s \] alpha \(configure\)'
@@ -75,7 +39,7 @@ tcheck "the build ends with status 0" wait_pane 30 '^BUILD-EXIT=0$'
 tcheck "finished jobs are listed above" pane_has '^ +Built gamma \('
 tcheck "the summary is printed" pane_has '^Built 3 in .* \(3 succeeded, 0 failed, 0 skipped\)$'
 tcheck "after the end: cursor visible, main screen" restored
-tcheck "after the end: icanon, echo and isig on" stty_ok
+tcheck "after the end: icanon, echo and isig on" stty_check
 
 type_line "clear"
 wait_pane 5 '^\$ ?$' >/dev/null
@@ -87,6 +51,6 @@ sleep 0.3
 tm send-keys -t t C-c
 tcheck "a second Ctrl+C: exit 130" wait_pane 15 '^BUILD-EXIT=130$'
 tcheck "after Ctrl+C: cursor visible, main screen" restored
-tcheck "after Ctrl+C: icanon, echo and isig on" stty_ok
+tcheck "after Ctrl+C: icanon, echo and isig on" stty_check
 tcheck "no process left in the sandboxes" [ -z "$(procs_under "$BOB_BASEDIR")" ]
 tcheck "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]

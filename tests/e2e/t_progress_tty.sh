@@ -7,20 +7,14 @@
 # (icanon, echo and isig on, cursor visible, main screen). Without a
 # terminal the output has no escape sequence. Needs no root; TAP output.
 
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "1..0 # SKIP tmux is not installed"
-    exit 77
-fi
+. "$(dirname "$0")/tmux.sh"
 DEMO=${BOB_BINARY_DIR:-build}/tests/progress_demo
 if [ ! -x "$DEMO" ]; then
     echo "1..0 # SKIP $DEMO is not built"
     exit 77
 fi
 
-unset TMUX
 TMP=$(mktemp -d)
-SOCK=bobprog$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 cleanup() {
     tm kill-server >/dev/null 2>&1
     rm -rf "$TMP"
@@ -44,35 +38,6 @@ check() {
     fi
 }
 
-pane() { tm capture-pane -p -t t; }
-pane_has() { pane | grep -qE -- "$1"; }
-# wait_for SECONDS COMMAND...: until COMMAND succeeds.
-wait_for() {
-    local i tenths=$(($1 * 10))
-    shift
-    for i in $(seq $tenths); do
-        "$@" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    "$@"
-}
-wait_pane() { wait_for "$1" pane_has "$2"; }
-flag_is() { [ "$(tm display -p -t t "#{$1}")" = "$2" ]; }
-wait_flag() { wait_for "$1" flag_is "$2" "$3"; }
-type_line() { tm send-keys -t t -l "$1" && tm send-keys -t t Enter; }
-
-# The terminal modes as the next program sees them: "isig icanon echo " when restored.
-STTY_OK='^isig icanon echo STTY-2$'
-STTY_CMD="stty -a | tr ' ;' '\n\n' | grep -xE -e '-?(isig|icanon|echo)' | tr '\n' ' '; echo STTY-\$((1+1))"
-stty_seen() { wait_pane 5 'STTY-2$' && pane_has "$STTY_OK"; }
-# Asks the shell for the modes. An interactive bash keeps the modes a job
-# left when it exited normally (it restores its own only after a job was
-# killed by a signal), so this sees what the demo left.
-stty_check() {
-    type_line "$STTY_CMD"
-    stty_seen
-}
-restored() { flag_is alternate_on 0 && flag_is cursor_flag 1; }
 # Exactly one status row and one row of slot 1: no stale rows from bad cursor moves.
 one_region() {
     [ "$(pane | grep -cE '^ +Building \[')" = 1 ] && [ "$(pane | grep -cE '^  \[ 1: ')" = 1 ]
@@ -91,13 +56,7 @@ plain_lines() {
 ROW1='^  \[ 1: +[0-9.]+s \] zlib-1\.3\.1 \((configure|build|install)\)$'
 STATUS='^    Building \[[ =>]+\] [0-9]/7 [0-9.]+s  \(press .v. to toggle panel view\)$'
 
-tm new-session -d -x 100 -y 30 -s t -c "$TMP" "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile" ||
-    {
-        echo "1..0 # SKIP tmux cannot start a session"
-        exit 77
-    }
-tm set-option -g status off >/dev/null
-wait_pane 5 '^\$ ?$' >/dev/null
+tmux_start "$TMP" 100 30
 
 # 1. A normal run: rows, the panel view, back, a resize, the end.
 type_line "$DEMO 1.5; echo DEMO-EXIT=\$?"

@@ -5,32 +5,8 @@
 # Ctrl+C stops the command in the shell (not bob), and after `exit` the
 # sandbox is gone and the terminal's settings are exactly as before.
 . "$(dirname "$0")/lib.sh"
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "1..0 # SKIP tmux is not installed"
-    exit 77
-fi
-unset TMUX
-SOCK=bobshell$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+. "$(dirname "$0")/tmux.sh"
 trap 'tm kill-server >/dev/null 2>&1; _finish' EXIT
-
-pane() { tm capture-pane -p -t t; }
-pane_has() { pane | grep -qE -- "$1"; }
-wait_for() {
-    local i
-    for i in $(seq $(($1 * 10))); do
-        "${@:2}" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    "${@:2}"
-}
-wait_pane() { wait_for "$1" pane_has "$2"; }
-type_line() { tm send-keys -t t -l "$1" && tm send-keys -t t Enter; }
-tcheck() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; pane | sed 's/^/#   |/'; fi
-}
 
 CFG=$T/config.lua
 cat >"$CFG" <<LUA
@@ -45,12 +21,7 @@ $SYSTEM_LUA
 }
 LUA
 
-tm new-session -d -x 110 -y 30 -s t -c "$T" "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile" || {
-    echo "1..0 # SKIP tmux cannot start a session"
-    exit 77
-}
-tm set-option -g status off >/dev/null
-wait_pane 5 '^\$ ?$' >/dev/null
+tmux_start "$T" 110 30
 
 type_line "stty -g >'$T/stty.before'; '$BOB' -c '$CFG' sandbox shell; echo SHELL-EXIT=\$?; stty -g >'$T/stty.after'"
 tcheck "the shell starts" wait_pane 10 '^bob>'
