@@ -171,8 +171,8 @@ static void put(char *buf, size_t size, size_t *n, const char *s)
  * Ends the child after a failure: in a sandbox, "bob: sandbox entry: WHAT
  * ARG: REASON" on stderr and status; on the host, the errno through errfd.
  */
-__attribute__((noreturn)) static void child_fail(const struct launch *l, int errfd, int status,
-                                                 const char *what, const char *arg, int err)
+__attribute__((noreturn)) static void child_fail(int errfd, int status, const char *what,
+                                                 const char *arg, int err)
 {
     char msg[PATH_MAX + 256];
     size_t n = 0;
@@ -184,7 +184,6 @@ __attribute__((noreturn)) static void child_fail(const struct launch *l, int err
         (void)w;
         _exit(127);
     }
-    (void)l;
     put(msg, sizeof(msg), &n, LAUNCH_ENTER_PREFIX);
     put(msg, sizeof(msg), &n, what);
     put(msg, sizeof(msg), &n, " ");
@@ -251,24 +250,24 @@ void launch_child(struct launch *l, int errfd)
     sigprocmask(SIG_SETMASK, &none, NULL);
 
     if (l->setsid && setsid() < 0)
-        child_fail(l, errfd, 125, "cannot make a new session for", l->file, errno);
+        child_fail(errfd, 125, "cannot make a new session for", l->file, errno);
     if (child_stdio(l) < 0)
-        child_fail(l, errfd, 125, "cannot set up the standard streams of", l->file, errno);
+        child_fail(errfd, 125, "cannot set up the standard streams of", l->file, errno);
     if (l->ctty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0)
-        child_fail(l, errfd, 125, "cannot take the terminal for", l->file, errno);
+        child_fail(errfd, 125, "cannot take the terminal for", l->file, errno);
     if (l->root && chroot(l->root) != 0)
-        child_fail(l, errfd, 125, "cannot chroot into", l->root, errno);
+        child_fail(errfd, 125, "cannot chroot into", l->root, errno);
     if (l->cwd && chdir(l->cwd) != 0)
-        child_fail(l, errfd, 125, "cannot change directory to", l->cwd, errno);
+        child_fail(errfd, 125, "cannot change directory to", l->cwd, errno);
     /* Raw system calls: glibc's wrappers would signal the parent's other
      * threads (its set*id broadcast), which is the parent's business. */
     if (l->user) {
         if (syscall(SYS_setgroups, (size_t)l->ngroups, l->groups) != 0)
-            child_fail(l, errfd, 125, "cannot set the groups for", l->file, errno);
+            child_fail(errfd, 125, "cannot set the groups for", l->file, errno);
         if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) != 0)
-            child_fail(l, errfd, 125, "cannot set the group for", l->file, errno);
+            child_fail(errfd, 125, "cannot set the group for", l->file, errno);
         if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) != 0)
-            child_fail(l, errfd, 125, "cannot set the user for", l->file, errno);
+            child_fail(errfd, 125, "cannot set the user for", l->file, errno);
     }
     /* execvp's search, without its allocations: EACCES wins over ENOENT. */
     for (size_t i = 0; i < l->paths.n && l->file[0]; i++) {
@@ -290,5 +289,5 @@ void launch_child(struct launch *l, int errfd)
             break;
         }
     }
-    child_fail(l, errfd, err == ENOENT ? 127 : 126, "cannot execute", l->file, err);
+    child_fail(errfd, err == ENOENT ? 127 : 126, "cannot execute", l->file, err);
 }
