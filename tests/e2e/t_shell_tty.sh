@@ -37,6 +37,16 @@ sleep 0.5
 tm send-keys -t t C-c
 type_line 'echo AFTER-$((2+2))'
 tcheck "Ctrl+C stops the command in the shell; bob goes on" wait_pane 5 '^AFTER-4$'
+# A paste of 20,000 bytes at once (more than the relay and the pty take in
+# one go), then Enter and Ctrl+D: every byte arrives, in order.
+type_line 'cat > /paste'
+python3 -c "print('\n'.join('%03d' % i + 'x' * 96 for i in range(200)))" >"$T/paste"
+tm load-buffer "$T/paste"
+tm paste-buffer -t t
+tm send-keys -t t Enter C-d
+type_line 'wc -c < /paste; md5sum < /paste'
+tcheck "a long paste arrives whole" wait_pane 10 '^20001$'
+tcheck "... and in order" pane_has "^$( (cat "$T/paste"; echo) | md5sum | cut -d' ' -f1)"
 type_line 'exit'
 tcheck "the shell ends and bob exits 0" wait_pane 15 '^SHELL-EXIT=0$'
 wait_for 5 test -s "$T/stty.after"
