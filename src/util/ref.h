@@ -21,7 +21,7 @@ struct ref {
 };
 
 /* The object that embeds member `m` of type `type`, from a pointer to m. */
-#define REF_CONTAINER(p, type, m) ((type *)(void *)((char *)(p) - offsetof(type, m)))
+#define REF_CONTAINER(p, type, m) ((type *)(void *)((char *)(p)-offsetof(type, m)))
 
 /* Starts with the owner's hold. */
 static inline void ref_init(struct ref *r, void (*release)(struct ref *r))
