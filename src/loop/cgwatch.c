@@ -89,6 +89,8 @@ static void cgwatch_on_limit(uv_fs_event_t *h, const char *name, int events, int
 static void cgwatch_deferred(void *data)
 {
     struct cgwatch *w = data;
+    if (!w->ref.free_requested)
+        cgwatch_check_limits(w); /* reached before the watch was armed */
     cgwatch_check_empty(w);
     ref_drop(&w->ref);
 }

@@ -19,16 +19,16 @@ enum cgwatch_event {
 
 struct cgwatch;
 
-typedef void (*cgwatch_cb)(struct cgwatch *w, enum cgwatch_event ev, unsigned limits,
-                           void *data);
+typedef void (*cgwatch_cb)(struct cgwatch *w, enum cgwatch_event ev, unsigned limits, void *data);
 
 /*
  * Watches job (which must outlive the watcher). Start it once the job's
  * first process is in the cgroup (after the spawn returned): a job that is
  * already empty then gives CGWATCH_EMPTY on the next loop pass, never
- * inside this call. Each limit is reported once, and before CGWATCH_EMPTY
- * when it is only seen at the end (v1 memory has no notification). No
- * callback runs after cgwatch_free.
+ * inside this call. Each limit is reported once: as it happens with v2
+ * controllers, and with v1 ones (a hybrid host) only when the job ends,
+ * right before CGWATCH_EMPTY, since v1 notifies nothing. No callback runs
+ * after cgwatch_free.
  */
 int cgwatch_start(uv_loop_t *loop, const struct cgroup_job *job, cgwatch_cb cb, void *data,
                   struct cgwatch **out, struct err *e);

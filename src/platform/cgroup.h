@@ -153,9 +153,10 @@ int cgroup_job_limits_hit(const struct cgroup_job *j, unsigned *hit, struct err 
 /*
  * The files whose change the kernel notifies (inotify IN_MODIFY, poll
  * POLLPRI) and that may mean a limit was reached: v2 memory.events and
- * pids.events, v1 pids.events. Returns how many (at most
- * CGROUP_JOB_MAX_FDS) into paths (owned by the job). v1 memory has no such
- * file: its OOM is seen by cgroup_job_limits_hit, when the job ends.
+ * pids.events. Returns how many (at most CGROUP_JOB_MAX_FDS) into paths
+ * (owned by the job). The v1 files notify nothing (the kernel ties
+ * notification to v2 files only): a v1 limit is seen by
+ * cgroup_job_limits_hit when the job ends (or when the caller asks).
  */
 size_t cgroup_job_limit_files(const struct cgroup_job *j, const char *const **paths);
 
@@ -165,7 +166,8 @@ const char *cgroup_job_events_path(const struct cgroup_job *j);
 /* Parses a cgroup.events text: 1 for "populated 1", 0 for "populated 0", -EINVAL otherwise. */
 int cgroup_parse_populated(const char *text);
 
-/* The value of key in a "key value" per line text (memory.events, ...) into *v; -ENOENT when absent. */
+/* The value of key in a "key value" per line text (memory.events, ...) into *v; -ENOENT when
+ * absent. */
 int cgroup_parse_key(const char *text, const char *key, uint64_t *v);
 
 #endif

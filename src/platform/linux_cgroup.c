@@ -343,7 +343,8 @@ static int cgroup_lock_parent(const char *dir)
             close(fd);
             return r;
         }
-        if (fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        if (fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
             return fd;
         close(fd); /* removed (and maybe made again) meanwhile */
     }
@@ -407,7 +408,8 @@ static char *cgroup_v1_dir(const struct cgroup_mount *m, const char *own)
  * limits v2 cannot give. A hierarchy that cannot be written is left out:
  * cgroup_base_limits then does not offer its limit.
  */
-static void cgroup_base_v1(struct cgroup_base *b, struct cgroup_mount v1m[CGV1_N], char *v1own[CGV1_N])
+static void cgroup_base_v1(struct cgroup_base *b, struct cgroup_mount v1m[CGV1_N],
+                           char *v1own[CGV1_N])
 {
     for (int c = 0; c < CGV1_N; c++) {
         unsigned bit = c == CGV1_MEMORY ? CGROUP_LIMIT_MEMORY : CGROUP_LIMIT_TASKS;

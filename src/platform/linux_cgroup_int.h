@@ -14,23 +14,23 @@
 enum cgv1 { CGV1_MEMORY, CGV1_PIDS, CGV1_N };
 
 struct cgroup_base {
-    char *mount;  /* the cgroup2 mount point */
-    char *own;    /* bob's own v2 cgroup ("/" or "/user.slice/..."), for messages */
-    char *parent; /* <mount>/bob: every bob's base is in it */
-    char *id;     /* "<pid>-<starttime>" (".N" added when taken) */
-    char *path;   /* <parent>/<id> */
-    int lockfd;   /* path, opened and flocked while bob lives */
-    unsigned v2;  /* controllers enabled for the jobs (enum cgroup_limit bits) */
+    char *mount;             /* the cgroup2 mount point */
+    char *own;               /* bob's own v2 cgroup ("/" or "/user.slice/..."), for messages */
+    char *parent;            /* <mount>/bob: every bob's base is in it */
+    char *id;                /* "<pid>-<starttime>" (".N" added when taken) */
+    char *path;              /* <parent>/<id> */
+    int lockfd;              /* path, opened and flocked while bob lives */
+    unsigned v2;             /* controllers enabled for the jobs (enum cgroup_limit bits) */
     char *v1_parent[CGV1_N]; /* <v1 mount><own v1 cgroup>/bob, or NULL */
     char *v1_path[CGV1_N];   /* <v1_parent>/<id>, made; NULL when unused */
     bool memsw;              /* v1 memory has memory.memsw.* (swap accounting) */
 };
 
 struct cgroup_job {
-    char *path;              /* <base path>/<name> */
-    char *events;            /* <path>/cgroup.events */
-    char *v1_path[CGV1_N];   /* <v1 path of the base>/<name>, or NULL */
-    unsigned v2, v1;         /* the limits set in v2 and in v1 */
+    char *path;            /* <base path>/<name> */
+    char *events;          /* <path>/cgroup.events */
+    char *v1_path[CGV1_N]; /* <v1 path of the base>/<name>, or NULL */
+    unsigned v2, v1;       /* the limits set in v2 and in v1 */
     int dirfd;
     int procs[CGROUP_JOB_MAX_FDS];
     size_t nprocs;

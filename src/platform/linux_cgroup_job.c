@@ -124,7 +124,8 @@ int cgroup_job_new(struct cgroup_base *b, const char *name, const struct cgroup_
         lim = &none;
     if (!cgroup_job_name_ok(name))
         return lx_err(e, EINVAL, "cgroup: bad job name \"%s\"", name ? name : "");
-    if ((lim->memory && !(can & CGROUP_LIMIT_MEMORY)) || (lim->tasks && !(can & CGROUP_LIMIT_TASKS)))
+    if ((lim->memory && !(can & CGROUP_LIMIT_MEMORY)) ||
+        (lim->tasks && !(can & CGROUP_LIMIT_TASKS)))
         return lx_err(e, ENOTSUP, "cgroup: this host cannot enforce a %s limit",
                       lim->memory && !(can & CGROUP_LIMIT_MEMORY) ? "memory" : "task");
     j = xcalloc(1, sizeof(*j));
@@ -167,7 +168,6 @@ int cgroup_job_new(struct cgroup_base *b, const char *name, const struct cgroup_
             if ((r = cgroup_job_v1_dir(j, b, CGV1_PIDS, name, e)) < 0 ||
                 (r = cgroup_job_set(j->v1_path[CGV1_PIDS], "pids.max", lim->tasks, e)) < 0)
                 goto fail;
-            cgroup_job_add_limit_file(j, j->v1_path[CGV1_PIDS], "pids.events");
             j->v1 |= CGROUP_LIMIT_TASKS;
         }
     }
