@@ -1,0 +1,63 @@
+/*
+ * Internals shared by linux_cgroup.c (discovery, bases, leftovers) and
+ * linux_cgroup_job.c (jobs and limits), and their unit tests.
+ */
+#ifndef BOB_PLATFORM_LINUX_CGROUP_INT_H
+#define BOB_PLATFORM_LINUX_CGROUP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "platform/cgroup.h"
+
+/* The v1 hierarchies bob uses for limits, indexes of cgroup_base.v1_*. */
+enum cgv1 { CGV1_MEMORY, CGV1_PIDS, CGV1_N };
+
+struct cgroup_base {
+    char *mount;             /* the cgroup2 mount point */
+    char *own;               /* bob's own v2 cgroup ("/" or "/user.slice/..."), for messages */
+    char *parent;            /* <mount>/bob: every bob's base is in it */
+    char *id;                /* "<pid>-<starttime>" (".N" added when taken) */
+    char *path;              /* <parent>/<id> */
+    int lockfd;              /* path, opened and flocked while bob lives */
+    unsigned v2;             /* controllers enabled for the jobs (enum cgroup_limit bits) */
+    char *v1_parent[CGV1_N]; /* <v1 mount><own v1 cgroup>/bob, or NULL */
+    char *v1_path[CGV1_N];   /* <v1_parent>/<id>, made; NULL when unused */
+    bool memsw;              /* v1 memory has memory.memsw.* (swap accounting) */
+};
+
+struct cgroup_job {
+    char *path;            /* <base path>/<name> */
+    char *events;          /* <path>/cgroup.events */
+    char *v1_path[CGV1_N]; /* <v1 path of the base>/<name>, or NULL */
+    unsigned v2, v1;       /* the limits set in v2 and in v1 */
+    int dirfd;
+    int procs[CGROUP_JOB_MAX_FDS];
+    size_t nprocs;
+    char *limit_files[CGROUP_JOB_MAX_FDS];
+    size_t nlimit;
+};
+
+/* Writes the string to dir/file (one write); 0 or a negative errno. */
+int cg_write(const char *dir, const char *file, const char *s);
+/* Reads dir/file (at most n-1 bytes) into buf; 0 or a negative errno. */
+int cg_read(const char *dir, const char *file, char *buf, size_t n);
+/* Whether dir/file exists. */
+bool cg_exists(const char *dir, const char *file);
+
+/*
+ * Waits at most wait_ms for the v2 cgroup at dir to have no process
+ * (cgroup.events, poll POLLPRI): 0 when empty, -ETIMEDOUT, or an errno.
+ */
+int cg_wait_empty(const char *dir, int wait_ms);
+
+/*
+ * Removes the cgroup directory dir and the cgroups below it, deepest
+ * first. A missing dir is not an error; -EBUSY while a process remains.
+ */
+int cg_remove_tree(const char *dir);
+
+/* Sends SIGKILL to the processes listed in cgroup.procs of dir and below (v1). */
+void cg_kill_v1_tree(const char *dir);
+
+#endif
