@@ -1,31 +1,23 @@
 /* bob sandbox run: a command in an existing sandbox. */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 #include "loop/capture.h"
 #include "loop/proc.h"
-#include "loop/ptyrelay.h"
-#include "platform/platform.h"
 #include "sandbox/exec.h"
-#include "sandbox/killer.h"
-#include "sandbox/prepost.h"
+#include "sandbox/pipeline.h"
 
 struct run {
     struct sbx_cmd c;
     char *root;
     struct proc *proc;
-    struct killer *killer;
-    struct plat_since since; /* CMD's start: what was in the sandbox before is spared */
-    bool has_since;
+    struct pipeline *pl; /* no pre/post-build: CMD, then a kill of what it started */
     pid_t pgid;
     bool out_closed[2];
     struct capture log;
@@ -35,7 +27,7 @@ struct run {
 };
 
 /* Writes all of buf to fd; false when the reader went away (EPIPE). */
-static bool write_all(int fd, const char *buf, size_t n)
+static bool run_write_all(int fd, const char *buf, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
@@ -53,35 +45,40 @@ static bool write_all(int fd, const char *buf, size_t n)
 static void run_on_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
 {
     struct run *r = data;
-    if (!r->out_closed[stream - 1] && !write_all(stream, buf, n))
+    if (!r->out_closed[stream - 1] && !run_write_all(stream, buf, n))
         r->out_closed[stream - 1] = true; /* keep draining, quietly */
     if (r->logging)
         capture_add(&r->log, buf, n);
 }
 
-static void run_on_killed(struct killer *k, int status, const struct err *e, void *data)
+/* A kill of what CMD started failed. */
+static void run_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
+                      void *data)
 {
-    struct run *r = data;
     if (status < 0)
         fprintf(stderr, "bob: %s\n", e->msg);
-    killer_free(k);
-    r->killer = NULL;
 }
 
-/* Kills what CMD started in the sandbox (not what was there before it). */
-static void run_kill_started(struct run *r)
+/* The pipeline's work is CMD, started before the pipeline: nothing to do here. */
+static void run_work(struct pipeline *p, void *data)
 {
-    if (r->killer)
-        return;
-    /* Without CMD's start time (it could not be read), nothing is spared. */
-    r->killer = killer_start(&r->c.loop, r->root, r->has_since ? &r->since : NULL, r->pgid,
-                             run_on_killed, r);
 }
+
+/* What CMD started is gone. */
+static void run_done(struct pipeline *p, void *data)
+{
+    struct run *r = data;
+    pipeline_free(p);
+    r->pl = NULL;
+}
+
+static const struct pipeline_ops run_ops = {NULL, run_ended, run_work, run_done};
 
 static void run_on_linger(struct proc *p, void *data)
 {
+    struct run *r = data;
     /* CMD has exited, something it started still holds the output. */
-    run_kill_started(data);
+    pipeline_kill(r->pl, r->pgid);
 }
 
 static void run_on_exit(struct proc *p, void *data)
@@ -91,15 +88,16 @@ static void run_on_exit(struct proc *p, void *data)
     proc_free(p);
     r->proc = NULL;
     /* Nothing CMD started outlives it. */
-    run_kill_started(r);
+    pipeline_work_done(r->pl, r->pgid);
 }
 
+/* Ctrl+C kills CMD and all it started (not what was in the sandbox before it). */
 static void run_on_signal(enum run_state state, int signum, void *data)
 {
     struct run *r = data;
     r->interrupted = true;
     if (r->proc)
-        run_kill_started(r);
+        pipeline_kill(r->pl, r->pgid);
 }
 
 static const char run_help[] =
@@ -177,8 +175,10 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
     o.out = PROC_IO_PIPE;
     o.err = PROC_IO_PIPE;
     o.drain_ms = 1000;
-    if ((rc = sbx_cmd_watch(&r.c, true, run_on_signal, &r)) != EXIT_OK)
+    if ((rc = sbx_cmd_watch(&r.c, true, run_on_signal, &r)) != EXIT_OK) {
+        strv_free(&env);
         goto out_log;
+    }
     rc = EXIT_ERROR;
     r.proc = proc_spawn(&r.c.loop, &o, &cbs, &e);
     strv_free(&env);
@@ -188,8 +188,12 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         goto out_log;
     }
     r.pgid = proc_pid(r.proc);
-    r.has_since = plat_since_mark(r.pgid, &r.since) == 0;
+    r.pl = pipeline_new(&r.c.ctx, r.root, false, &run_ops, &r);
+    /* Without CMD's start time (it could not be read), nothing is spared. */
+    pipeline_spare_before(r.pl, r.pgid);
+    pipeline_start(r.pl);
     sbx_cmd_run_loop(&r.c);
+    pipeline_free(r.pl); /* NULL unless the loop ended before it did */
     rc = r.interrupted ? EXIT_INTERRUPTED : r.status;
 out_log:
     if (r.logging && capture_close(&r.log, &e) < 0) {

@@ -1,23 +1,13 @@
 /* bob sandbox shell (alias exec): an interactive shell in a new dev sandbox. */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
-#include "loop/capture.h"
-#include "loop/proc.h"
-#include "loop/ptyrelay.h"
-#include "platform/platform.h"
-#include "sandbox/exec.h"
-#include "sandbox/killer.h"
-#include "sandbox/prepost.h"
+#include "sandbox/devshell.h"
+#include "sandbox/pipeline.h"
 
 static const char shell_help[] =
     "usage: bob [-c FILE] sandbox shell\n"
@@ -27,291 +17,148 @@ static const char shell_help[] =
     "interactive shell in it, then the post-build, and destroys it however the\n"
     "shell ends. Needs root.\n";
 
-enum shell_step {
-    SH_CREATE,
-    SH_PREBUILD,
-    SH_SHELL,
-    SH_POSTBUILD,
-    SH_DESTROY,
-    SH_DONE,
-};
-
-struct shell {
+/* The command: create a sandbox, run the pipeline with the shell as its work, destroy. */
+struct shcmd {
     struct sbx_cmd c;
-    enum shell_step step;
     unsigned id;
     char *root;
-    struct prepost *pp;
-    struct proc *proc;
-    struct ptyrelay *relay; /* the shell's pty, when we are on a terminal */
-    struct killer *killer;
+    bool created, destroying;
+    struct pipeline *pl;
+    struct devshell *sh;
     int shell_status;
     bool failed, interrupted;
     double started;
 };
 
-static void shell_next(struct shell *s);
+/* The sandbox is created, or destroyed. */
+static void shcmd_on_batch(struct sbx_batch *b, void *data);
 
-/* Writes <sandbox>/.bob/shell-init as bob does (inventory 3 M). */
-static int write_shell_init(struct shell *s, struct err *e)
+/* Prints what the pipeline begins. */
+static void shcmd_step(struct pipeline *p, enum pipeline_step step, void *data)
 {
-    const struct config *cfg = &s->c.cfg;
-    struct strv vars = {0};
-    struct strv dev = {0};
-    struct buf b = {0};
-    char *path = xasprintf("%s/.bob/shell-init", s->root);
-    char idbuf[24];
-    int fd, r = 0;
-
-    for (size_t i = 0; i < s->c.ctx.env.n; i++)
-        strv_push(&vars, s->c.ctx.env.v[i]);
-    snprintf(idbuf, sizeof(idbuf), "%u", s->id);
-    env_setkv(&vars, "bob_sandbox_id", idbuf);
-    strv_sort(&vars);
-    buf_adds(&b, "#!/bin/sh\n");
-    for (size_t i = 0; i < vars.n; i++) {
-        char *eq = strchr(vars.v[i], '=');
-        char *q = shell_dquote(eq + 1);
-        buf_printf(&b, "export %.*s=%s\n", (int)(eq - vars.v[i]), vars.v[i], q);
-        free(q);
+    struct shcmd *s = data;
+    if (step == PIPELINE_PRE) {
+        s->started = now_ms();
+        cli_status_begin("Preparing sandbox %u", s->id);
     }
-    if (cfg->env_dev.present) {
-        for (size_t i = 0; i < cfg->env_dev.vars.n; i++)
-            strv_push(&dev, cfg->env_dev.vars.v[i]);
-        strv_sort(&dev);
-        for (size_t i = 0; i < dev.n; i++)
-            buf_printf(&b, "export %s\n", dev.v[i]); /* verbatim, as bob does */
-    }
-    buf_adds(&b, "rm -f /.bob/shell-init\n");
-    buf_printf(&b, "exec %s -i\n",
-               cfg->env_dev.present && cfg->env_dev.shell ? cfg->env_dev.shell : "/bin/sh");
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len)
-        r = err_sys(e, errno, "cannot write %s", path);
-    if (fd >= 0 && close(fd) != 0 && r == 0)
-        r = err_sys(e, errno, "cannot write %s", path);
-    strv_free(&vars);
-    strv_free(&dev);
-    buf_free(&b);
-    free(path);
-    return r;
 }
 
-static void shell_on_batch(struct sbx_batch *b, void *data)
+/* Prints how a part of the pipeline ended. */
+static void shcmd_ended(struct pipeline *p, enum pipeline_step step, int status,
+                        const struct err *e, void *data)
 {
-    struct shell *s = data;
-    if (s->step == SH_CREATE) {
-        if (sandbox_batch_status(b) < 0) {
-            cli_status_end(false, s->started);
-            sbx_print_errors(b);
-            s->failed = true;
-            s->step = SH_DONE;
-            return;
-        }
-        cli_status_end(true, s->started);
-        s->id = sandbox_batch_id(b, 0);
-        s->root = sandbox_path(&s->c.cfg, s->id);
-        s->step = SH_PREBUILD;
-        shell_next(s);
-        return;
-    }
-    /* SH_DESTROY */
-    if (sandbox_batch_status(b) < 0) {
-        cli_status_end(false, s->started);
-        sbx_print_errors(b);
-        s->failed = true;
-    } else {
-        cli_status_end(true, s->started);
-    }
-    s->step = SH_DONE;
-}
-
-static void shell_on_prepost(struct prepost *pp, int status, const struct err *e, void *data)
-{
-    struct shell *s = data;
-    if (s->step == SH_PREBUILD) {
+    struct shcmd *s = data;
+    if (step == PIPELINE_PRE) {
         cli_status_end(status == 0, s->started);
         if (status < 0) {
             cli_error("%s", e->msg);
             s->failed = true;
         }
-        s->step = status < 0 || s->interrupted ? SH_POSTBUILD : SH_SHELL;
-    } else {
-        if (status < 0)
+    } else if (status < 0) {
+        if (step == PIPELINE_KILL)
+            fprintf(stderr, "bob: %s\n", e->msg);
+        else
             fprintf(stderr, "Warning: %s\n", e->msg);
-        s->step = SH_DESTROY;
     }
-    prepost_free(pp);
-    s->pp = NULL;
-    shell_next(s);
 }
 
-/* Gives the terminal back to our process group after the shell took it. */
-static void reclaim_terminal(void)
+/* The shell exited: the pipeline goes on. */
+static void shcmd_on_shell(struct devshell *sh, int status, void *data)
 {
-    struct sigaction ign = {0}, old;
-    if (!isatty(0))
-        return;
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGTTOU, &ign, &old);
-    tcsetpgrp(0, getpgrp());
-    sigaction(SIGTTOU, &old, NULL);
-}
-
-static void shell_on_killed(struct killer *k, int status, const struct err *e, void *data)
-{
-    struct shell *s = data;
-    if (status < 0)
-        fprintf(stderr, "bob: %s\n", e->msg);
-    killer_free(k);
-    s->killer = NULL;
-}
-
-static void shell_on_exit(struct proc *p, void *data)
-{
-    struct shell *s = data;
-    s->shell_status = proc_shell_status(p);
-    proc_free(p);
-    s->proc = NULL;
-    if (s->relay) {
-        ptyrelay_free(s->relay); /* its last output, and our terminal back */
-        s->relay = NULL;
-    } else {
-        reclaim_terminal();
-    }
+    struct shcmd *s = data;
+    s->shell_status = status;
+    devshell_free(sh);
+    s->sh = NULL;
     if (s->shell_status != 0 && !s->interrupted)
         fprintf(stderr, "Shell exited with exit status: %d\n", s->shell_status);
-    s->step = SH_POSTBUILD;
-    shell_next(s);
+    pipeline_work_done(s->pl, 0);
 }
 
-static void shell_on_signal(enum run_state state, int signum, void *data)
+/* The pipeline's work: the shell. */
+static void shcmd_work(struct pipeline *p, void *data)
 {
-    struct shell *s = data;
+    struct shcmd *s = data;
+    struct err e;
+    if (s->interrupted) {
+        pipeline_work_done(p, 0);
+        return;
+    }
+    if (devshell_write_init(&s->c.ctx, s->root, s->id, &e) < 0) {
+        cli_error("%s", e.msg);
+        s->failed = true;
+        pipeline_work_done(p, 0);
+        return;
+    }
+    printf("Entering sandbox %s...\n", s->root);
+    fflush(stdout);
+    s->sh = devshell_start(&s->c.ctx, s->root, shcmd_on_shell, s, &e);
+    if (!s->sh) {
+        cli_error("%s", e.msg);
+        s->failed = true;
+        pipeline_work_done(p, 0);
+    }
+}
+
+/* The post-build is over: destroy the sandbox. */
+static void shcmd_done(struct pipeline *p, void *data)
+{
+    struct shcmd *s = data;
+    unsigned ids[1] = {s->id};
+    pipeline_free(p);
+    s->pl = NULL;
+    s->destroying = true;
+    s->started = now_ms();
+    cli_status_begin("Destroying sandbox");
+    sandbox_batch_free(s->c.batch);
+    s->c.batch = sandbox_destroy(&s->c.ctx, ids, 1, false, shcmd_on_batch, s);
+}
+
+static const struct pipeline_ops shcmd_ops = {shcmd_step, shcmd_ended, shcmd_work, shcmd_done};
+
+static void shcmd_on_batch(struct sbx_batch *b, void *data)
+{
+    struct shcmd *s = data;
+    bool ok = sandbox_batch_status(b) == 0;
+    cli_status_end(ok, s->started);
+    if (!ok) {
+        sbx_print_errors(b);
+        s->failed = true;
+    }
+    if (s->destroying || !ok)
+        return;
+    s->created = true;
+    s->id = sandbox_batch_id(b, 0);
+    s->root = sandbox_path(&s->c.cfg, s->id);
+    s->pl = pipeline_new(&s->c.ctx, s->root, true, &shcmd_ops, s);
+    if (s->interrupted)
+        pipeline_cancel(s->pl);
+    pipeline_start(s->pl);
+}
+
+static void shcmd_on_signal(enum run_state state, int signum, void *data)
+{
+    struct shcmd *s = data;
     /* Ctrl+C at the shell's prompt is the shell's business. */
-    if (s->step == SH_SHELL && signum == SIGINT)
+    if (s->sh && signum == SIGINT)
         return;
     if (s->interrupted)
         return;
     s->interrupted = true;
-    switch (s->step) {
-    case SH_CREATE:
+    if (!s->created) {
         sandbox_batch_cancel(s->c.batch);
-        break;
-    case SH_PREBUILD:
-        if (s->pp)
-            prepost_cancel(s->pp);
-        break;
-    case SH_SHELL:
-        s->killer = killer_start(&s->c.loop, s->root, NULL, 0, shell_on_killed, s);
-        break;
-    default:
-        break; /* cleanup finishes whatever happens */
-    }
-}
-
-/*
- * When we are on a terminal and the sandbox has its own devpts (fs = "dev"):
- * a pty of it, relayed to our terminal; returns the slave for the shell.
- * Otherwise -1, and the shell gets our terminal as it is.
- */
-static int shell_pty(struct shell *s)
-{
-    int master, slave;
-    struct err e;
-
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-        return -1;
-    if (plat_pty_open(s->root, &master, &slave, &e) < 0) {
-        log_debug("no pty of the sandbox for the shell: %s", e.msg);
-        return -1;
-    }
-    s->relay = ptyrelay_start(&s->c.loop, STDIN_FILENO, STDOUT_FILENO, master, slave, &e);
-    if (!s->relay) {
-        log_debug("no pty relay for the shell: %s", e.msg);
-        close(master);
-        close(slave);
-        return -1;
-    }
-    return slave;
-}
-
-static void shell_next(struct shell *s)
-{
-    struct strv env = {0};
-    struct proc_opts o = {0};
-    struct proc_cbs cbs = {NULL, shell_on_exit, NULL, s};
-    const char *argv[] = {"/bin/sh", "/.bob/shell-init", NULL};
-    struct err e;
-    unsigned ids[1];
-    int slave;
-
-    switch (s->step) {
-    case SH_CREATE:
-        return;
-    case SH_PREBUILD:
-        s->started = now_ms();
-        cli_status_begin("Preparing sandbox %u", s->id);
-        s->pp = sandbox_prebuild(&s->c.ctx, s->root, shell_on_prepost, s);
-        return;
-    case SH_SHELL:
-        if (write_shell_init(s, &e) < 0) {
-            cli_error("%s", e.msg);
-            s->failed = true;
-            s->step = SH_POSTBUILD;
-            shell_next(s);
-            return;
-        }
-        printf("Entering sandbox %s...\n", s->root);
-        fflush(stdout);
-        /* Only clear/inherit apply here: the dev vars are in shell-init. */
-        sandbox_env(&s->c.cfg, CTX_DEV, false, NULL, &env);
-        o.argv = argv;
-        o.env = (const char *const *)env.v;
-        o.root = s->root;
-        o.cwd = "/";
-        o.in = o.out = o.err = PROC_IO_INHERIT;
-        slave = shell_pty(s);
-        if (slave >= 0) {
-            /* On a terminal: the shell's own session on a pty of the sandbox. */
-            o.in = o.out = o.err = PROC_IO_FD;
-            o.fd[0] = o.fd[1] = o.fd[2] = slave;
-            o.setsid = o.ctty = true;
-        }
-        s->proc = proc_spawn(&s->c.loop, &o, &cbs, &e);
-        if (slave >= 0)
-            close(slave);
-        strv_free(&env);
-        if (!s->proc && s->relay) {
-            ptyrelay_free(s->relay);
-            s->relay = NULL;
-        }
-        if (!s->proc) {
-            cli_error("%s", e.msg);
-            s->failed = true;
-            s->step = SH_POSTBUILD;
-            shell_next(s);
-        }
-        return;
-    case SH_POSTBUILD:
-        s->pp = sandbox_postbuild(&s->c.ctx, s->root, shell_on_prepost, s);
-        return;
-    case SH_DESTROY:
-        s->started = now_ms();
-        cli_status_begin("Destroying sandbox");
-        ids[0] = s->id;
-        sandbox_batch_free(s->c.batch);
-        s->c.batch = sandbox_destroy(&s->c.ctx, ids, 1, false, shell_on_batch, s);
-        return;
-    case SH_DONE:
         return;
     }
+    if (!s->pl)
+        return; /* the destroy finishes whatever happens */
+    pipeline_cancel(s->pl);
+    if (s->sh)
+        pipeline_kill(s->pl, 0);
 }
 
 int cmd_sandbox_shell(struct cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
-    struct shell s;
+    struct shcmd s;
     int rc;
     optind = 0;
     while ((rc = cli_getopt(cli, "bob sandbox shell", argc, argv, ":" CLI_COMMON_SHORTOPTS,
@@ -329,13 +176,13 @@ int cmd_sandbox_shell(struct cli *cli, int argc, char **argv)
     memset(&s, 0, sizeof(s));
     if ((rc = sbx_cmd_init(&s.c, cli, "bob sandbox shell", CTX_DEV)) != EXIT_OK)
         return rc;
-    if ((rc = sbx_cmd_watch(&s.c, true, shell_on_signal, &s)) != EXIT_OK) {
+    if ((rc = sbx_cmd_watch(&s.c, true, shcmd_on_signal, &s)) != EXIT_OK) {
         sbx_cmd_free(&s.c);
         return rc;
     }
     s.started = now_ms();
     cli_status_begin("Creating sandbox");
-    s.c.batch = sandbox_create(&s.c.ctx, 1, shell_on_batch, &s);
+    s.c.batch = sandbox_create(&s.c.ctx, 1, shcmd_on_batch, &s);
     sbx_cmd_run_loop(&s.c);
     sandbox_batch_free(s.c.batch);
     free(s.root);
