@@ -27,8 +27,10 @@ struct cli {
 
 /* The long options every command also takes: -c/--config FILE, -v/--verbose, -h/--help. */
 #define CLI_COMMON_LONGOPTS                                                                        \
-    {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},                \
-        {"help", no_argument, NULL, 'h'}
+    {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},                 \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 /* Their short letters, for a command's optstring (after "+:" or ":"). */
 #define CLI_COMMON_SHORTOPTS "c:vh"
 

@@ -20,8 +20,8 @@ int cmd_config_show(struct cli *cli, int argc, char **argv)
     const char *format = "lua";
     int o;
     optind = 0;
-    while ((o = cli_getopt(cli, "bob config show", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:",
-                           longopts)) != CLI_OPT_END) {
+    while ((o = cli_getopt(cli, "bob config show", argc, argv,
+                           ":" CLI_COMMON_SHORTOPTS "f:", longopts)) != CLI_OPT_END) {
         if (o == 'f') {
             format = optarg;
             continue;

@@ -22,8 +22,8 @@ int cmd_sandbox_create(struct cli *cli, int argc, char **argv)
     unsigned long n = 1;
     int r;
     optind = 0;
-    while ((r = cli_getopt(cli, "bob sandbox create", argc, argv, ":" CLI_COMMON_SHORTOPTS "n:",
-                           longopts)) != CLI_OPT_END) {
+    while ((r = cli_getopt(cli, "bob sandbox create", argc, argv,
+                           ":" CLI_COMMON_SHORTOPTS "n:", longopts)) != CLI_OPT_END) {
         if (r == 'n') {
             if (!cli_parse_count(optarg, 4096, &n)) {
                 fprintf(stderr, "bob sandbox create: -n needs a number from 1 to 4096, not '%s'\n",
@@ -77,4 +77,3 @@ int cmd_sandbox_create(struct cli *cli, int argc, char **argv)
     sbx_cmd_free(&c);
     return r;
 }
-

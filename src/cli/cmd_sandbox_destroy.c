@@ -114,4 +114,3 @@ int cmd_sandbox_destroy(struct cli *cli, int argc, char **argv)
     sbx_cmd_free(&c);
     return r;
 }
-

@@ -5,10 +5,9 @@
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 
-static const char list_help[] =
-    "usage: bob [-c FILE] sandbox list\n"
-    "\n"
-    "Prints \"<path>\" or \"<path> (incomplete)\" for every sandbox.\n";
+static const char list_help[] = "usage: bob [-c FILE] sandbox list\n"
+                                "\n"
+                                "Prints \"<path>\" or \"<path> (incomplete)\" for every sandbox.\n";
 
 int cmd_sandbox_list(struct cli *cli, int argc, char **argv)
 {
@@ -47,4 +46,3 @@ int cmd_sandbox_list(struct cli *cli, int argc, char **argv)
     sbx_cmd_free(&c);
     return EXIT_OK;
 }
-

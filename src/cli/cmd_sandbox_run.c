@@ -127,8 +127,8 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
 
     /* "+": options stop at ID, so that CMD's own options stay CMD's. */
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob sandbox run", argc, argv, "+:" CLI_COMMON_SHORTOPTS "l:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob sandbox run", argc, argv,
+                            "+:" CLI_COMMON_SHORTOPTS "l:", longopts)) != CLI_OPT_END) {
         if (rc == 'l') {
             logpath = optarg;
             continue;
@@ -209,4 +209,3 @@ out:
     sbx_cmd_free(&r.c);
     return rc;
 }
-

@@ -116,8 +116,7 @@ static int main_dispatch(struct cli *cli, int argc, char **argv)
         const struct main_command *c = &main_commands[i];
         if (!c->group && strcmp(c->name, argv[0]) == 0)
             return c->fn(cli, argc, argv);
-        if (c->group && strcmp(c->group, argv[0]) == 0 && argc > 1 &&
-            strcmp(c->name, argv[1]) == 0)
+        if (c->group && strcmp(c->group, argv[0]) == 0 && argc > 1 && strcmp(c->name, argv[1]) == 0)
             return c->fn(cli, argc - 1, argv + 1);
     }
     if (!help) {
@@ -142,9 +141,8 @@ static int main_dispatch(struct cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     struct cli cli = {0};
     int r;
     /* Closed standard streams are /dev/null, so that no file of ours (a

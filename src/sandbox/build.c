@@ -340,8 +340,8 @@ static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
 }
 
 /* A failed pre-build fails the job; a failed kill or post-build is a warning. */
-static void slot_ended(struct pipeline *p, enum pipeline_step step, int status,
-                       const struct err *e, void *data)
+static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
+                       void *data)
 {
     struct slot *sl = data;
     if (status == 0)

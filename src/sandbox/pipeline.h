@@ -52,7 +52,8 @@ struct pipeline *pipeline_new(struct sbx_ctx *ctx, const char *root, bool prepos
 void pipeline_start(struct pipeline *p);
 /* Later kills spare the processes that were in the sandbox before pid started (sandbox run). */
 int pipeline_spare_before(struct pipeline *p, pid_t pid);
-/* During the work: kills everything in the sandbox (and group pgid, if not 0), unless a kill runs. */
+/* During the work: kills everything in the sandbox (and group pgid, if not 0), unless a kill runs.
+ */
 void pipeline_kill(struct pipeline *p, pid_t pgid);
 /* Runs the work callback again, as soon as no kill started during the work is running. */
 void pipeline_work_next(struct pipeline *p);

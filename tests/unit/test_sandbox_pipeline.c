@@ -16,9 +16,9 @@
 struct rec {
     char seen[64];
     size_t n;
-    int works;      /* how many times the work callback ran */
-    int parts;      /* the work is this many parts: work_next between them */
-    bool kill_mid;  /* start a kill in the first part, then ask for the next */
+    int works;     /* how many times the work callback ran */
+    int parts;     /* the work is this many parts: work_next between them */
+    bool kill_mid; /* start a kill in the first part, then ask for the next */
     bool done;
     struct pipeline *p;
 };
@@ -40,7 +40,10 @@ static void rec_step(struct pipeline *p, enum pipeline_step step, void *data)
 static void rec_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
                       void *data)
 {
-    rec_add(data, status < 0 ? '!' : step == PIPELINE_PRE ? 'p' : step == PIPELINE_KILL ? 'k' : 'o');
+    rec_add(data, status < 0              ? '!'
+                  : step == PIPELINE_PRE  ? 'p'
+                  : step == PIPELINE_KILL ? 'k'
+                                          : 'o');
 }
 
 static void rec_work(struct pipeline *p, void *data)
