@@ -61,9 +61,10 @@ struct slot {
 static struct {
     uv_loop_t loop;
     struct progress *p;
+    struct runstate *rs;
     struct slot slots[NSLOTS];
     double scale;
-    bool ending;
+    bool ending, interrupted;
     const char *crash;
     uv_timer_t crash_timer;
     int built, failed, skipped;
@@ -160,7 +161,9 @@ static void end(void)
         uv_close((uv_handle_t *)&demo.slots[i].stage_timer, NULL);
         uv_close((uv_handle_t *)&demo.slots[i].out_timer, NULL);
     }
-    runstate_stop();
+    demo.interrupted = runstate_get(demo.rs) != RUN_RUNNING;
+    runstate_free(demo.rs);
+    demo.rs = NULL;
     if (demo.crash)
         uv_close((uv_handle_t *)&demo.crash_timer, NULL);
     progress_free(demo.p);
@@ -172,7 +175,7 @@ static void dispatch(void)
 {
     if (demo.ending)
         return;
-    bool stopping = runstate_get() != RUN_RUNNING;
+    bool stopping = runstate_get(demo.rs) != RUN_RUNNING;
     for (size_t i = 0; i < NJOBS; i++) {
         struct job *j = &jobs[i];
         if (j->state == JOB_PENDING && j->dep >= 0 &&
@@ -253,7 +256,9 @@ int main(int argc, char **argv)
                               .title = "Building"};
     demo.p = progress_new(&o);
     progress_set_total(demo.p, NJOBS);
-    runstate_start(&demo.loop, false, on_state, NULL);
+    demo.rs = runstate_new(&demo.loop, false, on_state, NULL, NULL);
+    if (!demo.rs)
+        return 1;
     if (argc > 2) {
         demo.crash = argv[2];
         uv_timer_init(&demo.loop, &demo.crash_timer);
@@ -265,7 +270,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NSLOTS; i++)
         capture_close(&demo.slots[i].cap, &e);
     int r = uv_loop_close(&demo.loop);
-    bool interrupted = runstate_get() != RUN_RUNNING;
+    bool interrupted = demo.interrupted;
     printf("demo: built %d, failed %d, skipped %d%s\n", demo.built, demo.failed, demo.skipped,
            interrupted ? ", interrupted" : "");
     if (r != 0) {

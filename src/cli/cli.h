@@ -1,7 +1,12 @@
-/* The command line: parsing, commands, exit codes (SPEC section 2). */
+/*
+ * What the commands share (SPEC section 2): exit codes, the global options,
+ * loading the config, errors, the root check, status lines, option parsing.
+ * cli.c calls no command.
+ */
 #ifndef BOB_CLI_H
 #define BOB_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "config/config.h"
@@ -20,7 +25,33 @@ struct cli {
     bool verbose;            /* -v */
 };
 
-int cli_main(int argc, char **argv);
+/* The long options every command also takes: -c/--config FILE, -v/--verbose, -h/--help. */
+#define CLI_COMMON_LONGOPTS                                                                        \
+    {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},                 \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+/* Their short letters, for a command's optstring (after "+:" or ":"). */
+#define CLI_COMMON_SHORTOPTS "c:vh"
+
+enum cli_opt_result {
+    CLI_OPT_END = -1,   /* no more options: argv[optind..] are the operands */
+    CLI_OPT_USAGE = -2, /* a usage error was printed: exit 2 */
+    CLI_OPT_HELP = -3,  /* -h/--help: print the help, exit 0 */
+};
+
+/*
+ * getopt_long for the command `what` ("bob sandbox create"): returns the
+ * next option of the command's own, after taking -c/-v into cli; prints the
+ * usage error for an unknown option or a missing value. shortopts must begin
+ * with ":" (or "+:") and contain CLI_COMMON_SHORTOPTS; longopts must contain
+ * CLI_COMMON_LONGOPTS. Set optind = 0 before the first call (a fresh start).
+ */
+int cli_getopt(struct cli *cli, const char *what, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* Parses a count from 1 to max; false (nothing printed) otherwise. */
+bool cli_parse_count(const char *s, unsigned long max, unsigned long *out);
 
 /* Loads the configuration named by -c (or the default), printing errors. */
 int cli_load_config(const struct cli *cli, struct config *cfg);
@@ -32,13 +63,5 @@ int cli_need_root(const char *what);
 /* Progress lines on stderr: "msg..." then " done (1.2s)" on a terminal, whole lines otherwise. */
 void cli_status_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_status_end(bool ok, double start_ms);
-
-int cmd_init(struct cli *cli, int argc, char **argv);
-int cmd_config(struct cli *cli, int argc, char **argv);
-int cmd_sandbox(struct cli *cli, int argc, char **argv);
-int cmd_build(struct cli *cli, int argc, char **argv);
-
-/* Whether argv holds -h or --help before any "--". */
-bool cli_wants_help(int argc, char **argv);
 
 #endif

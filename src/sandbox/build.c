@@ -12,31 +12,21 @@
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
-#include "sandbox/killer.h"
-#include "sandbox/prepost.h"
+#include "sandbox/pipeline.h"
 #include "util/fault.h"
 
 #define STAGE_DRAIN_MS 2000
 
-enum slot_state {
-    SL_IDLE,
-    SL_PRE,   /* pre-build */
-    SL_STAGE, /* a stage is running */
-    SL_KILL,  /* killing what the job left behind */
-    SL_POST,  /* post-build */
-};
-
+/* A slot is idle when it has no pipeline; its job runs as the pipeline's work. */
 struct slot {
     struct build *b;
     size_t index;
     unsigned id;
     char *root;
-    enum slot_state st;
+    struct pipeline *pl;
     long job;
     size_t stage;
-    struct prepost *pp;
     struct proc *proc;
-    struct killer *killer;
     struct capture cap;
     bool cap_open;
     char *logdir; /* <logdir>/<job> */
@@ -68,7 +58,6 @@ struct build {
 };
 
 static void dispatch(struct build *b);
-static void slot_next(struct slot *sl);
 
 static const char *job_name(const struct build *b, long j)
 {
@@ -149,7 +138,7 @@ static void finish_run(struct build *b)
     if (b->phase != B_RUN)
         return;
     for (size_t i = 0; i < b->nslots; i++)
-        if (b->slots[i].st != SL_IDLE)
+        if (b->slots[i].pl)
             return;
     b->phase = B_DESTROY;
     if (b->obs.note)
@@ -191,38 +180,14 @@ static void job_end(struct slot *sl)
     /* The skips it causes are reported after the failure itself. */
     if (!r->interrupted)
         sched_done(b->sched, (size_t)sl->job, ok, on_skip, b);
-    sl->st = SL_IDLE;
+    pipeline_free(sl->pl);
+    sl->pl = NULL;
     sl->job = -1;
     sl->res = NULL;
     free(sl->logdir);
     sl->logdir = NULL;
     dispatch(b);
     finish_run(b);
-}
-
-static void on_postbuild(struct prepost *pp, int status, const struct err *e, void *data)
-{
-    struct slot *sl = data;
-    if (status < 0)
-        log_warn("sandbox %u: %s", sl->id, e->msg);
-    prepost_free(pp);
-    sl->pp = NULL;
-    job_end(sl);
-}
-
-static void on_killed(struct killer *k, int status, const struct err *e, void *data)
-{
-    struct slot *sl = data;
-    if (status < 0)
-        log_warn("sandbox %u: %s", sl->id, e->msg);
-    killer_free(k);
-    sl->killer = NULL;
-    if (sl->st == SL_KILL) {
-        sl->st = SL_POST;
-        slot_next(sl);
-    } else if (sl->st == SL_STAGE && !sl->proc) {
-        slot_next(sl); /* the stage ended while its leftovers were being killed */
-    }
 }
 
 /* Marks the job failed in `stage` with a reason, keeping `log`. */
@@ -255,8 +220,7 @@ static void on_stage_linger(struct proc *p, void *data)
 {
     struct slot *sl = data;
     /* The stage's shell has exited; a process it started holds the output. */
-    if (!sl->killer)
-        sl->killer = killer_start(sl->b->ctx->loop, sl->root, NULL, proc_pid(p), on_killed, sl);
+    pipeline_kill(sl->pl, proc_pid(p));
 }
 
 static void on_stage_exit(struct proc *p, void *data)
@@ -274,8 +238,7 @@ static void on_stage_exit(struct proc *p, void *data)
     if (capture_close(&sl->cap, &e) < 0) {
         sl->cap_open = false;
         job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), e.msg);
-        sl->st = SL_KILL;
-        slot_next(sl);
+        pipeline_work_done(sl->pl, 0);
         return;
     }
     sl->cap_open = false;
@@ -283,15 +246,12 @@ static void on_stage_exit(struct proc *p, void *data)
         char *reason = xstrdup(status);
         job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), reason);
         free(reason);
-        sl->st = SL_KILL;
-    } else {
-        sl->stage++;
-    }
-    /* A kill of the stage's leftovers still running must end first: it would
-     * kill the next stage's processes too. */
-    if (sl->killer)
+        pipeline_work_done(sl->pl, 0);
         return;
-    slot_next(sl);
+    }
+    sl->stage++;
+    /* The next stage, once a kill of this one's leftovers has ended. */
+    pipeline_work_next(sl->pl);
 }
 
 /* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log. */
@@ -315,8 +275,7 @@ static void start_stage(struct slot *sl)
     if (capture_open(&sl->cap, log, header, &e) < 0) {
         free(header);
         job_fail(sl, st->name, log, e.msg);
-        sl->st = SL_KILL;
-        slot_next(sl);
+        pipeline_work_done(sl->pl, 0);
         return;
     }
     free(header);
@@ -344,8 +303,7 @@ static void start_stage(struct slot *sl)
         capture_close(&sl->cap, &e);
         sl->cap_open = false;
         job_fail(sl, st->name, log, e.msg);
-        sl->st = SL_KILL;
-        slot_next(sl);
+        pipeline_work_done(sl->pl, 0);
         return;
     }
     free(log);
@@ -353,59 +311,54 @@ static void start_stage(struct slot *sl)
         b->obs.stage_started(b->obs.data, sl->index, j, st->name, &sl->cap);
 }
 
-static void on_prebuild(struct prepost *pp, int status, const struct err *e, void *data)
+/* The pipeline's work: the job's stages, one after the other. */
+static void slot_work(struct pipeline *p, void *data)
 {
     struct slot *sl = data;
-    prepost_free(pp);
-    sl->pp = NULL;
-    if (status < 0) {
-        job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
-        sl->st = SL_KILL;
-    } else {
-        sl->st = SL_STAGE;
-        sl->stage = 0;
+    struct build *b = sl->b;
+    if (b->shutdown) {
+        sl->res->interrupted = true;
+        pipeline_work_done(p, 0);
+        return;
     }
-    slot_next(sl);
+    if (sl->stage < b->cfg->jobs[sl->job].nstages)
+        start_stage(sl);
+    else
+        pipeline_work_done(p, 0);
 }
 
-/* Runs the next step of the job on sl. */
-static void slot_next(struct slot *sl)
+/* The display hears of the pre- and post-build as stages. */
+static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
 {
+    struct slot *sl = data;
     struct build *b = sl->b;
-    switch (sl->st) {
-    case SL_IDLE:
-        return;
-    case SL_PRE:
-        if (b->obs.stage_started)
-            b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job], "pre-build", NULL);
-        sl->pp = sandbox_prebuild(b->ctx, sl->root, on_prebuild, sl);
-        return;
-    case SL_STAGE:
-        if (b->shutdown) {
-            sl->res->interrupted = true;
-            sl->st = SL_KILL;
-            slot_next(sl);
-            return;
-        }
-        if (sl->stage < b->cfg->jobs[sl->job].nstages) {
-            start_stage(sl);
-            return;
-        }
-        sl->st = SL_KILL;
-        /* fall through */
-    case SL_KILL:
-        /* Whatever the job left running goes before the next job comes. */
-        if (!sl->killer)
-            sl->killer = killer_start(b->ctx->loop, sl->root, NULL, 0, on_killed, sl);
-        return;
-    case SL_POST:
-        if (b->obs.stage_started)
-            b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job], "post-build",
-                                 NULL);
-        sl->pp = sandbox_postbuild(b->ctx, sl->root, on_postbuild, sl);
-        return;
-    }
+    if (step == PIPELINE_WORK)
+        sl->stage = 0;
+    if ((step == PIPELINE_PRE || step == PIPELINE_POST) && b->obs.stage_started)
+        b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job],
+                             step == PIPELINE_PRE ? "pre-build" : "post-build", NULL);
 }
+
+/* A failed pre-build fails the job; a failed kill or post-build is a warning. */
+static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
+                       void *data)
+{
+    struct slot *sl = data;
+    if (status == 0)
+        return;
+    if (step == PIPELINE_PRE)
+        job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
+    else
+        log_warn("sandbox %u: %s", sl->id, e->msg);
+}
+
+/* The job on sl is over, its post-build included. */
+static void slot_done(struct pipeline *p, void *data)
+{
+    job_end(data);
+}
+
+static const struct pipeline_ops slot_ops = {slot_step, slot_ended, slot_work, slot_done};
 
 static void start_job(struct slot *sl, long j)
 {
@@ -420,14 +373,12 @@ static void start_job(struct slot *sl, long j)
     remove_logdir(b, job_name(b, j));
     if (b->obs.job_started)
         b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[j]);
+    sl->pl = pipeline_new(b->ctx, sl->root, true, &slot_ops, sl);
     if (mkdirs(sl->logdir, &e) < 0) {
         job_fail(sl, "pre-build", NULL, e.msg);
-        sl->st = SL_KILL;
-        slot_next(sl);
-        return;
+        pipeline_cancel(sl->pl); /* straight to the kill and the post-build */
     }
-    sl->st = SL_PRE;
-    slot_next(sl);
+    pipeline_start(sl->pl);
 }
 
 static void dispatch(struct build *b)
@@ -437,7 +388,7 @@ static void dispatch(struct build *b)
     for (size_t i = 0; i < b->nslots; i++) {
         struct slot *sl = &b->slots[i];
         long j;
-        if (sl->st != SL_IDLE)
+        if (sl->pl)
             continue;
         j = sched_next(b->sched);
         if (j < 0)
@@ -539,14 +490,12 @@ void build_stop(struct build *b, bool now)
     }
     for (size_t i = 0; i < b->nslots; i++) {
         struct slot *sl = &b->slots[i];
-        if (sl->st == SL_IDLE)
+        if (!sl->pl)
             continue;
         sl->res->interrupted = true;
-        if (sl->pp && sl->st == SL_PRE)
-            prepost_cancel(sl->pp);
-        if (sl->proc && !sl->killer)
-            sl->killer =
-                killer_start(b->ctx->loop, sl->root, NULL, proc_pid(sl->proc), on_killed, sl);
+        pipeline_cancel(sl->pl);
+        if (sl->proc)
+            pipeline_kill(sl->pl, proc_pid(sl->proc));
     }
 }
 

@@ -50,9 +50,9 @@ static void run_for(uv_loop_t *loop, unsigned ms)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
-static void close_loop(uv_loop_t *loop)
+static void close_loop(uv_loop_t *loop, struct runstate *rs)
 {
-    runstate_stop();
+    runstate_free(rs);
     uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(loop), 0);
 }
@@ -62,28 +62,30 @@ static void test_sigint_twice(void **state)
 {
     uv_loop_t loop;
     struct seen s = {0};
+    struct runstate *rs;
     uv_loop_init(&loop);
-    assert_int_equal(runstate_start(&loop, false, on_state, &s), 0);
-    assert_int_equal(runstate_get(), RUN_RUNNING);
+    rs = runstate_new(&loop, false, on_state, &s, NULL);
+    assert_non_null(rs);
+    assert_int_equal(runstate_get(rs), RUN_RUNNING);
     kill(getpid(), SIGINT);
     run_for(&loop, 20);
-    assert_int_equal(runstate_get(), RUN_STOPPING);
+    assert_int_equal(runstate_get(rs), RUN_STOPPING);
     kill(getpid(), SIGINT); /* the same keypress, delivered twice */
     run_for(&loop, 20);
-    assert_int_equal(runstate_get(), RUN_STOPPING);
+    assert_int_equal(runstate_get(rs), RUN_STOPPING);
     assert_int_equal(s.count, 1);
     run_for(&loop, 120);
     kill(getpid(), SIGINT);
     run_for(&loop, 20);
-    assert_int_equal(runstate_get(), RUN_SHUTDOWN);
+    assert_int_equal(runstate_get(rs), RUN_SHUTDOWN);
     assert_int_equal(s.count, 2);
     assert_int_equal(s.states[0], RUN_STOPPING);
     assert_int_equal(s.states[1], RUN_SHUTDOWN);
     assert_int_equal(s.signals[1], SIGINT);
-    close_loop(&loop);
+    close_loop(&loop, rs);
 }
 
-/* Tests share the process-wide run state: each resets it by forking. */
+/* Signal dispositions are process-wide: each of these tests runs in a child. */
 static void in_child(void (*fn)(void))
 {
     pid_t pid = fork();
@@ -102,17 +104,20 @@ static void sigterm_child(void)
 {
     uv_loop_t loop;
     struct seen s = {0};
+    struct runstate *rs;
     uv_loop_init(&loop);
-    runstate_start(&loop, false, on_state, &s);
+    rs = runstate_new(&loop, false, on_state, &s, NULL);
+    if (!rs)
+        _exit(4);
     kill(getpid(), SIGTERM);
     run_for(&loop, 20);
-    if (runstate_get() != RUN_SHUTDOWN || s.count != 1 || runstate_signal() != SIGTERM)
+    if (runstate_get(rs) != RUN_SHUTDOWN || s.count != 1 || runstate_signal(rs) != SIGTERM)
         _exit(1);
     kill(getpid(), SIGHUP); /* no further advance */
     run_for(&loop, 20);
     if (s.count != 1)
         _exit(2);
-    runstate_stop();
+    runstate_free(rs);
     uv_run(&loop, UV_RUN_DEFAULT);
     _exit(uv_loop_close(&loop) == 0 ? 0 : 3);
 }
@@ -125,13 +130,16 @@ static void test_sigterm_is_shutdown(void **state)
 static void stop_is_shutdown_child(void)
 {
     uv_loop_t loop;
+    struct runstate *rs;
     uv_loop_init(&loop);
-    runstate_start(&loop, true, NULL, NULL);
+    rs = runstate_new(&loop, true, NULL, NULL, NULL);
+    if (!rs)
+        _exit(4);
     kill(getpid(), SIGINT);
     run_for(&loop, 20);
-    if (runstate_get() != RUN_SHUTDOWN)
+    if (runstate_get(rs) != RUN_SHUTDOWN)
         _exit(1);
-    runstate_stop();
+    runstate_free(rs);
     uv_run(&loop, UV_RUN_DEFAULT);
     _exit(uv_loop_close(&loop) == 0 ? 0 : 3);
 }

@@ -6,21 +6,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 #include "loop/progress.h"
-#include "loop/runstate.h"
 #include "sandbox/build.h"
 
 static const char build_help[] =
-    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [JOB...]\n"
+    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
     "\n"
     "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
     "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
     "runs its pre-build, its stages and its post-build in one of them. With JOB\n"
     "names, only those jobs and what they depend on are built.\n"
     "\n"
-    "  --format text|json  the summary on stdout as text (default) or one JSON object\n"
-    "  --events FILE|-     write a JSON line for every event to FILE (- for stdout)\n"
+    "  -f, --format text|json  the summary on stdout as text (default) or one JSON object\n"
+    "  -e, --events FILE|-     write a JSON line for every event to FILE (- for stdout)\n"
+    "  -n, --dry-run           load, resolve and schedule, create nothing (no root\n"
+    "                          needed): print the jobs in an order they would start,\n"
+    "                          one per line, or with --format json one object\n"
+    "                          {\"order\": [...], \"skipped\": [{\"job\", \"reason\"}]};\n"
+    "                          --events is not written\n"
     "\n"
     "Logs: <options.logdir>/<job>/<stage>.log, kept for failed jobs, removed for\n"
     "successful ones unless options.keep_logs = true.\n"
@@ -180,7 +185,10 @@ static void on_finished(void *data)
     }
     build_free(bc->build);
     bc->build = NULL;
-    runstate_stop();
+    /* No signal reaches a build that is gone. */
+    bc->c.end_state = runstate_get(bc->c.rs);
+    runstate_free(bc->c.rs);
+    bc->c.rs = NULL;
 }
 
 static void on_signal(enum run_state state, int signum, void *data)
@@ -272,10 +280,84 @@ static int summary(struct bcmd *bc)
     return failed || skipped ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
+/* The dry run's skip callback: records why a job would be skipped. */
+static void build_dry_skip(size_t job, size_t failed, void *data)
+{
+    bool *skipped = data;
+    skipped[job] = true;
+}
+
+/* Prints the jobs in an order they would start (and those that would be skipped). */
+static int build_dry_run(struct cli *cli, bool json, char *const *names, size_t nnames)
+{
+    struct config cfg;
+    struct sched *s;
+    size_t *jobs = NULL, njobs = 0, *order, norder = 0;
+    bool *skipped;
+    const char *sep = "";
+    long j;
+    struct err e;
+    if (cli_load_config(cli, &cfg) < 0)
+        return EXIT_ERROR;
+    if (cfg.njobs == 0) {
+        cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
+        config_free(&cfg);
+        return EXIT_ERROR;
+    }
+    if (sched_select(&cfg, names, nnames, &jobs, &njobs, &e) < 0) {
+        cli_error("%s", e.msg);
+        config_free(&cfg);
+        return EXIT_ERROR;
+    }
+    /* One job at a time, each succeeding: the order of the scheduler's choices. */
+    s = sched_new(&cfg, jobs, njobs);
+    order = xcalloc(njobs ? njobs : 1, sizeof(*order));
+    skipped = xcalloc(cfg.njobs, sizeof(*skipped));
+    while ((j = sched_next(s)) >= 0) {
+        order[norder++] = (size_t)j;
+        sched_done(s, (size_t)j, true, build_dry_skip, skipped);
+    }
+    if (json) {
+        printf("{\"order\":[");
+        for (size_t i = 0; i < norder; i++, sep = ",") {
+            printf("%s", sep);
+            json_write_str(stdout, cfg.jobs[order[i]].name);
+        }
+        printf("],\"skipped\":[");
+        sep = "";
+        for (size_t i = 0; i < njobs; i++) {
+            if (sched_state(s, jobs[i]) == JOB_SUCCEEDED)
+                continue;
+            printf("%s{\"job\":", sep);
+            json_write_str(stdout, cfg.jobs[jobs[i]].name);
+            printf(",\"reason\":");
+            json_write_str(stdout, skipped[jobs[i]] ? "a dependency fails" : "never ready");
+            printf("}");
+            sep = ",";
+        }
+        printf("]}\n");
+    } else {
+        for (size_t i = 0; i < norder; i++)
+            printf("%s\n", cfg.jobs[order[i]].name);
+    }
+    sched_free(s);
+    free(order);
+    free(skipped);
+    free(jobs);
+    config_free(&cfg);
+    return EXIT_OK;
+}
+
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
+    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
+                                             {"format", required_argument, NULL, 'f'},
+                                             {"events", required_argument, NULL, 'e'},
+                                             {"dry-run", no_argument, NULL, 'n'},
+                                             {NULL, 0, NULL, 0}};
     struct bcmd bc;
     const char *format = "text", *events = NULL;
+    bool dry_run = false;
     struct strv names = {0};
     size_t *jobs = NULL, njobs = 0;
     struct progress_opts po = {0};
@@ -285,26 +367,36 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     struct err e;
     int rc;
 
-    if (cli_wants_help(argc, argv)) {
-        fputs(build_help, stdout);
-        return EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
-            format = argv[++i];
-        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
-            events = argv[++i];
-        else if (argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
-            fprintf(stderr, "bob build: unknown option '%s'\n", argv[i]);
-            strv_free(&names);
+    optind = 0;
+    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:n",
+                            longopts)) != CLI_OPT_END) {
+        switch (rc) {
+        case 'f':
+            format = optarg;
+            continue;
+        case 'e':
+            events = optarg;
+            continue;
+        case 'n':
+            dry_run = true;
+            continue;
+        case CLI_OPT_HELP:
+            fputs(build_help, stdout);
+            return EXIT_OK;
+        default:
             return EXIT_USAGE;
-        } else if (strcmp(argv[i], "--") != 0)
-            strv_push(&names, argv[i]);
+        }
     }
     if (strcmp(format, "text") && strcmp(format, "json")) {
         fprintf(stderr, "bob build: --format must be text or json, not '%s'\n", format);
-        strv_free(&names);
         return EXIT_USAGE;
+    }
+    for (int i = optind; i < argc; i++)
+        strv_push(&names, argv[i]);
+    if (dry_run) {
+        rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
+        strv_free(&names);
+        return rc;
     }
     memset(&bc, 0, sizeof(bc));
     bc.json = strcmp(format, "json") == 0;
@@ -335,7 +427,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     po.key_fd = isatty(0) ? 0 : -1;
     po.nslots = njobs < bc.c.cfg.build_threads ? njobs : bc.c.cfg.build_threads;
     po.title = "Building";
-    runstate_start(&bc.c.loop, false, on_signal, &bc);
+    if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
+        goto out;
     bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
     bc.prog = progress_new(&po);
     progress_set_total(bc.prog, njobs);
