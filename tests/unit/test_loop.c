@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "loop/proc.h"
 #include "loop/runstate.h"
 
@@ -404,13 +405,12 @@ static void test_proc_many_children(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigterm_is_shutdown), cmocka_unit_test(test_stop_is_shutdown),
-        cmocka_unit_test(test_proc_capture),        cmocka_unit_test(test_proc_signal),
-        cmocka_unit_test(test_proc_pipe_holder),    cmocka_unit_test(test_proc_spawn_failure),
-        cmocka_unit_test(test_proc_free_running),   cmocka_unit_test(test_proc_enter_chroot),
-        cmocka_unit_test(test_proc_user_and_path),
-        cmocka_unit_test(test_proc_many_children),
-        cmocka_unit_test(test_sigint_twice),
+        harness_test(test_sigterm_is_shutdown), harness_test(test_stop_is_shutdown),
+        harness_test(test_proc_capture),        harness_test(test_proc_signal),
+        harness_test(test_proc_pipe_holder),    harness_test(test_proc_spawn_failure),
+        harness_test(test_proc_free_running),   harness_test(test_proc_enter_chroot),
+        harness_test(test_proc_user_and_path),  harness_test(test_proc_many_children),
+        harness_test(test_sigint_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

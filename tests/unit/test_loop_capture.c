@@ -1,0 +1,347 @@
+/*
+ * Unit tests of output capture (src/loop/capture.c): the ring of recent
+ * lines (partial lines, wrapping, width, runaway lines), the log file
+ * (header, every byte, notes on lines of their own, appending, refusals,
+ * a failed write reported at close).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "loop/capture.h"
+#include "util/fault.h"
+
+/* The whole content of path (malloc'd, NUL-terminated); *len its size. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b = {0};
+    char chunk[65536];
+    size_t n;
+    assert_non_null(f);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&b, chunk, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return b.p ? b.p : xstrdup("");
+}
+
+static void add_str(struct capture *c, const char *s)
+{
+    capture_add(c, s, strlen(s));
+}
+
+/* Lines split across calls are joined; the partial line is line 0 until it ends. */
+static void test_ring_partial_lines(void **state)
+{
+    struct capture c;
+    struct err e;
+    (void)state;
+    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    assert_null(capture_line(&c, 0));
+    add_str(&c, "one\ntw");
+    assert_string_equal(capture_line(&c, 0), "tw");
+    assert_string_equal(capture_line(&c, 1), "one");
+    assert_null(capture_line(&c, 2));
+    add_str(&c, "o");
+    add_str(&c, "\nthr");
+    assert_string_equal(capture_line(&c, 0), "thr");
+    assert_string_equal(capture_line(&c, 1), "two");
+    assert_string_equal(capture_line(&c, 2), "one");
+    add_str(&c, "ee\n");
+    assert_string_equal(capture_line(&c, 0), "three");
+    assert_string_equal(capture_line(&c, 1), "two");
+    assert_string_equal(capture_line(&c, 2), "one");
+    assert_null(capture_line(&c, 3));
+    add_str(&c, "\n\nlast\n"); /* empty lines are lines */
+    assert_string_equal(capture_line(&c, 0), "last");
+    assert_string_equal(capture_line(&c, 1), "");
+    assert_string_equal(capture_line(&c, 2), "");
+    assert_string_equal(capture_line(&c, 3), "three");
+    assert_int_equal(c.bytes, strlen("one\ntwo\nthree\n\n\nlast\n"));
+    assert_int_equal(capture_close(&c, &e), 0);
+}
+
+/* The ring keeps the last CAPTURE_RING_LINES lines, newest first. */
+static void test_ring_wraps(void **state)
+{
+    struct capture c;
+    struct err e;
+    char line[32];
+    (void)state;
+    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    for (int i = 0; i < CAPTURE_RING_LINES + 50; i++) {
+        snprintf(line, sizeof(line), "line %d\n", i);
+        add_str(&c, line);
+    }
+    for (int i = 0; i < CAPTURE_RING_LINES; i++) {
+        snprintf(line, sizeof(line), "line %d", CAPTURE_RING_LINES + 49 - i);
+        assert_string_equal(capture_line(&c, (size_t)i), line);
+    }
+    assert_null(capture_line(&c, CAPTURE_RING_LINES));
+    /* With a partial line, it is line 0 and the oldest full line drops out of reach. */
+    add_str(&c, "part");
+    assert_string_equal(capture_line(&c, 0), "part");
+    snprintf(line, sizeof(line), "line %d", CAPTURE_RING_LINES + 49);
+    assert_string_equal(capture_line(&c, 1), line);
+    assert_non_null(capture_line(&c, CAPTURE_RING_LINES));
+    assert_null(capture_line(&c, CAPTURE_RING_LINES + 1));
+    assert_int_equal(capture_close(&c, &e), 0);
+}
+
+/* Fills p with n bytes of a pattern that shows where a cut happened. */
+static void pattern(char *p, size_t n, size_t from)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + (from + i) % 26);
+}
+
+/* A long line keeps its first CAPTURE_RING_WIDTH bytes in the ring, partial or finished. */
+static void test_ring_width(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *data = xmalloc(1000), want[CAPTURE_RING_WIDTH + 1];
+    (void)state;
+    pattern(data, 1000, 0);
+    memcpy(want, data, CAPTURE_RING_WIDTH);
+    want[CAPTURE_RING_WIDTH] = '\0';
+    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    capture_add(&c, data, 600);
+    assert_string_equal(capture_line(&c, 0), want); /* partial, shown cut */
+    capture_add(&c, data + 600, 400);
+    assert_string_equal(capture_line(&c, 0), want);
+    add_str(&c, "\nnext\n");
+    assert_string_equal(capture_line(&c, 0), "next");
+    assert_string_equal(capture_line(&c, 1), want);
+    assert_int_equal(strlen(capture_line(&c, 1)), CAPTURE_RING_WIDTH);
+    assert_int_equal(c.bytes, 1000 + 6);
+    assert_int_equal(capture_close(&c, &e), 0);
+    free(data);
+}
+
+/*
+ * A runaway line (no newline for CAPTURE_LINE_MAX bytes) is cut there in
+ * the ring: what follows starts a new ring line. The log still gets every
+ * byte, in order.
+ */
+static void test_runaway_line(void **state)
+{
+    struct capture c;
+    struct err e;
+    size_t total = CAPTURE_LINE_MAX + 10, len;
+    char *data = xmalloc(total), *path = harness_path("log"), *log, want[16];
+    (void)state;
+    pattern(data, total, 0);
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    /* In uneven pieces, so that the cut falls inside a call. */
+    capture_add(&c, data, 1000);
+    capture_add(&c, data + 1000, total - 1000);
+    add_str(&c, "\n");
+    memcpy(want, data + CAPTURE_LINE_MAX, 10);
+    want[10] = '\0';
+    assert_string_equal(capture_line(&c, 0), want);
+    assert_int_equal(strncmp(capture_line(&c, 1), data, CAPTURE_RING_WIDTH), 0);
+    assert_int_equal(strlen(capture_line(&c, 1)), CAPTURE_RING_WIDTH);
+    assert_null(capture_line(&c, 2));
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, &len);
+    assert_int_equal(len, total + 1);
+    assert_memory_equal(log, data, total);
+    assert_int_equal(log[total], '\n');
+    free(log);
+    free(data);
+    free(path);
+}
+
+/* The log: the header line, then every byte; a note starts a line of its own. */
+static void test_log_contents(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("build.log"), *log;
+    struct stat st;
+    (void)state;
+    assert_int_equal(capture_open(&c, path, "=> make all", &e), 0);
+    add_str(&c, "compiling\nlinking");
+    capture_note(&c, "=> %s (%d)", "failed", 2); /* after a partial line */
+    add_str(&c, "after\n");
+    capture_note(&c, "=> done"); /* after a full line: no blank line */
+    assert_string_equal(capture_line(&c, 0), "=> done");
+    assert_string_equal(capture_line(&c, 1), "after");
+    assert_string_equal(capture_line(&c, 2), "=> failed (2)");
+    assert_string_equal(capture_line(&c, 3), "linking");
+    assert_string_equal(capture_line(&c, 5), "=> make all");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "=> make all\ncompiling\nlinking\n=> failed (2)\nafter\n=> done\n");
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777 & ~0644, 0);
+    free(log);
+    free(path);
+}
+
+/* A note into an empty capture adds no blank line before it. */
+static void test_note_first(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log;
+    (void)state;
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    capture_note(&c, "=> cannot start");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "=> cannot start\n");
+    free(log);
+    free(path);
+}
+
+/* An existing log is appended to, not truncated. */
+static void test_log_appends(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log;
+    FILE *f;
+    (void)state;
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("earlier run\n", f);
+    fclose(f);
+    assert_int_equal(capture_open(&c, path, "=> again", &e), 0);
+    add_str(&c, "out\n");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "earlier run\n=> again\nout\n");
+    free(log);
+    free(path);
+}
+
+/* A log that cannot be opened is an error naming it; a symlink is refused, its target untouched. */
+static void test_open_refused(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *missing = harness_path("no/such/dir/log");
+    char *target = harness_path("target"), *link = harness_path("link"), *content;
+    FILE *f;
+    (void)state;
+    err_clear(&e);
+    assert_int_equal(capture_open(&c, missing, NULL, &e), -ENOENT);
+    assert_non_null(strstr(e.msg, "cannot open log"));
+    assert_non_null(strstr(e.msg, missing));
+    assert_null(c.partial);
+    assert_null(c.path);
+
+    f = fopen(target, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(symlink(target, link), 0);
+    err_clear(&e);
+    assert_int_equal(capture_open(&c, link, "=> header", &e), -ELOOP);
+    assert_non_null(strstr(e.msg, link));
+    content = slurp(target, NULL);
+    assert_string_equal(content, "precious\n");
+    free(content);
+    free(missing);
+    free(target);
+    free(link);
+}
+
+/* A failed write marks the capture failed: the rest is dropped from the log, close reports it. */
+static void test_write_failure(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log;
+    (void)state;
+    assert_int_equal(setenv("BOB_FAULT", "logwrite:2", 1), 0);
+    fault_init();
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    add_str(&c, "first\n");  /* write 1 */
+    add_str(&c, "second\n"); /* write 2: EIO */
+    assert_true(c.failed);
+    add_str(&c, "third\n");                            /* dropped from the log */
+    assert_string_equal(capture_line(&c, 0), "third"); /* the ring goes on */
+    err_clear(&e);
+    assert_int_equal(capture_close(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "cannot write log"));
+    assert_non_null(strstr(e.msg, path));
+    assert_non_null(strstr(e.msg, strerror(EIO)));
+    log = slurp(path, NULL);
+    assert_string_equal(log, "first\n");
+    unsetenv("BOB_FAULT");
+    fault_init();
+    free(log);
+    free(path);
+}
+
+/* Clearing the ring forgets the lines, the partial one too; the log is untouched. */
+static void test_clear_ring(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log;
+    (void)state;
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    add_str(&c, "a\nb\npart");
+    capture_clear_ring(&c);
+    assert_null(capture_line(&c, 0));
+    add_str(&c, "new\n");
+    assert_string_equal(capture_line(&c, 0), "new");
+    assert_null(capture_line(&c, 1));
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "a\nb\npartnew\n");
+    free(log);
+    free(path);
+}
+
+/* Binary data and NUL bytes reach the log unchanged. */
+static void test_binary_log(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log, data[256];
+    size_t len;
+    (void)state;
+    for (int i = 0; i < 256; i++)
+        data[i] = (char)i;
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    capture_add(&c, data, sizeof(data));
+    capture_add(&c, data, 0);
+    assert_int_equal(c.bytes, 256);
+    assert_int_equal(c.last, (char)255);
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, &len);
+    assert_int_equal(len, 256);
+    assert_memory_equal(log, data, 256);
+    free(log);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        harness_test(test_ring_partial_lines), harness_test(test_ring_wraps),
+        harness_test(test_ring_width),         harness_test(test_runaway_line),
+        harness_test(test_log_contents),       harness_test(test_note_first),
+        harness_test(test_log_appends),        harness_test(test_open_refused),
+        harness_test(test_write_failure),      harness_test(test_clear_ring),
+        harness_test(test_binary_log),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
