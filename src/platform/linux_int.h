@@ -46,6 +46,9 @@ void lx_split(const char *guest, struct strv *comps);
 /* Joins comps[from, to) with "/"; "." when the range is empty. */
 char *lx_join(const struct strv *comps, size_t from, size_t to);
 
+/* The canonical form of a host path: realpath when it exists, else without trailing slashes. */
+char *lx_canonical(const char *path);
+
 /* The canonical path of an fd (readlink of /proc/self/fd/N), malloc'd, or NULL. */
 char *lx_fd_path(int fd);
 
