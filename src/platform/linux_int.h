@@ -6,6 +6,7 @@
 #ifndef BOB_PLATFORM_LINUX_INT_H
 #define BOB_PLATFORM_LINUX_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/openat2.h>
@@ -111,7 +112,7 @@ int lx_unmount_under(struct lx_root *r, const char *path, struct err *e);
  * messages. Exposed for the unit tests, which exercise the mount id check
  * without the mountinfo check in front of it.
  */
-int lx_remove_contents(int dirfd, const char *path, uint64_t mnt_id, const volatile bool *cancel,
+int lx_remove_contents(int dirfd, const char *path, uint64_t mnt_id, const atomic_bool *cancel,
                        struct err *e);
 
 #endif

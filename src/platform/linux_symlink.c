@@ -8,6 +8,7 @@
 
 #include "platform/platform.h"
 #include "platform/linux_int.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +16,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The "symlink" fault point, shared by making (verb "create") and removing a link. */
+static int symlink_fault(const char *root, const char *dest, const char *verb, struct err *e)
+{
+    int rc = fault_check("symlink");
+    return rc < 0 ? err_sys(e, -rc, "cannot %s symlink %s in %s (injected)", verb, dest, root) : 0;
+}
+
 int plat_symlink(const char *root, const char *target, const char *dest, struct err *e)
 {
     struct lx_root r;
     char *name = NULL;
     int pfd = -1, rc;
 
+    if ((rc = symlink_fault(root, dest, "create", e)) < 0)
+        return rc;
     rc = lx_root_open(&r, root, e);
     if (rc < 0)
         return rc;
@@ -44,6 +54,8 @@ int plat_remove_symlink(const char *root, const char *dest, struct err *e)
     char *name = NULL;
     int pfd = -1, rc;
 
+    if ((rc = symlink_fault(root, dest, "remove", e)) < 0)
+        return rc;
     rc = lx_root_open(&r, root, e);
     if (rc == -ENOENT) {
         err_clear(e);
