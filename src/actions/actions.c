@@ -208,7 +208,8 @@ static void actions_on_unmounted(struct unmount *u, int status, const struct err
 static void actions_start_unmount(struct actrun *r)
 {
     struct err e;
-    r->unmount = unmount_start(r->o.loop, r->o.root, r->cur->dest, actions_on_unmounted, r, &e);
+    const char *dest = r->cur->dest ? r->cur->dest : r->cur->src;
+    r->unmount = unmount_start(r->o.loop, r->o.root, dest, actions_on_unmounted, r, &e);
     if (!r->unmount) {
         memcpy(&r->err, &e, sizeof(e));
         step_done(r, -EIO);
