@@ -36,6 +36,7 @@
 
 #include "platform/linux_int.h"
 #include "platform/platform.h"
+#include "util/fault.h"
 
 static char g_base[64];  /* the test's mkdtemp directory */
 static char g_root[128]; /* <base>/root: the sandbox */
@@ -1483,6 +1484,67 @@ static void test_cancel_midway(void **state)
     assert_true(left > 0 && left < FILES);
 }
 
+/* ---- fault points ---- */
+
+/*
+ * BOB_FAULT: each kind is checked once per call, at the start of the
+ * platform function that does it: the first call works (a second check
+ * inside would be the chosen one), the second fails with "(injected)" and
+ * leaves nothing, the third works.
+ */
+static void test_fault_points(void **state)
+{
+    struct plat_mount_spec t = {.fs = PLAT_FS_TMP, .name = "tmp", .dest = "/t"};
+    struct plat_mount_spec u = {.fs = PLAT_FS_TMP, .name = "tmp", .dest = "/u"};
+    struct err e;
+    (void)state;
+
+    write_file(H("f"), "data");
+    assert_int_equal(setenv("BOB_FAULT", "mount:2,umount:2,copy:2,unlink:3,symlink:2", 1), 0);
+    fault_init();
+
+    assert_int_equal(plat_mount(g_root, &t, &e), 0);
+    assert_int_equal(plat_mount(g_root, &u, &e), -EIO);
+    assert_msg(&e, "cannot mount /u in ");
+    assert_msg(&e, "(injected)");
+    assert_false(exists(R("u")));
+    assert_int_equal(plat_mount(g_root, &u, &e), 0);
+    assert_int_equal(plat_unmount(g_root, "/t", &e), 0);
+    assert_int_equal(plat_unmount(g_root, "/u", &e), -EIO);
+    assert_msg(&e, "cannot unmount /u in ");
+    assert_int_equal(mounts_under(g_root), 1);
+    assert_int_equal(plat_unmount(g_root, "/u", &e), 0);
+    assert_no_mounts();
+
+    assert_int_equal(plat_copy(g_root, H("f"), "/f", NULL, &e), 0);
+    assert_int_equal(plat_copy(g_root, H("f"), "/g", NULL, &e), -EIO);
+    assert_msg(&e, "cannot copy ");
+    assert_false(exists(R("g")));
+    assert_int_equal(plat_copy(g_root, H("f"), "/g", NULL, &e), 0);
+
+    /* Making and removing a link share the kind. */
+    assert_int_equal(plat_symlink(g_root, "f", "/l", &e), 0);
+    assert_int_equal(plat_remove_symlink(g_root, "/l", &e), -EIO);
+    assert_msg(&e, "cannot remove symlink /l in ");
+    assert_true(exists(R("l")));
+    assert_int_equal(plat_remove_symlink(g_root, "/l", &e), 0);
+    assert_false(exists(R("l")));
+
+    /* plat_remove and plat_remove_sandbox count once each, whatever they remove. */
+    assert_int_equal(plat_remove(g_root, "/f", NULL, &e), 0);
+    assert_false(exists(R("f")));
+    assert_int_equal(plat_remove_sandbox(g_root, ".bob", NULL, &e), 0);
+    assert_false(exists(g_root));
+    assert_int_equal(mkdir(g_root, 0755), 0);
+    assert_int_equal(plat_remove_sandbox(g_root, ".bob", NULL, &e), -EIO);
+    assert_msg(&e, "cannot remove ");
+    assert_msg(&e, "(injected)");
+    assert_true(exists(g_root));
+
+    assert_int_equal(unsetenv("BOB_FAULT"), 0);
+    fault_init();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1515,6 +1577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_copy_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_file_and_escape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
     };
 
     if (geteuid() != 0) {
