@@ -3,22 +3,24 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actions/unmount.h"
 #include "loop/launch.h"
 #include "loop/proc.h"
-#include "util/fault.h"
 #include "platform/platform.h"
+#include "util/fault.h"
 
 #define CMD_DRAIN_MS 2000
 #define STDERR_KEEP 4096
 
+/* The filesystem steps done in the thread pool (an unmount is a struct unmount). */
 enum step_op {
     OP_MOUNT,
-    OP_UNMOUNT,
     OP_COPY,
     OP_UNCOPY,
     OP_SYMLINK,
@@ -30,7 +32,7 @@ struct actrun {
     size_t pos; /* forward: index of the current action; reverse: one past it */
     size_t undo_count;
     bool cancelled, finished;
-    volatile bool cancel_flag; /* read by thread-pool work */
+    atomic_bool cancel_flag; /* read by thread-pool work */
     struct err err;
 
     /* the current step */
@@ -40,22 +42,16 @@ struct actrun {
     int work_status;
     struct err work_err;
     struct proc *proc;
+    struct unmount *unmount;
     struct buf errout;
-    uv_timer_t timer;
+    uv_timer_t timer; /* defers the first step out of actrun_start */
     bool timer_inited;
-    unsigned attempt;
     bool free_requested;
     int handles; /* open handles and pending work that must end before free */
 };
 
 static void next_step(struct actrun *r);
 static void step_done(struct actrun *r, int status);
-
-unsigned action_unmount_delay(unsigned attempt)
-{
-    unsigned shift = attempt > 4 ? 4 : attempt;
-    return 64u << shift; /* 64, 128, 256, 512, 1024, 1024, ... */
-}
 
 bool action_matches(const struct action *a, enum env_ctx ctx)
 {
@@ -83,37 +79,60 @@ static void finish(struct actrun *r, int status)
     r->o.cb(r, status, status < 0 ? &r->err : NULL, r->o.data);
 }
 
+/* The platform's filesystem type of a config's. */
+static enum plat_fs actions_plat_fs(enum fs_type t)
+{
+    switch (t) {
+    case FS_BIND:
+        return PLAT_FS_BIND;
+    case FS_DEV:
+        return PLAT_FS_DEV;
+    case FS_FD:
+        return PLAT_FS_FD;
+    case FS_NFS:
+        return PLAT_FS_NFS;
+    case FS_PROC:
+        return PLAT_FS_PROC;
+    case FS_TMP:
+        return PLAT_FS_TMP;
+    case FS_NONE:
+        break;
+    }
+    return PLAT_FS_NONE;
+}
+
+/*
+ * The platform's mount spec of a mount action. A mount with only one of
+ * src and dest ("dir") mounts that path onto itself.
+ */
+static struct plat_mount_spec actions_mount_spec(const struct action *a)
+{
+    struct plat_mount_spec spec = {
+        .fs = actions_plat_fs(a->fs),
+        .name = a->fs_name ? a->fs_name : fs_type_name(a->fs),
+        .src = a->src ? a->src : a->dest,
+        .dest = a->dest ? a->dest : a->src,
+        .opts = a->opts,
+    };
+    return spec;
+}
+
 /* Thread pool: the filesystem work of one step. */
 static void work_run(uv_work_t *w)
 {
     struct actrun *r = w->data;
     const struct action *a = r->cur;
     const char *root = r->o.root;
+    struct plat_mount_spec spec;
     int s = 0;
 
     err_clear(&r->work_err);
     switch (r->op) {
     case OP_MOUNT:
-        if ((s = fault_check("mount")) < 0)
-            err_sys(&r->work_err, -s, "cannot mount %s in %s (injected)", a->dest, root);
-        else
-            s = plat_mount(root, a, &r->work_err);
-        break;
-    case OP_UNMOUNT:
-        if ((s = fault_check("umount")) < 0) {
-            err_sys(&r->work_err, -s, "cannot unmount %s in %s (injected)", a->dest, root);
-            break;
-        }
-        s = plat_unmount(root, a->dest, &r->work_err);
-        if (s == 0)
-            plat_prune_empty(root, a->dest);
+        spec = actions_mount_spec(a);
+        s = plat_mount(root, &spec, &r->work_err);
         break;
     case OP_COPY:
-        if ((s = fault_check("copy")) < 0) {
-            err_sys(&r->work_err, -s, "cannot copy %s to %s in %s (injected)", a->src, a->dest,
-                    root);
-            break;
-        }
         s = plat_copy(root, a->src, a->dest, &r->cancel_flag, &r->work_err);
         break;
     case OP_UNCOPY:
@@ -122,10 +141,6 @@ static void work_run(uv_work_t *w)
         s = plat_on_root_mount(root, a->dest, &r->work_err);
         if (s <= 0)
             break;
-        if ((s = fault_check("unlink")) < 0) {
-            err_sys(&r->work_err, -s, "cannot remove %s in %s (injected)", a->dest, root);
-            break;
-        }
         s = plat_remove(root, a->dest, &r->cancel_flag, &r->work_err);
         if (s == 0)
             plat_prune_empty(root, a->dest);
@@ -150,14 +165,6 @@ static void on_timer_close(uv_handle_t *h)
     maybe_free(r);
 }
 
-static void queue_work(struct actrun *r);
-
-/* A busy unmount: try again after the backoff delay. */
-static void on_retry(uv_timer_t *t)
-{
-    queue_work(t->data);
-}
-
 static void work_after(uv_work_t *w, int status)
 {
     struct actrun *r = w->data;
@@ -167,28 +174,46 @@ static void work_after(uv_work_t *w, int status)
         step_done(r, -ECANCELED);
         return;
     }
-    if (r->op == OP_UNMOUNT && r->work_status == -EBUSY &&
-        r->attempt + 1 < ACTION_UNMOUNT_ATTEMPTS) {
-        uv_timer_start(&r->timer, on_retry, action_unmount_delay(r->attempt++), 0);
-        return;
-    }
     if (r->work_status < 0)
         memcpy(&r->err, &r->work_err, sizeof(r->err));
     step_done(r, r->work_status);
 }
 
-static void queue_work(struct actrun *r)
-{
-    r->work.data = r;
-    r->handles++;
-    uv_queue_work(r->o.loop, &r->work, work_run, work_after);
-}
-
 static void start_work(struct actrun *r, enum step_op op)
 {
+    int rc;
     r->op = op;
-    r->attempt = 0;
-    queue_work(r);
+    r->work.data = r;
+    rc = uv_queue_work(r->o.loop, &r->work, work_run, work_after);
+    if (rc < 0) {
+        err_set(&r->err, "cannot queue the work: %s", uv_strerror(rc));
+        step_done(r, rc);
+        return;
+    }
+    r->handles++;
+}
+
+/* The undo of a mount action has ended. */
+static void actions_on_unmounted(struct unmount *u, int status, const struct err *e, void *data)
+{
+    struct actrun *r = data;
+    if (status < 0)
+        memcpy(&r->err, e, sizeof(r->err));
+    r->unmount = NULL;
+    unmount_free(u);
+    step_done(r, status);
+}
+
+/* Undoes a mount action: unmounts everything at or below its mount point, with retries. */
+static void actions_start_unmount(struct actrun *r)
+{
+    struct err e;
+    const char *dest = r->cur->dest ? r->cur->dest : r->cur->src;
+    r->unmount = unmount_start(r->o.loop, r->o.root, dest, actions_on_unmounted, r, &e);
+    if (!r->unmount) {
+        memcpy(&r->err, &e, sizeof(e));
+        step_done(r, -EIO);
+    }
 }
 
 /* Keeps the tail of a command's stderr for the error message. */
@@ -309,7 +334,10 @@ static void start_step(struct actrun *r)
     const struct script *sc;
     switch (a->kind) {
     case ACTION_MOUNT:
-        start_work(r, r->o.reverse ? OP_UNMOUNT : OP_MOUNT);
+        if (r->o.reverse)
+            actions_start_unmount(r);
+        else
+            start_work(r, OP_MOUNT);
         return;
     case ACTION_COPY:
         start_work(r, r->o.reverse ? OP_UNCOPY : OP_COPY);
@@ -396,11 +424,17 @@ struct actrun *actrun_start(const struct actrun_opts *o)
     if (r->o.count > o->list->n)
         r->o.count = o->list->n;
     r->pos = o->reverse ? r->o.count : 0;
-    uv_timer_init(r->o.loop, &r->timer);
+    if (uv_timer_init(r->o.loop, &r->timer) != 0) {
+        free(r);
+        return NULL;
+    }
     r->timer.data = r;
     r->timer_inited = true;
     r->handles++;
-    uv_timer_start(&r->timer, on_start, 0, 0);
+    if (uv_timer_start(&r->timer, on_start, 0, 0) != 0) {
+        actrun_free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -414,18 +448,14 @@ void actrun_cancel(struct actrun *r)
     if (r->finished || r->cancelled)
         return;
     r->cancelled = true;
-    r->cancel_flag = true;
+    atomic_store(&r->cancel_flag, true);
     if (r->proc) {
         proc_kill(r->proc, SIGKILL);
         if (r->cur->chroot)
             kill_sandbox_procs(r);
     }
-    if (r->timer_inited && uv_is_active((uv_handle_t *)&r->timer) && r->cur) {
-        /* A busy unmount waiting for its retry: give up on it now. */
-        uv_timer_stop(&r->timer);
-        err_set(&r->err, "interrupted");
-        step_done(r, -ECANCELED);
-    }
+    /* A busy unmount waiting for its retry gives up; actions_on_unmounted follows. */
+    unmount_cancel(r->unmount);
 }
 
 void actrun_free(struct actrun *r)
@@ -433,6 +463,8 @@ void actrun_free(struct actrun *r)
     if (!r)
         return;
     r->free_requested = true;
+    unmount_free(r->unmount); /* abandoned: no callback comes */
+    r->unmount = NULL;
     if (r->timer_inited) {
         r->timer_inited = false;
         uv_close((uv_handle_t *)&r->timer, on_timer_close);

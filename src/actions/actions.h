@@ -2,7 +2,7 @@
  * Running a list of sandbox actions (setup or hooks) on one sandbox,
  * forward to create and backward to undo, as asynchronous steps on the
  * loop: filesystem work in the libuv thread pool, commands as child
- * processes, busy unmounts retried on a timer with backoff.
+ * processes, busy unmounts retried on a timer with backoff (unmount.h).
  */
 #ifndef BOB_ACTIONS_H
 #define BOB_ACTIONS_H
@@ -33,6 +33,8 @@ struct actrun_opts {
 /*
  * Starts the run on the next loop iteration: the callback never runs from
  * inside actrun_start. Free the run with actrun_free after the callback.
+ * NULL when libuv refuses the timer that defers the start (it never does
+ * on Unix: only a closing handle is refused).
  */
 struct actrun *actrun_start(const struct actrun_opts *o);
 /*
@@ -47,9 +49,5 @@ void actrun_free(struct actrun *r);
 
 /* Whether the action's only.environment and only.exists match now. */
 bool action_matches(const struct action *a, enum env_ctx ctx);
-
-/* The unmount backoff: delays in ms between attempts (64 doubling to 1024, 9 attempts). */
-unsigned action_unmount_delay(unsigned attempt);
-#define ACTION_UNMOUNT_ATTEMPTS 9
 
 #endif

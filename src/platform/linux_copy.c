@@ -13,6 +13,7 @@
 
 #include "platform/platform.h"
 #include "platform/linux_int.h"
+#include "util/fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -340,7 +341,7 @@ static int cp_entry(struct cp_walk *w, const char *name)
 }
 
 /* Copies the tree below level 0 (already open in w). */
-static int cp_tree(struct cp_walk *w, const volatile bool *cancel)
+static int cp_tree(struct cp_walk *w, const atomic_bool *cancel)
 {
     int rc = 0;
 
@@ -349,7 +350,7 @@ static int cp_tree(struct cp_walk *w, const volatile bool *cancel)
         if (l->next < l->names.n) {
             const char *name = l->names.v[l->next++];
             size_t depth = w->depth;
-            if (cancel && *cancel)
+            if (cancel && atomic_load(cancel))
                 return lx_err(w->e, ECANCELED, "copy of %s to %s cancelled", w->src, w->dest);
             rc = cp_entry(w, name);
             if (rc < 0) {
@@ -370,7 +371,7 @@ static int cp_tree(struct cp_walk *w, const volatile bool *cancel)
     }
 }
 
-int plat_copy(const char *root, const char *src, const char *dest, const volatile bool *cancel,
+int plat_copy(const char *root, const char *src, const char *dest, const atomic_bool *cancel,
               struct err *e)
 {
     struct lx_root r;
@@ -380,6 +381,8 @@ int plat_copy(const char *root, const char *src, const char *dest, const volatil
     char *name = NULL, *host = NULL;
     int pfd = -1, sfd = -1, dfd = -1, rc;
 
+    if ((rc = fault_check("copy")) < 0)
+        return err_sys(e, -rc, "cannot copy %s to %s in %s (injected)", src, dest, root);
     rc = lx_root_open(&r, root, e);
     if (rc < 0)
         return rc;
@@ -407,7 +410,7 @@ int plat_copy(const char *root, const char *src, const char *dest, const volatil
         rc = lx_err(e, EINVAL, "cannot copy %s to %s: not a regular file or directory", src, host);
         goto out;
     }
-    if (cancel && *cancel) {
+    if (cancel && atomic_load(cancel)) {
         rc = lx_err(e, ECANCELED, "copy of %s to %s cancelled", src, host);
         goto out;
     }

@@ -6,6 +6,7 @@
 #ifndef BOB_PLATFORM_LINUX_INT_H
 #define BOB_PLATFORM_LINUX_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/openat2.h>
@@ -45,6 +46,9 @@ int lx_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
 void lx_split(const char *guest, struct strv *comps);
 /* Joins comps[from, to) with "/"; "." when the range is empty. */
 char *lx_join(const struct strv *comps, size_t from, size_t to);
+
+/* The canonical form of a host path: realpath when it exists, else without trailing slashes. */
+char *lx_canonical(const char *path);
 
 /* The canonical path of an fd (readlink of /proc/self/fd/N), malloc'd, or NULL. */
 char *lx_fd_path(int fd);
@@ -108,7 +112,7 @@ int lx_unmount_under(struct lx_root *r, const char *path, struct err *e);
  * messages. Exposed for the unit tests, which exercise the mount id check
  * without the mountinfo check in front of it.
  */
-int lx_remove_contents(int dirfd, const char *path, uint64_t mnt_id, const volatile bool *cancel,
+int lx_remove_contents(int dirfd, const char *path, uint64_t mnt_id, const atomic_bool *cancel,
                        struct err *e);
 
 #endif

@@ -54,6 +54,7 @@
 
 #include "platform/platform.h"
 #include "platform/linux_int.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -793,59 +794,39 @@ out:
     return rc;
 }
 
-/* The fs name for messages when the action has none (fs_type_name without linking config). */
-static const char *fs_label(enum fs_type t)
-{
-    switch (t) {
-    case FS_BIND:
-        return "bind";
-    case FS_DEV:
-        return "dev";
-    case FS_FD:
-        return "fd";
-    case FS_NFS:
-        return "nfs";
-    case FS_PROC:
-        return "proc";
-    case FS_TMP:
-        return "tmp";
-    default:
-        return "(none)";
-    }
-}
-
-int plat_mount(const char *root, const struct action *a, struct err *e)
+int plat_mount(const char *root, const struct plat_mount_spec *spec, struct err *e)
 {
     struct lx_root r;
     struct mopts mo;
     struct mspec s = {0};
     struct stat st;
-    const char *dest = a->dest ? a->dest : a->src;
-    const char *src = a->src ? a->src : a->dest;
-    const char *fsname = a->fs_name ? a->fs_name : fs_label(a->fs);
+    const char *dest = spec->dest, *src = spec->src;
+    const char *fsname = spec->name ? spec->name : "filesystem";
     char *host = NULL;
     bool dir = true;
     uint64_t id;
     int rc;
 
+    if ((rc = fault_check("mount")) < 0)
+        return err_sys(e, -rc, "cannot mount %s in %s (injected)", dest ? dest : "(none)", root);
     if (!dest)
-        return lx_err(e, EINVAL, "%s: a mount needs a destination", a->where ? a->where : "mount");
+        return lx_err(e, EINVAL, "cannot mount %s: no mount point given", fsname);
     rc = lx_root_open(&r, root, e);
     if (rc < 0)
         return rc;
     host = lx_host(&r, dest);
-    parse_opts(a->opts, &mo);
+    parse_opts(spec->opts, &mo);
     s.data = &mo.data;
     s.set = mo.set;
     s.clr = mo.clr;
     s.what = fsname;
     s.host = host;
 
-    switch (a->fs) {
-    case FS_BIND:
-    case FS_FD:
+    switch (spec->fs) {
+    case PLAT_FS_BIND:
+    case PLAT_FS_FD:
         /* fd: /dev/fd is /proc/self/fd, so this binds the fd directory of this process. */
-        s.bind = a->fs == FS_FD ? "/dev/fd" : src;
+        s.bind = spec->fs == PLAT_FS_FD ? "/dev/fd" : src;
         if (mo.data.n) {
             rc = lx_err(e, EINVAL, "cannot mount %s on %s: unknown option '%s'", fsname, host,
                         mo.data.v[0]);
@@ -858,15 +839,16 @@ int plat_mount(const char *root, const struct action *a, struct err *e)
         }
         dir = S_ISDIR(st.st_mode);
         break;
-    case FS_TMP:
-    case FS_PROC:
-    case FS_NFS:
-        s.type = a->fs == FS_TMP ? "tmpfs" : a->fs == FS_PROC ? "proc" : "nfs";
-        s.source = a->fs == FS_NFS ? src : s.type;
+    case PLAT_FS_TMP:
+    case PLAT_FS_PROC:
+    case PLAT_FS_NFS:
+        s.type = spec->fs == PLAT_FS_TMP ? "tmpfs" : spec->fs == PLAT_FS_PROC ? "proc" : "nfs";
+        s.source = spec->fs == PLAT_FS_NFS ? src : s.type;
         break;
-    case FS_DEV:
+    case PLAT_FS_DEV:
         rc = mount_dev(&r, dest, host, &mo, e);
         goto out;
+    case PLAT_FS_NONE:
     default:
         rc = lx_err(e, EINVAL, "cannot mount %s on %s: unsupported filesystem type", fsname, host);
         goto out;
@@ -887,6 +869,8 @@ int plat_unmount(const char *root, const char *dest, struct err *e)
     char *canon = NULL;
     int fd = -1, rc;
 
+    if ((rc = fault_check("umount")) < 0)
+        return err_sys(e, -rc, "cannot unmount %s in %s (injected)", dest, root);
     rc = lx_root_open(&r, root, e);
     if (rc == -ENOENT) {
         err_clear(e);

@@ -20,6 +20,7 @@
 
 #include "platform/platform.h"
 #include "platform/linux_int.h"
+#include "util/fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -178,7 +179,7 @@ static int walk_entry(struct rm_walk *w, const char *name, unsigned char type, i
     return 1;
 }
 
-int lx_remove_contents(int dirfd, const char *path, uint64_t mnt, const volatile bool *cancel,
+int lx_remove_contents(int dirfd, const char *path, uint64_t mnt, const atomic_bool *cancel,
                        struct err *e)
 {
     struct rm_walk w = {.path = path, .mnt = mnt, .e = e};
@@ -212,7 +213,7 @@ int lx_remove_contents(int dirfd, const char *path, uint64_t mnt, const volatile
             struct stat cst;
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                 continue;
-            if (cancel && *cancel) {
+            if (cancel && atomic_load(cancel)) {
                 rc = lx_err(e, ECANCELED, "removal of %s cancelled", path);
                 break;
             }
@@ -287,8 +288,23 @@ static int open_root(struct lx_root *r, const char *root, uint64_t *mnt, struct 
     return rc;
 }
 
+/*
+ * The start of a removal (plat_remove, plat_remove_sandbox): the "unlink"
+ * fault point, then open_root. guest is NULL for the whole sandbox.
+ */
+static int rm_begin(struct lx_root *r, const char *root, const char *guest, uint64_t *mnt,
+                    struct err *e)
+{
+    int rc = fault_check("unlink");
+    if (rc < 0 && guest)
+        return err_sys(e, -rc, "cannot remove %s in %s (injected)", guest, root);
+    if (rc < 0)
+        return err_sys(e, -rc, "cannot remove %s (injected)", root);
+    return open_root(r, root, mnt, e);
+}
+
 /* Removes the whole sandbox directory: its contents, then itself through its parent. */
-static int remove_root(struct lx_root *r, uint64_t mnt, const volatile bool *cancel, struct err *e)
+static int remove_root(struct lx_root *r, uint64_t mnt, const atomic_bool *cancel, struct err *e)
 {
     const char *base = strrchr(r->canon, '/') + 1;
     char *dir =
@@ -327,7 +343,7 @@ out:
  * emptied and removed.
  */
 static int remove_entry(int pfd, const char *name, const struct stat *st, const char *target,
-                        uint64_t rmnt, const volatile bool *cancel, struct err *e)
+                        uint64_t rmnt, const atomic_bool *cancel, struct err *e)
 {
     uint64_t dmnt;
     int dfd, rc;
@@ -353,7 +369,7 @@ static int remove_entry(int pfd, const char *name, const struct stat *st, const 
     return rc;
 }
 
-int plat_remove_sandbox(const char *root, const char *last, const volatile bool *cancel,
+int plat_remove_sandbox(const char *root, const char *last, const atomic_bool *cancel,
                         struct err *e)
 {
     struct lx_root r;
@@ -363,7 +379,7 @@ int plat_remove_sandbox(const char *root, const char *last, const volatile bool 
     struct dirent *de;
     int dfd, rc;
 
-    rc = open_root(&r, root, &rmnt, e);
+    rc = rm_begin(&r, root, NULL, &rmnt, e);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     /* One look at the mount table for the whole sandbox. */
@@ -403,7 +419,7 @@ out:
     return rc;
 }
 
-int plat_remove(const char *root, const char *guest, const volatile bool *cancel, struct err *e)
+int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, struct err *e)
 {
     struct lx_root r;
     struct strv c = {0};
@@ -412,7 +428,7 @@ int plat_remove(const char *root, const char *guest, const volatile bool *cancel
     char *name = NULL, *pcanon = NULL, *target = NULL;
     int pfd = -1, rc;
 
-    rc = open_root(&r, root, &rmnt, e);
+    rc = rm_begin(&r, root, guest, &rmnt, e);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     lx_split(guest, &c);

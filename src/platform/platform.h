@@ -1,12 +1,19 @@
 /*
  * The operating-system boundary: mounts, process discovery, safe removal
- * and path resolution inside a sandbox. Linux is implemented in linux.c;
- * another OS gets a file of its own behind this same header.
+ * and path resolution inside a sandbox. Linux is implemented in linux_*.c
+ * (one file per topic); another OS gets files of its own behind this same
+ * header. The platform takes plain values of its own (struct
+ * plat_mount_spec, paths, flags), never the configuration's types.
  *
  * Every function is synchronous and may block on the filesystem, so the
  * lifecycle calls them from the libuv thread pool (or, where they are
  * cheap and bounded, from the loop). None of them sleeps or retries:
  * retrying with backoff is the caller's job, on loop timers.
+ *
+ * The fault points of tests (BOB_FAULT, util/fault.h) sit here, one check
+ * per kind at the start of the function that does it: "mount" (plat_mount),
+ * "umount" (plat_unmount), "copy" (plat_copy), "unlink" (plat_remove and
+ * plat_remove_sandbox), "symlink" (plat_symlink and plat_remove_symlink).
  *
  * Conventions: 0 on success, a negative errno on failure with `e` filled
  * with one line naming the path and the reason. "root" is the host path of
@@ -15,11 +22,11 @@
 #ifndef BOB_PLATFORM_H
 #define BOB_PLATFORM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "config/config.h"
 #include "util/util.h"
 
 /* One-time process set-up (nothing on Linux). */
@@ -35,16 +42,36 @@ int plat_init(struct err *e);
  */
 int plat_resolve(const char *root, const char *guest, char **host, struct err *e);
 
+/* The kinds of filesystem plat_mount makes. */
+enum plat_fs {
+    PLAT_FS_NONE, /* refused: "unsupported filesystem type" */
+    PLAT_FS_BIND, /* a bind of host path src (a directory or a file) */
+    PLAT_FS_DEV,  /* a private /dev (see plat_mount) */
+    PLAT_FS_FD,   /* a bind of /dev/fd */
+    PLAT_FS_NFS,  /* NFS, source src ("host:/path") */
+    PLAT_FS_PROC, /* a new proc */
+    PLAT_FS_TMP,  /* a new tmpfs */
+};
+
+/* One mount to make: plain values, filled by the caller from its own records. */
+struct plat_mount_spec {
+    enum plat_fs fs;
+    const char *name; /* the filesystem as the user wrote it, for messages ("tmp", "null") */
+    const char *src;  /* host path of a bind, or the NFS source; NULL otherwise */
+    const char *dest; /* guest path of the mount point */
+    const char *opts; /* options, comma- or space-separated ("ro,nosuid size=1m"), or NULL */
+};
+
 /*
- * Mounts for `action` (ACTION_MOUNT) in the sandbox at root. Creates the
+ * Mounts spec in the sandbox at root. Creates the
  * mount point (mode 0755 directories, or an empty file when a bind source
  * is not a directory) beneath root when it is missing. Every mount is made
  * private. A read-only bind is read-only before this returns; if making it
- * read-only fails, the bind is undone. FS_DEV builds a private /dev (tmpfs
+ * read-only fails, the bind is undone. PLAT_FS_DEV builds a private /dev (tmpfs
  * with device nodes, fd/stdin/stdout/stderr links, shm, a new devpts
  * instance with ptmx); the host's /dev is never exposed.
  */
-int plat_mount(const char *root, const struct action *a, struct err *e);
+int plat_mount(const char *root, const struct plat_mount_spec *spec, struct err *e);
 
 /*
  * Unmounts everything mounted at or below the guest path dest in the
@@ -114,7 +141,7 @@ void plat_kill_pids(const pid_t *pids, size_t n, int sig);
  * *cancel is read between entries: when it becomes true the copy stops
  * with -ECANCELED.
  */
-int plat_copy(const char *root, const char *src, const char *dest, const volatile bool *cancel,
+int plat_copy(const char *root, const char *src, const char *dest, const atomic_bool *cancel,
               struct err *e);
 
 /*
@@ -133,7 +160,7 @@ int plat_symlink(const char *root, const char *target, const char *dest, struct 
  * (the ".bob" marker) after every other entry and before root itself, so
  * that a sandbox whose removal fails half-way is still discoverable.
  */
-int plat_remove_sandbox(const char *root, const char *last, const volatile bool *cancel,
+int plat_remove_sandbox(const char *root, const char *last, const atomic_bool *cancel,
                         struct err *e);
 
 /*
@@ -152,7 +179,7 @@ int plat_remove_symlink(const char *root, const char *dest, struct err *e);
  * at or below it is still mounted. A missing path is not an error.
  * guest "/" removes the whole sandbox directory root itself.
  */
-int plat_remove(const char *root, const char *guest, const volatile bool *cancel, struct err *e);
+int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, struct err *e);
 
 /*
  * Whether the parent directory of guest path `guest` is on the sandbox

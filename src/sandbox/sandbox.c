@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "actions/actions.h"
+#include "actions/unmount.h"
 #include "platform/platform.h"
 #include "sandbox/killer.h"
 #include "util/fault.h"
@@ -37,13 +38,12 @@ struct sbx {
     bool rolling_back;
     size_t undo; /* how many setup actions to undo */
     struct actrun *run;
+    struct unmount *sweep;
     struct killer *killer;
     uv_work_t work;
     int work_status;
     struct err err; /* the first error */
     char *error;    /* "sandbox N: ...", set when it failed */
-    struct action sweep_action;
-    struct action_list sweep_list;
 };
 
 struct sbx_batch {
@@ -419,7 +419,21 @@ static void on_actrun(struct actrun *r, int status, const struct err *e, void *d
         return;
     }
     actrun_free(r);
-    s->state = s->state == SBX_REVERSE ? SBX_SWEEP : SBX_REMOVE;
+    s->state = SBX_SWEEP;
+    sbx_next(s);
+}
+
+/* The sweep has ended: nothing is mounted below the root any more, or it failed. */
+static void sandbox_on_swept(struct unmount *u, int status, const struct err *e, void *data)
+{
+    struct sbx *s = data;
+    s->sweep = NULL;
+    unmount_free(u);
+    if (status < 0) {
+        sbx_fail(s, "%s", e->msg);
+        return;
+    }
+    s->state = SBX_REMOVE;
     sbx_next(s);
 }
 
@@ -458,11 +472,7 @@ static void on_killed(struct killer *k, int status, const struct err *e, void *d
 static void remove_work(uv_work_t *w)
 {
     struct sbx *s = w->data;
-    s->work_status = fault_check("unlink");
-    if (s->work_status < 0)
-        err_sys(&s->err, -s->work_status, "cannot remove %s (injected)", s->root);
-    else
-        s->work_status = plat_remove_sandbox(s->root, ".bob", NULL, &s->err);
+    s->work_status = plat_remove_sandbox(s->root, ".bob", NULL, &s->err);
 }
 
 static void remove_after(uv_work_t *w, int status)
@@ -490,13 +500,14 @@ static void remove_after(uv_work_t *w, int status)
 static void sbx_next(struct sbx *s)
 {
     struct sbx_batch *b = s->batch;
+    struct err e;
     char *mark;
+    int rc;
     switch (s->state) {
     case SBX_UNMARK:
         fault_step("destroy.unmark");
         mark = xasprintf("%s/.bob/completed", s->root);
         if (rmdir(mark) != 0 && errno != ENOENT) {
-            struct err e;
             if (plat_remove(s->root, "/.bob/completed", NULL, &e) < 0) {
                 free(mark);
                 sbx_fail(s, "%s", e.msg);
@@ -519,20 +530,19 @@ static void sbx_next(struct sbx *s)
     case SBX_SWEEP:
         fault_step("destroy.sweep");
         /* Whatever is still mounted below the root (state, not config). */
-        memset(&s->sweep_action, 0, sizeof(s->sweep_action));
-        s->sweep_action.kind = ACTION_MOUNT;
-        s->sweep_action.fs = FS_NONE;
-        s->sweep_action.dest = "/";
-        s->sweep_action.where = "cleanup";
-        s->sweep_list.v = &s->sweep_action;
-        s->sweep_list.n = 1;
-        start_actions(s, &s->sweep_list, 1, true);
+        s->sweep = unmount_start(b->ctx->loop, s->root, "/", sandbox_on_swept, s, &e);
+        if (!s->sweep)
+            sbx_fail(s, "%s", e.msg);
         return;
     case SBX_REMOVE:
         fault_step("destroy.remove");
         s->work.data = s;
+        rc = uv_queue_work(b->ctx->loop, &s->work, remove_work, remove_after);
+        if (rc < 0) {
+            sbx_fail(s, "cannot remove %s: %s", s->root, uv_strerror(rc));
+            return;
+        }
         b->handles++;
-        uv_queue_work(b->ctx->loop, &s->work, remove_work, remove_after);
         return;
     case SBX_SETUP:
     case SBX_DONE:

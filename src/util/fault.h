@@ -7,7 +7,9 @@
  *   BOB_FAULT="umount:1,copy:1"     several at once
  *   BOB_FAULT="kill@create.action:3"  SIGKILL before the 3rd setup action
  *
- * Kinds: mount, umount, mkdir, copy, unlink, spawn, logwrite.
+ * Kinds: mount, umount, copy, unlink, symlink (checked once each, at the
+ * start of the platform function that does it: src/platform/platform.h),
+ * mkdir (claiming a sandbox id), spawn, logwrite.
  * Steps: create.claim, create.action, create.mark, destroy.unmark,
  * destroy.kill, destroy.action, destroy.sweep, destroy.remove, prebuild,
  * postbuild, build.stage, build.job.

@@ -36,6 +36,7 @@
 
 #include "platform/linux_int.h"
 #include "platform/platform.h"
+#include "util/fault.h"
 
 static char g_base[64];  /* the test's mkdtemp directory */
 static char g_root[128]; /* <base>/root: the sandbox */
@@ -100,26 +101,11 @@ static void assert_no_mounts(void)
     assert_int_equal(mounts_under(g_base), 0);
 }
 
-static struct action mount_action(enum fs_type fs, const char *name, const char *src,
-                                  const char *dest, const char *opts)
-{
-    struct action a;
-    memset(&a, 0, sizeof(a));
-    a.kind = ACTION_MOUNT;
-    a.fs = fs;
-    a.fs_name = (char *)name;
-    a.src = (char *)src;
-    a.dest = (char *)dest;
-    a.opts = (char *)opts;
-    a.where = (char *)"sandboxes.setup[1]";
-    return a;
-}
-
-static int do_mount(enum fs_type fs, const char *name, const char *src, const char *dest,
+static int do_mount(enum plat_fs fs, const char *name, const char *src, const char *dest,
                     const char *opts, struct err *e)
 {
-    struct action a = mount_action(fs, name, src, dest, opts);
-    return plat_mount(g_root, &a, e);
+    struct plat_mount_spec spec = {.fs = fs, .name = name, .src = src, .dest = dest, .opts = opts};
+    return plat_mount(g_root, &spec, e);
 }
 
 /* Asserts that the message contains needle, printing it when it does not. */
@@ -360,10 +346,11 @@ static void test_mounts_under_order(void **state)
     char want[PATH_MAX * 2];
     (void)state;
 
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/a", NULL, &e), 0);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/a/b", NULL, &e), 0);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/a", "size=1m", &e), 0); /* stacked on /a */
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/sp ace\\x", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/a", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/a/b", NULL, &e), 0);
+    /* stacked on /a */
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/a", "size=1m", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/sp ace\\x", NULL, &e), 0);
 
     assert_int_equal(plat_mounts_under(g_root, &v, &n, &e), 0);
     assert_int_equal(n, 4);
@@ -402,7 +389,7 @@ static void test_bind(void **state)
 
     write_file(H("hello"), "hi");
     umask(077);
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/mnt/a/b", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/mnt/a/b", NULL, &e), 0);
     /* Mount points and their parents are 0755 whatever the umask. */
     assert_int_equal(stat(R("mnt"), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0755);
@@ -421,11 +408,11 @@ static void test_bind(void **state)
     assert_string_equal(read_file(H("hello")), "hi");
 
     /* A source that does not exist, and an option a bind does not know: nothing happens. */
-    assert_int_equal(do_mount(FS_BIND, "bind", H("missing"), "/nosrc", NULL, &e), -ENOENT);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", H("missing"), "/nosrc", NULL, &e), -ENOENT);
     assert_msg(&e, H("missing"));
     assert_msg(&e, R("nosrc"));
     assert_false(exists(R("nosrc")));
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/badopt", "ro,bogus", &e), -EINVAL);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/badopt", "ro,bogus", &e), -EINVAL);
     assert_msg(&e, "unknown option 'bogus'");
     assert_false(exists(R("badopt")));
     assert_no_mounts();
@@ -433,7 +420,7 @@ static void test_bind(void **state)
     /* Cost of one bind mount plus its unmount. */
     t0 = now_us();
     for (int i = 0; i < rounds; i++) {
-        assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/timed", "ro", &e), 0);
+        assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/timed", "ro", &e), 0);
         assert_int_equal(plat_unmount(g_root, "/timed", &e), 0);
     }
     per = (now_us() - t0) / rounds;
@@ -448,7 +435,7 @@ static void test_bind_ro(void **state)
     (void)state;
 
     write_file(H("f"), "host");
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/ro", "ro nosuid", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/ro", "ro nosuid", &e), 0);
     /* Refuses writes from the sandbox... */
     assert_int_equal(open(R("ro/new"), O_WRONLY | O_CREAT, 0644), -1);
     assert_int_equal(errno, EROFS);
@@ -467,7 +454,7 @@ static void test_bind_ro(void **state)
     assert_no_mounts();
 
     /* "ro,rw": the last one wins. */
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/rw", "ro,rw", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/rw", "ro,rw", &e), 0);
     write_file(R("rw/w"), "w");
     assert_string_equal(read_file(H("w")), "w");
     assert_int_equal(plat_unmount(g_root, "/rw", &e), 0);
@@ -484,7 +471,7 @@ static void test_bind_keeps_flags(void **state)
     assert_int_equal(mkdir(H("src"), 0755), 0);
     assert_int_equal(mount("tmpfs", H("src"), "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NOATIME, NULL),
                      0);
-    assert_int_equal(do_mount(FS_BIND, "bind", H("src"), "/keep", "ro nodev", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", H("src"), "/keep", "ro nodev", &e), 0);
     assert_int_equal(statvfs(R("keep"), &sv), 0);
     assert_true(sv.f_flag & ST_RDONLY);
     assert_true(sv.f_flag & ST_NODEV);
@@ -493,7 +480,8 @@ static void test_bind_keeps_flags(void **state)
     assert_true(sv.f_flag & ST_NOATIME);
     assert_int_equal(plat_unmount(g_root, "/keep", &e), 0);
     /* ...unless an option says otherwise. */
-    assert_int_equal(do_mount(FS_BIND, "bind", H("src"), "/keep", "ro,exec,strictatime", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", H("src"), "/keep", "ro,exec,strictatime", &e),
+                     0);
     assert_int_equal(statvfs(R("keep"), &sv), 0);
     assert_true(sv.f_flag & ST_RDONLY);
     assert_true(sv.f_flag & ST_NOSUID);
@@ -510,7 +498,7 @@ static void test_mount_rollback(void **state)
     size_t before = mounts_under("/");
     (void)state;
 
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/t", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/t", NULL, &e), 0);
     print_message("mounts made with %s\n", lx_mount_classic() ? "mount(2)" : "the new mount API");
     /* The registration with BOB_NO_NEWMOUNT=1 really covers mount(2). */
     if (getenv("BOB_NO_NEWMOUNT"))
@@ -521,7 +509,7 @@ static void test_mount_rollback(void **state)
      * A /dev whose tmpfs has too few inodes for its nodes: filling it fails
      * after it was made (mount(2): after it was mounted), and nothing stays.
      */
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, "/dev", "nr_inodes=4", &e), -ENOSPC);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, "/dev", "nr_inodes=4", &e), -ENOSPC);
     print_message("message: %s\n", e.msg);
     assert_msg(&e, R("dev/"));
     assert_int_equal(mounts_under("/"), before);
@@ -535,7 +523,8 @@ static void test_bind_file(void **state)
     (void)state;
 
     write_file(H("resolv.conf"), "nameserver 192.0.2.1\n");
-    assert_int_equal(do_mount(FS_BIND, "bind", H("resolv.conf"), "/etc/resolv.conf", "ro", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", H("resolv.conf"), "/etc/resolv.conf", "ro", &e),
+                     0);
     assert_string_equal(read_file(R("etc/resolv.conf")), "nameserver 192.0.2.1\n");
     assert_int_equal(open(R("etc/resolv.conf"), O_WRONLY), -1);
     assert_int_equal(errno, EROFS);
@@ -559,7 +548,8 @@ static void test_tmp(void **state)
     (void)state;
 
     umask(077);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/var/tmp", "size=1m,mode=1777 nosuid", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/var/tmp", "size=1m,mode=1777 nosuid", &e),
+                     0);
     assert_int_equal(statvfs(R("var/tmp"), &sv), 0);
     assert_int_equal((unsigned long long)sv.f_blocks * sv.f_frsize, 1024 * 1024);
     assert_true(sv.f_flag & ST_NOSUID);
@@ -584,7 +574,7 @@ static void test_tmp(void **state)
      * message and nothing is mounted. The new API refuses it before the mount
      * point is made; mount(2) only when mounting, so the empty directory stays.
      */
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/badtmp", "size=bogus", &e), -EINVAL);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/badtmp", "size=bogus", &e), -EINVAL);
     assert_msg(&e, R("badtmp"));
     assert_msg(&e, "size");
     print_message("message: %s\n", e.msg);
@@ -602,7 +592,7 @@ static void test_proc_and_fd(void **state)
     ssize_t n;
     (void)state;
 
-    assert_int_equal(do_mount(FS_PROC, "proc", NULL, "/proc", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_PROC, "proc", NULL, "/proc", NULL, &e), 0);
     n = readlink(R("proc/self"), link, sizeof(link) - 1);
     assert_true(n > 0);
     link[n] = '\0';
@@ -611,7 +601,7 @@ static void test_proc_and_fd(void **state)
     assert_true(exists(R("proc/self/status")));
 
     /* fd binds /dev/fd, which is /proc/self/fd: file descriptor 0 is there. */
-    assert_int_equal(do_mount(FS_FD, "fd", NULL, "/dev/fd", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_FD, "fd", NULL, "/dev/fd", NULL, &e), 0);
     assert_int_equal(mounts_under(g_root), 2);
     assert_true(exists(R("dev/fd/0")));
 
@@ -637,7 +627,7 @@ static void test_dev(void **state)
     int fd;
     (void)state;
 
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
         char host[64];
         snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
@@ -717,7 +707,7 @@ static void test_dev_pty(void **state)
     ssize_t n;
     (void)state;
 
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
     master = open(R("dev/ptmx"), O_RDWR | O_NOCTTY | O_CLOEXEC);
     assert_true(master >= 0);
     assert_int_equal(grantpt(master), 0);
@@ -745,7 +735,7 @@ static void test_dev_pty(void **state)
     assert_no_mounts();
 
     /* Options apply to the /dev tmpfs itself, "ro" included (the nodes are made before). */
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, "/dev2", "size=64k,noexec ro", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, "/dev2", "size=64k,noexec ro", &e), 0);
     assert_int_equal(statvfs(R("dev2"), &sv), 0);
     assert_int_equal((unsigned long long)sv.f_blocks * sv.f_frsize, 64 * 1024);
     assert_true(sv.f_flag & ST_NOEXEC);
@@ -784,11 +774,11 @@ static void test_propagation_private(void **state)
     assert_true(any_shared_under(g_base));
     write_file(H("f"), "x");
 
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/b", NULL, &e), 0);
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/bro", "ro", &e), 0);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/tmp", NULL, &e), 0);
-    assert_int_equal(do_mount(FS_PROC, "proc", NULL, "/proc", NULL, &e), 0);
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/b", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/bro", "ro", &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/tmp", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_PROC, "proc", NULL, "/proc", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, "/dev", NULL, &e), 0);
     assert_int_equal(mounts_under(g_root), 7);
     assert_false(any_shared_under(g_root));
     assert_true(any_shared_under(g_base));
@@ -806,23 +796,23 @@ static void test_mount_escape(void **state)
     size_t before;
     (void)state;
 
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/tmp", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/tmp", NULL, &e), 0);
     /* A build makes links out of the sandbox after it was set up. */
     assert_int_equal(symlink("/", R("tmp/evil")), 0);
     assert_int_equal(symlink("../../..", R("tmp/up")), 0);
     before = mounts_under("/");
 
     snprintf(dest, sizeof(dest), "/tmp/evil%s/planted", g_host);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, dest, NULL, &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, dest, NULL, &e), -EXDEV);
     assert_msg(&e, "Path escapes sandbox: ");
     assert_msg(&e, dest);
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, dest, "ro", &e), -EXDEV);
-    assert_int_equal(do_mount(FS_DEV, "dev", NULL, dest, NULL, &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, dest, "ro", &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_DEV, "dev", NULL, dest, NULL, &e), -EXDEV);
     /* The link itself as the mount point. */
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/tmp/evil", NULL, &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/tmp/evil", NULL, &e), -EXDEV);
     snprintf(dest, sizeof(dest), "/tmp/up/host/planted");
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, dest, NULL, &e), -EXDEV);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/../host/planted", NULL, &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, dest, NULL, &e), -EXDEV);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/../host/planted", NULL, &e), -EXDEV);
 
     assert_false(exists(H("planted")));
     assert_int_equal(mounts_under("/"), before);
@@ -842,7 +832,7 @@ static void test_unmount_idempotent(void **state)
     assert_int_equal(plat_unmount(g_root, "/never/mounted", &e), 0);
     assert_int_equal(mkdir(R("plain"), 0755), 0);
     assert_int_equal(plat_unmount(g_root, "/plain", &e), 0);
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/t", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/t", NULL, &e), 0);
     assert_int_equal(plat_unmount(g_root, "/t", &e), 0);
     assert_int_equal(plat_unmount(g_root, "/t", &e), 0);
     assert_int_equal(plat_unmount(H("no-such-sandbox"), "/t", &e), 0);
@@ -856,7 +846,7 @@ static void test_unmount_moved_parent(void **state)
     (void)state;
 
     /* A build renames the mount point's parent and puts a link to the host in its place. */
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/usr/pkg", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/usr/pkg", NULL, &e), 0);
     assert_int_equal(rename(R("usr"), R("usr.old")), 0);
     assert_int_equal(symlink(g_host, R("usr")), 0);
     assert_int_equal(mkdir(H("pkg"), 0755), 0);
@@ -876,7 +866,7 @@ static void test_unmount_busy(void **state)
     pid_t pid;
     (void)state;
 
-    assert_int_equal(do_mount(FS_TMP, "tmp", NULL, "/work", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_TMP, "tmp", NULL, "/work", NULL, &e), 0);
     assert_int_equal(mkdir(R("work/sub"), 0755), 0);
     pid = spawn_child(child_chdir, R("work/sub"));
 
@@ -1088,7 +1078,7 @@ static void test_remove_refuses_mounted(void **state)
     assert_int_equal(mkdir(H("dir"), 0755), 0);
     write_file(H("dir/also"), "keep");
     write_file(R("own"), "sandbox file");
-    assert_int_equal(do_mount(FS_BIND, "bind", g_host, "/usr/src", NULL, &e), 0);
+    assert_int_equal(do_mount(PLAT_FS_BIND, "bind", g_host, "/usr/src", NULL, &e), 0);
 
     assert_int_equal(plat_remove(g_root, "/", NULL, &e), -EBUSY);
     snprintf(want, sizeof(want), "refusing to remove %s: %s is still mounted", g_root,
@@ -1148,7 +1138,7 @@ static void test_remove_symlinks(void **state)
 static void test_remove_misc(void **state)
 {
     struct err e;
-    volatile bool cancel = true;
+    atomic_bool cancel = true;
     (void)state;
 
     /* Missing paths (and a missing sandbox) are not errors. */
@@ -1357,7 +1347,7 @@ static void test_copy_file_and_escape(void **state)
     struct err e;
     struct stat st;
     char dest[PATH_MAX * 2];
-    volatile bool cancel = true;
+    atomic_bool cancel = true;
     (void)state;
 
     write_file(H("conf"), "setting=1\n");
@@ -1403,7 +1393,7 @@ static void test_copy_file_and_escape(void **state)
 
 struct canceller {
     int inotify;
-    volatile bool *flag;
+    atomic_bool *flag;
 };
 
 /* Sets the flag at the first inotify event (the operation has started). */
@@ -1417,9 +1407,9 @@ static void *cancel_on_event(void *arg)
 }
 
 /* Runs op with a flag that another thread sets at the first event of mask on dir. */
-static int run_cancelled(const char *dir, uint32_t mask, int (*op)(const volatile bool *))
+static int run_cancelled(const char *dir, uint32_t mask, int (*op)(const atomic_bool *))
 {
-    volatile bool flag = false;
+    atomic_bool flag = false;
     struct canceller c = {.flag = &flag};
     pthread_t t;
     int rc;
@@ -1435,7 +1425,7 @@ static int run_cancelled(const char *dir, uint32_t mask, int (*op)(const volatil
     return rc;
 }
 
-static int op_copy(const volatile bool *cancel)
+static int op_copy(const atomic_bool *cancel)
 {
     struct err e;
     int rc = plat_copy(g_root, H("many"), "/many", cancel, &e);
@@ -1444,7 +1434,7 @@ static int op_copy(const volatile bool *cancel)
     return rc;
 }
 
-static int op_remove(const volatile bool *cancel)
+static int op_remove(const atomic_bool *cancel)
 {
     struct err e;
     int rc = plat_remove(g_root, "/many", cancel, &e);
@@ -1494,6 +1484,67 @@ static void test_cancel_midway(void **state)
     assert_true(left > 0 && left < FILES);
 }
 
+/* ---- fault points ---- */
+
+/*
+ * BOB_FAULT: each kind is checked once per call, at the start of the
+ * platform function that does it: the first call works (a second check
+ * inside would be the chosen one), the second fails with "(injected)" and
+ * leaves nothing, the third works.
+ */
+static void test_fault_points(void **state)
+{
+    struct plat_mount_spec t = {.fs = PLAT_FS_TMP, .name = "tmp", .dest = "/t"};
+    struct plat_mount_spec u = {.fs = PLAT_FS_TMP, .name = "tmp", .dest = "/u"};
+    struct err e;
+    (void)state;
+
+    write_file(H("f"), "data");
+    assert_int_equal(setenv("BOB_FAULT", "mount:2,umount:2,copy:2,unlink:3,symlink:2", 1), 0);
+    fault_init();
+
+    assert_int_equal(plat_mount(g_root, &t, &e), 0);
+    assert_int_equal(plat_mount(g_root, &u, &e), -EIO);
+    assert_msg(&e, "cannot mount /u in ");
+    assert_msg(&e, "(injected)");
+    assert_false(exists(R("u")));
+    assert_int_equal(plat_mount(g_root, &u, &e), 0);
+    assert_int_equal(plat_unmount(g_root, "/t", &e), 0);
+    assert_int_equal(plat_unmount(g_root, "/u", &e), -EIO);
+    assert_msg(&e, "cannot unmount /u in ");
+    assert_int_equal(mounts_under(g_root), 1);
+    assert_int_equal(plat_unmount(g_root, "/u", &e), 0);
+    assert_no_mounts();
+
+    assert_int_equal(plat_copy(g_root, H("f"), "/f", NULL, &e), 0);
+    assert_int_equal(plat_copy(g_root, H("f"), "/g", NULL, &e), -EIO);
+    assert_msg(&e, "cannot copy ");
+    assert_false(exists(R("g")));
+    assert_int_equal(plat_copy(g_root, H("f"), "/g", NULL, &e), 0);
+
+    /* Making and removing a link share the kind. */
+    assert_int_equal(plat_symlink(g_root, "f", "/l", &e), 0);
+    assert_int_equal(plat_remove_symlink(g_root, "/l", &e), -EIO);
+    assert_msg(&e, "cannot remove symlink /l in ");
+    assert_true(exists(R("l")));
+    assert_int_equal(plat_remove_symlink(g_root, "/l", &e), 0);
+    assert_false(exists(R("l")));
+
+    /* plat_remove and plat_remove_sandbox count once each, whatever they remove. */
+    assert_int_equal(plat_remove(g_root, "/f", NULL, &e), 0);
+    assert_false(exists(R("f")));
+    assert_int_equal(plat_remove_sandbox(g_root, ".bob", NULL, &e), 0);
+    assert_false(exists(g_root));
+    assert_int_equal(mkdir(g_root, 0755), 0);
+    assert_int_equal(plat_remove_sandbox(g_root, ".bob", NULL, &e), -EIO);
+    assert_msg(&e, "cannot remove ");
+    assert_msg(&e, "(injected)");
+    assert_true(exists(g_root));
+
+    assert_int_equal(unsetenv("BOB_FAULT"), 0);
+    fault_init();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1526,6 +1577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_copy_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_file_and_escape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
     };
 
     if (geteuid() != 0) {
