@@ -36,7 +36,7 @@
  */
 #define BOOTSTRAP_MAX_FLOOR ((size_t)64 << 20)
 #define BOOTSTRAP_MAX_RATIO 20
-/* Every entry counts at least this much (its tar header), so that millions of empty files stop too. */
+/* Each entry counts at least this (its tar header): millions of empty files stop too. */
 #define BOOTSTRAP_ENTRY_COST 512
 
 /*

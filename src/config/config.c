@@ -1452,9 +1452,8 @@ static void parse_options(struct loader *ld)
 static void parse_pkgsrc(struct loader *ld)
 {
     static const char *const known[] = {
-        "basedir",   "bootstrap", "build_user", "build_user_home",
-        "cachevars", "make",      "pkgpaths",   "save_wrkdir_patterns",
-        "bootstrap_max_size",     NULL};
+        "basedir", "bootstrap", "build_user",           "build_user_home",    "cachevars",
+        "make",    "pkgpaths",  "save_wrkdir_patterns", "bootstrap_max_size", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     int t = section(ld, "pkgsrc");

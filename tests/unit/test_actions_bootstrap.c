@@ -987,7 +987,6 @@ static void test_name_too_long(void **state)
     buf_free(&name);
 }
 
-
 /* ---- containment: disks, devices, mounts, bombs ---- */
 
 /* Skips the calling test unless it runs as root (it mounts). */
@@ -1018,7 +1017,7 @@ static void unmount(const char *path)
     assert_int_equal(umount2(path, MNT_DETACH), 0);
 }
 
-/* A kit bigger than the disk: the unpack fails naming the file and the reason, never truncates silently. */
+/* A kit bigger than the disk fails naming the file and the reason; nothing is cut silently. */
 static void test_disk_full(void **state)
 {
     const struct ent kit[] = {
@@ -1067,8 +1066,8 @@ static void test_devices_refused(void **state)
                                    .mode = 0666,
                                    .size = makedev(devs[i].maj, devs[i].min)}};
         MAKE_KIT(A("kit.tgz"), kit);
-        snprintf(msg, sizeof(msg), "cannot unpack %s: %s: refusing %s", A("kit.tgz"),
-                 devs[i].path, devs[i].what);
+        snprintf(msg, sizeof(msg), "cannot unpack %s: %s: refusing %s", A("kit.tgz"), devs[i].path,
+                 devs[i].what);
         assert_refused(extract(A("kit.tgz"), &e), &e, msg);
         assert_int_equal(e.code, EPERM);
         assert_string_equal(names(g_root), "");
@@ -1111,15 +1110,21 @@ static void test_other_mounts_refused(void **state)
         bool link;       /* refused as a hard link target */
     } cases[] = {
         {{.type = 'f', .path = "mnt/host/secret", .mode = 0644, .data = "overwritten\n"},
-         "mnt/host/secret", false},
-        {{.type = 'f', .path = "mnt/host/new", .mode = 0644, .data = "new\n"}, "mnt/host/new", false},
+         "mnt/host/secret",
+         false},
+        {{.type = 'f', .path = "mnt/host/new", .mode = 0644, .data = "new\n"},
+         "mnt/host/new",
+         false},
         {{.type = 'f', .path = "mnt/host/sub/deep/file", .mode = 0644, .data = "x\n"},
-         "mnt/host/sub/deep/file", false},
+         "mnt/host/sub/deep/file",
+         false},
         {{.type = 'd', .path = "mnt/host", .mode = 0700}, "mnt/host", false},
         {{.type = 'd', .path = "mnt/host/dir", .mode = 0700}, "mnt/host/dir", false},
         {{.type = 'l', .path = "mnt/host/evil", .data = "/etc/passwd"}, "mnt/host/evil", false},
         {{.type = 'p', .path = "./mnt//host/fifo", .mode = 0600}, "mnt/host/fifo", false},
-        {{.type = 'f', .path = "hostfile", .mode = 0644, .data = "overwritten\n"}, "hostfile", false},
+        {{.type = 'f', .path = "hostfile", .mode = 0644, .data = "overwritten\n"},
+         "hostfile",
+         false},
         {{.type = 'h', .path = "mnt/host/link", .data = "plain"}, "mnt/host/link", false},
         {{.type = 'h', .path = "stolen", .data = "mnt/host/secret"}, "mnt/host/secret", true},
         {{.type = 'h', .path = "stolen2", .data = "hostfile"}, "hostfile", true},
@@ -1177,7 +1182,8 @@ static void test_other_mounts_refused(void **state)
         assert_int_equal(unlink(R("sym")), 0);
     }
     {
-        /* An ordinary kit beside the mounts: a symlink's target is only text, never followed here. */
+        /* An ordinary kit beside the mounts: a symlink's target is only text, never followed here.
+         */
         const struct ent kit[] = {
             {.type = 'd', .path = "usr", .mode = 0755},
             {.type = 'f', .path = "usr/tool", .mode = 0750, .data = "tool\n"},
@@ -1400,8 +1406,7 @@ static void test_mtree_refused(void **state)
     struct err e;
     int r;
 
-    snprintf(text, sizeof(text), "#mtree\n./stolen type=file mode=0644 contents=%s\n",
-             H("secret"));
+    snprintf(text, sizeof(text), "#mtree\n./stolen type=file mode=0644 contents=%s\n", H("secret"));
     write_file(A("kit.mtree"), text);
     r = extract(A("kit.mtree"), &e);
     print_message("mtree: %s\n", e.msg);

@@ -1708,11 +1708,13 @@ static void test_pkgsrc_bootstrap_max_size(void **state)
     static const struct {
         const char *value;
         size_t bytes;
-    } ok[] = {{"12345", 12345},           {"'777'", 777},
-              {"'100K'", 100u << 10},      {"'512m'", (size_t)512 << 20},
-              {"'4G'", (size_t)4 << 30},   {"'2T'", (size_t)2 << 40}};
-    static const char *const bad[] = {"0", "-1", "1.5", "''", "'G'", "'4X'", "'4GB'", "' 4G'",
-                                      "'99999999999999999999'", "'99999999T'", "true", "{}"};
+    } ok[] = {{"12345", 12345},          {"'777'", 777},
+              {"'100K'", 100u << 10},    {"'512m'", (size_t)512 << 20},
+              {"'4G'", (size_t)4 << 30}, {"'2T'", (size_t)2 << 40}};
+    static const char *const bad[] = {"0",           "-1",    "1.5",
+                                      "''",          "'G'",   "'4X'",
+                                      "'4GB'",       "' 4G'", "'99999999999999999999'",
+                                      "'99999999T'", "true",  "{}"};
     struct config cfg;
     char lua[256], p[PATH_MAX + 16], *text;
     (void)state;
