@@ -439,6 +439,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    /* What a failed containment test left mounted goes first, deepest first. */
+    static const char *const mounts[] = {"mnt/host", "hostfile", "tmp", ""};
+    for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++)
+        (void)umount2(R(mounts[i]), MNT_DETACH);
     rm_rf(g_top);
     return 0;
 }
