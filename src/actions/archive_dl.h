@@ -26,6 +26,8 @@
     X(archive_entry_mtime_is_set)                                                                  \
     X(archive_entry_mtime_nsec)                                                                    \
     X(archive_entry_pathname)                                                                      \
+    X(archive_entry_size)                                                                          \
+    X(archive_entry_size_is_set)                                                                   \
     X(archive_errno)                                                                               \
     X(archive_error_string)                                                                        \
     X(archive_read_data_block)                                                                     \
@@ -34,7 +36,7 @@
     X(archive_read_next_header)                                                                    \
     X(archive_read_open_fd)                                                                        \
     X(archive_read_support_filter_all)                                                             \
-    X(archive_read_support_format_all)                                                             \
+    X(archive_read_support_format_tar)                                                             \
     X(archive_write_close)                                                                         \
     X(archive_write_data_block)                                                                    \
     X(archive_write_disk_new)                                                                      \
@@ -67,6 +69,8 @@ int archive_dl_load(struct err *e);
 #define archive_entry_mtime_is_set (archive_dl.archive_entry_mtime_is_set)
 #define archive_entry_mtime_nsec (archive_dl.archive_entry_mtime_nsec)
 #define archive_entry_pathname (archive_dl.archive_entry_pathname)
+#define archive_entry_size (archive_dl.archive_entry_size)
+#define archive_entry_size_is_set (archive_dl.archive_entry_size_is_set)
 #define archive_errno (archive_dl.archive_errno)
 #define archive_error_string (archive_dl.archive_error_string)
 #define archive_read_data_block (archive_dl.archive_read_data_block)
@@ -75,7 +79,7 @@ int archive_dl_load(struct err *e);
 #define archive_read_next_header (archive_dl.archive_read_next_header)
 #define archive_read_open_fd (archive_dl.archive_read_open_fd)
 #define archive_read_support_filter_all (archive_dl.archive_read_support_filter_all)
-#define archive_read_support_format_all (archive_dl.archive_read_support_format_all)
+#define archive_read_support_format_tar (archive_dl.archive_read_support_format_tar)
 #define archive_write_close (archive_dl.archive_write_close)
 #define archive_write_data_block (archive_dl.archive_write_data_block)
 #define archive_write_disk_new (archive_dl.archive_write_disk_new)

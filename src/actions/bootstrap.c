@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,22 +20,24 @@
 
 /*
  * tar(1) as root: modes with setuid/setgid bits, numeric owners (no name
- * lookup: the sandbox's users are not the host's), times. Not UNLINK: with
+ * lookup: the sandbox's users are not the host's; ARCHIVE_EXTRACT_OWNER is
+ * added only as root, as tar(1) restores owners only then), times. Not UNLINK: with
  * it libarchive removes a symlink in the middle of a path instead of
  * refusing to write through it. Not SECURE_NOABSOLUTEPATHS: every name is
  * checked here and then rewritten to an absolute path under the canonical
  * root, which the writer must accept.
  */
 #define BOOTSTRAP_FLAGS                                                                            \
-    (ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |                         \
-     ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT)
+    (ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |               \
+     ARCHIVE_EXTRACT_SECURE_NODOTDOT)
 
 struct unpack {
     uv_work_t work;
     char *archive, *root;
     unpack_cb cb;
     void *data;
-    volatile bool cancel; /* read by the thread-pool work */
+    size_t max_bytes;
+    atomic_bool cancel; /* read by the thread-pool work */
     int status;
     struct err err;
     bool done, in_cb, free_requested;
@@ -51,7 +54,9 @@ struct xtract {
     const char *archive; /* as given, for messages */
     char *root;          /* canonical, no trailing slash */
     int rootfd;
-    const volatile bool *cancel;
+    uint64_t rootmnt; /* the root's mount id: every entry must land on it */
+    const atomic_bool *cancel;
+    size_t max_bytes, used; /* the bound on the unpacked size, and what counted so far */
     struct archive *in, *out;
     struct err *e;
     struct dirtime *dirs; /* directory entries that already existed */
@@ -61,7 +66,7 @@ struct xtract {
 /* Whether the caller asked the extraction to stop. */
 static bool xtract_cancelled(const struct xtract *x)
 {
-    return x->cancel != NULL && *x->cancel;
+    return x->cancel != NULL && atomic_load(x->cancel);
 }
 
 /* Fills the cancellation error and returns -ECANCELED. */
@@ -72,12 +77,24 @@ static int xtract_cancel_err(struct xtract *x)
     return -ECANCELED;
 }
 
-/* Fills "cannot unpack <archive>: <entry>: <libarchive's reason>" and returns -1. */
+/*
+ * Fills "cannot unpack <archive>: <entry>: <libarchive's reason>" and
+ * returns -1. libarchive's messages leave the system's reason out ("Write
+ * failed"), so strerror is added when it is not in the message already.
+ */
 static int xtract_entry_fail(struct xtract *x, const char *entry, struct archive *a)
 {
     const char *msg = archive_error_string(a);
     int code = archive_errno(a);
-    err_set(x->e, "cannot unpack %s: %s: %s", x->archive, entry, msg ? msg : "unknown error");
+    const char *why = code > 0 ? strerror(code) : NULL;
+
+    if (msg == NULL)
+        msg = why ? "" : "unknown error";
+    if (why && strstr(msg, why) == NULL)
+        err_set(x->e, "cannot unpack %s: %s: %s%s%s", x->archive, entry, msg, *msg ? ": " : "",
+                why);
+    else
+        err_set(x->e, "cannot unpack %s: %s: %s", x->archive, entry, msg);
     x->e->code = code > 0 ? code : 0;
     return -1;
 }
@@ -180,6 +197,148 @@ static int xtract_open_parent(const struct xtract *x, const char *rel, const cha
 }
 
 /*
+ * The mount id of name in directory fd ("" for fd itself), not following a
+ * symlink; 0 or -errno. Where statx has no mount ids (Linux before 5.8, or
+ * another OS) the device number stands in, which still tells a tmpfs or a
+ * bind of another filesystem, though not a bind of the root's own. This
+ * stays here, not in src/platform, to keep the unpack free of the
+ * platform's per-call root resolution (one statx per entry is enough).
+ */
+static int bootstrap_mnt_id(int fd, const char *name, uint64_t *id)
+{
+    int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+    struct stat st;
+
+#if defined(__linux__) && defined(STATX_MNT_ID)
+    struct statx stx;
+    if (statx(fd, name, flags, STATX_MNT_ID, &stx) < 0)
+        return -errno;
+    if (stx.stx_mask & STATX_MNT_ID) {
+        *id = stx.stx_mnt_id;
+        return 0;
+    }
+#endif
+    if (fstatat(fd, name, &st, flags) != 0)
+        return -errno;
+    *id = (uint64_t)st.st_dev;
+    return 0;
+}
+
+/*
+ * Refuses rel (clean, relative to the root) when it would land on another
+ * mount than the root's own, such as a writable bind of a host directory or
+ * a tmpfs: the deepest directory of its path that exists, reached without
+ * following a symlink, must be on the root's mount, and so must rel itself
+ * when it exists (a bind of a single file, or a directory something is
+ * mounted on, is a mount of its own). A symlink or a file in the way ends
+ * the walk: libarchive refuses to write through the one and replaces the
+ * other inside the directory checked here. 0, or -1 with e filled.
+ */
+static int xtract_check_mount(struct xtract *x, const char *rel, bool is_link)
+{
+    const char *what = is_link ? "hard link target " : "";
+    char comp[NAME_MAX + 1];
+    const char *p = rel, *slash;
+    bool whole = true;
+    uint64_t id = 0;
+    int fd = dup(x->rootfd), rc;
+
+    if (fd < 0)
+        return err_sys(x->e, errno, "cannot check the mount of %s'%s'", what, rel);
+    while ((slash = strchr(p, '/')) != NULL) {
+        size_t n = (size_t)(slash - p);
+        int next = -1;
+        if (n < sizeof(comp)) {
+            memcpy(comp, p, n);
+            comp[n] = '\0';
+            next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (next < 0) {
+            whole = false;
+            break;
+        }
+        close(fd);
+        fd = next;
+        p = slash + 1;
+    }
+    rc = bootstrap_mnt_id(fd, "", &id);
+    if (rc == 0 && id == x->rootmnt && whole) {
+        rc = bootstrap_mnt_id(fd, p, &id);
+        if (rc == -ENOENT) {
+            rc = 0;
+            id = x->rootmnt;
+        }
+    }
+    close(fd);
+    if (rc < 0)
+        return err_sys(x->e, -rc, "cannot check the mount of %s'%s'", what, rel);
+    if (id != x->rootmnt) {
+        err_set(x->e, "refusing %s'%s': it is on another mount than the sandbox root", what, rel);
+        x->e->code = EXDEV;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Refuses what a kit has no business creating: block and character devices
+ * (a 0666 node of the host's disk would hand it to every build) and sockets
+ * (which libarchive cannot make anyway). FIFOs are kept: one reaches nothing
+ * beyond the filesystem it is on, and a build may make its own.
+ */
+static int bootstrap_check_type(struct archive_entry *ent, struct err *e)
+{
+    const char *what;
+
+    switch (archive_entry_filetype(ent)) {
+    case AE_IFBLK:
+        what = "block device";
+        break;
+    case AE_IFCHR:
+        what = "character device";
+        break;
+    case AE_IFSOCK:
+        what = "socket";
+        break;
+    default:
+        return 0;
+    }
+    err_set(e, "refusing %s", what);
+    e->code = EPERM;
+    return -1;
+}
+
+/* Fills the message of the bound on the unpacked size and returns -1. */
+static int xtract_bound_fail(struct xtract *x, const char *entry)
+{
+    err_set(x->e,
+            "cannot unpack %s: %s: unpacked size would exceed the bound of %zu bytes "
+            "(pkgsrc.bootstrap_max_size)",
+            x->archive, entry, x->max_bytes);
+    x->e->code = EFBIG;
+    return -1;
+}
+
+/*
+ * Counts the entry's header and its declared size against the bound before
+ * anything of it is written (libarchive would decompress the data of a
+ * skipped entry too). The data itself is counted as it comes, in
+ * xtract_copy_data, should it be more than declared.
+ */
+static int xtract_charge(struct xtract *x, struct archive_entry *ent, const char *entry,
+                         uint64_t *declared)
+{
+    la_int64_t size = archive_entry_size_is_set(ent) ? archive_entry_size(ent) : 0;
+
+    *declared = size > 0 ? (uint64_t)size : 0;
+    if (x->max_bytes - x->used < BOOTSTRAP_ENTRY_COST ||
+        *declared > x->max_bytes - x->used - BOOTSTRAP_ENTRY_COST)
+        return xtract_bound_fail(x, entry);
+    x->used += BOOTSTRAP_ENTRY_COST + (size_t)*declared;
+    return 0;
+}
+
+/*
  * tar(1) for a hard link whose name already exists as a non-directory: an
  * entry that names the very file it links to is skipped, anything else in
  * the way is removed, so that unpacking a kit again over itself works.
@@ -266,9 +425,15 @@ static void xtract_fix_dir_times(struct xtract *x)
     }
 }
 
-/* Copies the entry's data to the disk writer, checking for cancellation between blocks. */
-static int xtract_copy_data(struct xtract *x, const char *entry)
+/*
+ * Copies the entry's data to the disk writer, checking for cancellation
+ * between blocks and the bound on the unpacked size for data beyond what
+ * the header declared. Any writer status but ARCHIVE_OK fails: libarchive
+ * reports a failed write(2) (ENOSPC, EIO) and a short one as ARCHIVE_WARN.
+ */
+static int xtract_copy_data(struct xtract *x, const char *entry, uint64_t declared)
 {
+    uint64_t got = 0;
     const void *buf;
     size_t size;
     la_int64_t off;
@@ -285,8 +450,15 @@ static int xtract_copy_data(struct xtract *x, const char *entry)
             return xtract_entry_fail(x, entry, x->in);
         if (size == 0)
             continue;
+        got += size;
+        if (got > declared) {
+            if (got - declared > x->max_bytes - x->used)
+                return xtract_bound_fail(x, entry);
+            x->used += (size_t)(got - declared);
+            declared = got;
+        }
         w = archive_write_data_block(x->out, buf, size, off);
-        if (w < ARCHIVE_WARN)
+        if (w != ARCHIVE_OK)
             return xtract_entry_fail(x, entry, x->out);
     }
 }
@@ -298,9 +470,14 @@ static int xtract_entry(struct xtract *x, struct archive_entry *ent)
     const char *link = archive_entry_hardlink(ent);
     char *entry = bootstrap_shown_name(name);
     char *rel = NULL, *host = NULL, *trel = NULL, *thost = NULL;
+    uint64_t declared;
     int r = -1, w;
 
+    if (xtract_charge(x, ent, entry, &declared) < 0)
+        goto out;
     if (bootstrap_clean_name(name, false, &rel, x->e) < 0)
+        goto refused;
+    if (bootstrap_check_type(ent, x->e) < 0)
         goto refused;
     if (*rel == '\0') {
         /* "./": the sandbox root itself, whose mode and owner are bob's,
@@ -316,6 +493,8 @@ static int xtract_entry(struct xtract *x, struct archive_entry *ent)
         err_set(x->e, "name too long");
         goto refused;
     }
+    if (xtract_check_mount(x, rel, false) < 0)
+        goto refused;
     if (link != NULL) {
         if (bootstrap_clean_name(link, true, &trel, x->e) < 0)
             goto refused;
@@ -327,6 +506,8 @@ static int xtract_entry(struct xtract *x, struct archive_entry *ent)
             err_set(x->e, "hard link target too long");
             goto refused;
         }
+        if (xtract_check_mount(x, trel, true) < 0)
+            goto refused;
         r = xtract_prepare_link(x, rel, trel);
         if (r < 0)
             goto refused;
@@ -340,16 +521,19 @@ static int xtract_entry(struct xtract *x, struct archive_entry *ent)
         xtract_note_dir(x, rel, ent);
     archive_entry_copy_pathname(ent, host);
 
+    /* Graded as bsdtar does for its exit status: any writer status but
+     * ARCHIVE_OK fails. A warning there means an entry that is not what the
+     * kit says: data cut short, or a mode, owner or time not restored. */
     w = archive_write_header(x->out, ent);
-    if (w < ARCHIVE_WARN) {
+    if (w != ARCHIVE_OK) {
         r = xtract_entry_fail(x, entry, x->out);
         goto out;
     }
-    r = xtract_copy_data(x, entry);
+    r = xtract_copy_data(x, entry, declared);
     if (r < 0)
         goto out;
     w = archive_write_finish_entry(x->out);
-    r = w < ARCHIVE_WARN ? xtract_entry_fail(x, entry, x->out) : 0;
+    r = w != ARCHIVE_OK ? xtract_entry_fail(x, entry, x->out) : 0;
     goto out;
 
 refused:
@@ -399,12 +583,13 @@ static int xtract_all(struct xtract *x)
     }
 }
 
-int bootstrap_extract(const char *archive, const char *root, const volatile bool *cancel,
-                      struct err *e)
+int bootstrap_extract(const char *archive, const char *root, size_t max_bytes,
+                      const atomic_bool *cancel, struct err *e)
 {
     struct xtract x = {.archive = archive, .rootfd = -1, .cancel = cancel, .e = e};
     struct stat st;
     int fd, r = -1;
+    int flags = BOOTSTRAP_FLAGS | (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0);
 
     if (archive_dl_load(e) < 0)
         return -1;
@@ -418,6 +603,15 @@ int bootstrap_extract(const char *archive, const char *root, const volatile bool
     if (S_ISDIR(st.st_mode)) {
         r = err_sys(e, EISDIR, "cannot open bootstrap %s", archive);
         goto out;
+    }
+    x.max_bytes = max_bytes;
+    if (x.max_bytes == 0) {
+        uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+        x.max_bytes = BOOTSTRAP_MAX_FLOOR;
+        if (size > (uint64_t)SIZE_MAX / BOOTSTRAP_MAX_RATIO)
+            x.max_bytes = SIZE_MAX;
+        else if (size * BOOTSTRAP_MAX_RATIO > BOOTSTRAP_MAX_FLOOR)
+            x.max_bytes = (size_t)size * BOOTSTRAP_MAX_RATIO;
     }
     x.root = realpath(root, NULL);
     if (x.root == NULL) {
@@ -433,6 +627,12 @@ int bootstrap_extract(const char *archive, const char *root, const volatile bool
         r = err_sys(e, errno, "cannot unpack %s: %s", archive, root);
         goto out;
     }
+    r = bootstrap_mnt_id(x.rootfd, "", &x.rootmnt);
+    if (r < 0) {
+        r = err_sys(e, -r, "cannot unpack %s: %s", archive, root);
+        goto out;
+    }
+    r = -1;
 
     x.in = archive_read_new();
     x.out = archive_write_disk_new();
@@ -441,13 +641,15 @@ int bootstrap_extract(const char *archive, const char *root, const volatile bool
         goto out;
     }
     archive_read_support_filter_all(x.in);
-    archive_read_support_format_all(x.in);
+    /* tar only (ustar, pax, GNU): format_all would take mtree too, whose
+     * "archive" names files on the host to copy into the sandbox. */
+    archive_read_support_format_tar(x.in);
     if (archive_read_open_fd(x.in, fd, BOOTSTRAP_BLOCK) != ARCHIVE_OK) {
         const char *msg = archive_error_string(x.in);
         r = err_set(e, "cannot open bootstrap %s: %s", archive, msg ? msg : "unknown error");
         goto out;
     }
-    archive_write_disk_set_options(x.out, BOOTSTRAP_FLAGS);
+    archive_write_disk_set_options(x.out, flags);
     /* A kit stored inside the sandbox must not overwrite itself. */
     archive_write_disk_set_skip_file(x.out, (la_int64_t)st.st_dev, (la_int64_t)st.st_ino);
 
@@ -455,9 +657,10 @@ int bootstrap_extract(const char *archive, const char *root, const volatile bool
     if (r == 0) {
         /* Directories get their final modes and times here. */
         int c = archive_write_close(x.out);
-        if (c < ARCHIVE_WARN) {
+        if (c != ARCHIVE_OK) {
             const char *msg = archive_error_string(x.out);
             r = err_set(e, "cannot unpack %s: %s", archive, msg ? msg : "unknown error");
+            e->code = archive_errno(x.out) > 0 ? archive_errno(x.out) : 0;
         } else {
             xtract_fix_dir_times(&x);
         }
@@ -485,7 +688,7 @@ static void unpack_work(uv_work_t *w)
 {
     struct unpack *u = w->data;
     err_clear(&u->err);
-    u->status = bootstrap_extract(u->archive, u->root, &u->cancel, &u->err);
+    u->status = bootstrap_extract(u->archive, u->root, u->max_bytes, &u->cancel, &u->err);
 }
 
 /* Frees the unpack's memory. */
@@ -516,13 +719,15 @@ static void unpack_after(uv_work_t *w, int status)
         unpack_release(u);
 }
 
-struct unpack *unpack_start(uv_loop_t *loop, const char *archive, const char *root, unpack_cb cb,
-                            void *data)
+struct unpack *unpack_start(uv_loop_t *loop, const char *archive, const char *root,
+                            size_t max_bytes, unpack_cb cb, void *data)
 {
     struct unpack *u = xcalloc(1, sizeof(*u));
 
+    atomic_init(&u->cancel, false);
     u->archive = xstrdup(archive);
     u->root = xstrdup(root);
+    u->max_bytes = max_bytes;
     u->cb = cb;
     u->data = data;
     u->work.data = u;
@@ -537,7 +742,7 @@ void unpack_cancel(struct unpack *u)
 {
     if (u == NULL || u->done)
         return;
-    u->cancel = true;
+    atomic_store(&u->cancel, true);
     /* Succeeds only while the work is still queued; a running one sees
      * the flag. */
     uv_cancel((uv_req_t *)&u->work);

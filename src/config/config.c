@@ -503,6 +503,43 @@ static unsigned opt_count(struct loader *ld, int t, const char *key, const char 
     return (unsigned)v;
 }
 
+/* t[key] as a size in bytes, 0 when nil: a positive integer or a string such as "512M" or "4G". */
+static size_t opt_size(struct loader *ld, int t, const char *key, const char *base)
+{
+    lua_State *L = ld->L;
+    char place[PLACE_MAX];
+    int ty = getf(L, t, key), isint = 0;
+    unsigned long long v = 0, unit = 1;
+    const char *s, *p, *u;
+
+    placef(place, "%s.%s", base, key);
+    if (ty == LUA_TNUMBER) {
+        lua_Integer n = lua_tointegerx(L, -1, &isint);
+        if (!isint || n < 1)
+            fail(ld, place, "must be a positive number of bytes, got %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return (size_t)n;
+    }
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (ty != LUA_TSTRING)
+        fail(ld, place, "must be a number of bytes or a string such as \"4G\", got %s",
+             luaL_typename(L, -1));
+    s = lua_tostring(L, -1);
+    for (p = s; *p >= '0' && *p <= '9' && v < ULLONG_MAX / 10; p++)
+        v = v * 10 + (unsigned long long)(*p - '0');
+    if (p > s && *p && p[1] == '\0' && (u = strchr("KMGTkmgt", *p)) != NULL)
+        unit = 1ull << (10 * ((u - "KMGTkmgt") % 4 + 1));
+    else if (*p || p == s)
+        unit = 0;
+    if (unit == 0 || v == 0 || v > SIZE_MAX / unit)
+        fail(ld, place, "must be a positive number of bytes or a size such as \"4G\", got '%s'", s);
+    lua_pop(L, 1);
+    return (size_t)(v * unit);
+}
+
 /* True when s matches [A-Za-z_][A-Za-z0-9_]*. */
 static bool is_ident(const char *s)
 {
@@ -1415,9 +1452,8 @@ static void parse_options(struct loader *ld)
 static void parse_pkgsrc(struct loader *ld)
 {
     static const char *const known[] = {
-        "basedir",   "bootstrap", "build_user", "build_user_home",
-        "cachevars", "make",      "pkgpaths",   "save_wrkdir_patterns",
-        NULL};
+        "basedir", "bootstrap", "build_user",           "build_user_home",    "cachevars",
+        "make",    "pkgpaths",  "save_wrkdir_patterns", "bootstrap_max_size", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     int t = section(ld, "pkgsrc");
@@ -1429,6 +1465,7 @@ static void parse_pkgsrc(struct loader *ld)
     cfg->pkgsrc_basedir = req_str(ld, t, "basedir", "pkgsrc");
     cfg->make = req_str(ld, t, "make", "pkgsrc");
     cfg->bootstrap = opt_str(ld, t, "bootstrap", "pkgsrc", true);
+    cfg->bootstrap_max_size = opt_size(ld, t, "bootstrap_max_size", "pkgsrc");
     cfg->build_user = opt_str(ld, t, "build_user", "pkgsrc", true);
     if (cfg->build_user) {
         cfg->build_user_home = opt_str(ld, t, "build_user_home", "pkgsrc", true);

@@ -105,6 +105,7 @@ struct config {
     char *pkgsrc_basedir;
     char *make;
     char *bootstrap;       /* may be NULL */
+    size_t bootstrap_max_size; /* bound on the unpacked kit in bytes; 0: the default */
     char *build_user;      /* may be NULL */
     char *build_user_home; /* from getpwnam when build_user is set and this is not */
     struct strv cachevars;

@@ -263,6 +263,8 @@ void config_show_lua(const struct config *cfg, FILE *out)
         show_field(out, 4, "basedir", cfg->pkgsrc_basedir);
         show_field(out, 4, "make", cfg->make);
         show_field(out, 4, "bootstrap", cfg->bootstrap);
+        if (cfg->bootstrap_max_size)
+            fprintf(out, "    bootstrap_max_size = %zu,\n", cfg->bootstrap_max_size);
         show_field(out, 4, "build_user", cfg->build_user);
         show_field(out, 4, "build_user_home", cfg->build_user_home);
         show_list(out, 4, "cachevars", &cfg->cachevars, true);
@@ -497,6 +499,8 @@ void config_show_json(const struct config *cfg, FILE *out)
         jw_str(&w, "basedir", cfg->pkgsrc_basedir);
         jw_str(&w, "make", cfg->make);
         jw_str(&w, "bootstrap", cfg->bootstrap);
+        if (cfg->bootstrap_max_size)
+            jw_uint(&w, "bootstrap_max_size", cfg->bootstrap_max_size);
         jw_str(&w, "build_user", cfg->build_user);
         jw_str(&w, "build_user_home", cfg->build_user_home);
         jw_list(&w, "cachevars", &cfg->cachevars);

@@ -295,7 +295,8 @@ static void pp_next(struct prepost *pp)
     case PP_UNPACK:
         if (cfg->bootstrap) {
             pp->busy = true;
-            pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root, on_unpacked, pp);
+            pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root,
+                                      cfg->bootstrap_max_size, on_unpacked, pp);
             return;
         }
         pp->step = PP_FETCH;

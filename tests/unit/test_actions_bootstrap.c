@@ -4,7 +4,10 @@
  * <base>/root, and <base>/host stands for the host outside the sandbox.
  * Ownership and setuid need root; as another user that test skips itself.
  * Cancellation is made deterministic by feeding the archive through a FIFO
- * and setting the flag before the rest of the bytes exist.
+ * and setting the flag before the rest of the bytes exist. The kit cases of
+ * containment (a full disk, devices, binds and tmpfs inside the root, bombs)
+ * mount inside the root as root; tests/run-private runs the binary in a
+ * private mount namespace, so a failing test leaves no mount behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,17 +23,21 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "actions/bootstrap.h"
 
-static char g_base[64];  /* the test's mkdtemp directory */
+static char g_top[64];   /* the test's mkdtemp directory */
+static char g_base[80];  /* <top>/t, so that "../x" from it is still the test's own */
 static char g_root[128]; /* <base>/root: the sandbox */
 static char g_host[128]; /* <base>/host: outside the sandbox, holds "secret" */
 static char g_arch[128]; /* <base>/arch: the kits */
@@ -126,7 +133,10 @@ static unsigned char filler(size_t i)
     return (unsigned char)('a' + (i * 7 + i / 4096) % 26);
 }
 
-/* One archive entry: 'f' file, 'd' directory, 'l' symlink, 'h' hard link. */
+/*
+ * One archive entry: 'f' file, 'd' directory, 'l' symlink, 'h' hard link,
+ * 'b' block device, 'c' character device, 'p' FIFO (size: the device number).
+ */
 struct ent {
     char type;
     const char *path;
@@ -176,6 +186,15 @@ static void make_archive(const char *path, const struct ent *ents, size_t n, boo
             archive_entry_set_perm(e, en->mode ? en->mode : 0644);
             archive_entry_set_hardlink(e, en->data);
             break;
+        case 'b':
+        case 'c':
+        case 'p':
+            archive_entry_set_filetype(e, en->type == 'b'   ? AE_IFBLK
+                                          : en->type == 'c' ? AE_IFCHR
+                                                            : AE_IFIFO);
+            archive_entry_set_perm(e, en->mode);
+            archive_entry_set_rdev(e, (dev_t)en->size);
+            break;
         default:
             fail_msg("bad entry type %c", en->type);
         }
@@ -205,7 +224,7 @@ static void make_archive(const char *path, const struct ent *ents, size_t n, boo
 static int extract(const char *kit, struct err *e)
 {
     err_clear(e);
-    return bootstrap_extract(kit, g_root, NULL, e);
+    return bootstrap_extract(kit, g_root, 0, NULL, e);
 }
 
 static int remove_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -308,7 +327,7 @@ struct feeder {
     size_t len, split; /* bytes[0..split) first, the rest after the flag is set */
     const char *watch; /* before the rest: wait until this file has watch_size bytes */
     off_t watch_size;
-    volatile bool *flag; /* set before the rest is written (may be NULL) */
+    atomic_bool *flag;   /* set before the rest is written (may be NULL) */
     volatile bool *go;   /* do not open the FIFO before *go (may be NULL) */
     volatile bool stop;  /* give up opening */
     bool watched;        /* the watched size was seen before the deadline */
@@ -358,7 +377,7 @@ static void *feeder_run(void *arg)
         }
     }
     if (f->flag)
-        *f->flag = true;
+        atomic_store(f->flag, true);
     write_all(fd, f->bytes + f->split, f->len - f->split);
     close(fd);
     return NULL;
@@ -401,10 +420,13 @@ static size_t header_offset(const char *kit, const char *name)
 
 static int setup(void **state)
 {
-    snprintf(g_base, sizeof(g_base), "/tmp/bob-bootstrap-XXXXXX");
-    if (!mkdtemp(g_base))
+    snprintf(g_top, sizeof(g_top), "/tmp/bob-bootstrap-XXXXXX");
+    if (!mkdtemp(g_top))
         return -1;
-    chmod(g_base, 0755);
+    chmod(g_top, 0755);
+    snprintf(g_base, sizeof(g_base), "%s/t", g_top);
+    if (mkdir(g_base, 0755))
+        return -1;
     snprintf(g_root, sizeof(g_root), "%s/root", g_base);
     snprintf(g_host, sizeof(g_host), "%s/host", g_base);
     snprintf(g_arch, sizeof(g_arch), "%s/arch", g_base);
@@ -417,7 +439,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    rm_rf(g_base);
+    /* What a failed containment test left mounted goes first, deepest first. */
+    static const char *const mounts[] = {"mnt/host", "hostfile", "tmp", ""};
+    for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++)
+        (void)umount2(R(mounts[i]), MNT_DETACH);
+    rm_rf(g_top);
     return 0;
 }
 
@@ -924,7 +950,7 @@ static void test_bad_archives(void **state)
 
         /* the same kit with a missing root */
         err_clear(&e);
-        r = bootstrap_extract(A("full.tar"), R("nonexistent"), NULL, &e);
+        r = bootstrap_extract(A("full.tar"), R("nonexistent"), 0, NULL, &e);
         snprintf(msg, sizeof(msg), "cannot unpack %s: %s: No such file or directory", A("full.tar"),
                  R("nonexistent"));
         assert_int_equal(r, -ENOENT);
@@ -932,7 +958,7 @@ static void test_bad_archives(void **state)
 
         /* and into / */
         err_clear(&e);
-        r = bootstrap_extract(A("full.tar"), "/", NULL, &e);
+        r = bootstrap_extract(A("full.tar"), "/", 0, NULL, &e);
         assert_true(r < 0);
         assert_non_null(strstr(e.msg, "refusing to unpack into /"));
     }
@@ -965,17 +991,448 @@ static void test_name_too_long(void **state)
     buf_free(&name);
 }
 
-/* A flag set before the start: nothing is unpacked. */
-static void test_cancel_before(void **state)
+/* ---- containment: disks, devices, mounts, bombs ---- */
+
+/* Skips the calling test unless it runs as root (it mounts). */
+#define NEED_ROOT(why)                                                                             \
+    do {                                                                                           \
+        if (!is_root()) {                                                                          \
+            print_message("skipped: needs root to %s\n", why);                                     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Mounts a tmpfs with the given options at path. */
+static void mount_tmpfs(const char *path, const char *opts)
 {
-    const struct ent kit[] = {{.type = 'f', .path = "a", .mode = 0644, .data = "A\n"}};
-    volatile bool cancel = true;
+    if (mount("bob-test", path, "tmpfs", 0, opts) != 0)
+        fail_msg("mount tmpfs on %s: %s", path, strerror(errno));
+}
+
+/* Binds src onto dest (writable, as a careless config would). */
+static void mount_bind(const char *src, const char *dest)
+{
+    if (mount(src, dest, NULL, MS_BIND, NULL) != 0)
+        fail_msg("bind %s on %s: %s", src, dest, strerror(errno));
+}
+
+static void unmount(const char *path)
+{
+    assert_int_equal(umount2(path, MNT_DETACH), 0);
+}
+
+/* A kit bigger than the disk fails naming the file and the reason; nothing is cut silently. */
+static void test_disk_full(void **state)
+{
+    const struct ent kit[] = {
+        {.type = 'f', .path = "small", .mode = 0644, .data = "small\n"},
+        {.type = 'd', .path = "usr", .mode = 0755},
+        {.type = 'f', .path = "usr/big", .mode = 0644, .size = 4 << 20},
+        {.type = 'f', .path = "after", .mode = 0644, .data = "after\n"},
+    };
+    char prefix[1024];
+    struct err e;
+    int r;
+
+    NEED_ROOT("mount a small tmpfs");
+    MAKE_KIT(A("kit.tgz"), kit);
+    mount_tmpfs(g_root, "size=1m,mode=0751");
+    r = extract(A("kit.tgz"), &e);
+    print_message("full disk: %s\n", e.msg);
+    snprintf(prefix, sizeof(prefix), "cannot unpack %s: usr/big: ", A("kit.tgz"));
+    assert_true(r < 0 && r != -ECANCELED);
+    assert_true(str_startswith(e.msg, prefix));
+    assert_non_null(strstr(e.msg, strerror(ENOSPC)));
+    assert_int_equal(e.code, ENOSPC);
+    assert_string_equal(read_small(R("small")), "small\n");
+    assert_false(exists(R("after")));
+    unmount(g_root);
+    assert_host_intact();
+}
+
+/* Block and character devices are refused, by name, before anything is made; a FIFO is fine. */
+static void test_devices_refused(void **state)
+{
+    static const struct {
+        char type;
+        const char *path, *what;
+        unsigned maj, min;
+    } devs[] = {{'b', "sda", "block device", 8, 0},
+                {'c', "dev/mem", "character device", 1, 1},
+                {'c', "./dev//kmsg", "character device", 1, 11}};
+    char msg[1024];
+    struct stat st;
+    struct err e;
+
+    for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+        const struct ent kit[] = {{.type = devs[i].type,
+                                   .path = devs[i].path,
+                                   .mode = 0666,
+                                   .size = makedev(devs[i].maj, devs[i].min)}};
+        MAKE_KIT(A("kit.tgz"), kit);
+        snprintf(msg, sizeof(msg), "cannot unpack %s: %s: refusing %s", A("kit.tgz"), devs[i].path,
+                 devs[i].what);
+        assert_refused(extract(A("kit.tgz"), &e), &e, msg);
+        assert_int_equal(e.code, EPERM);
+        assert_string_equal(names(g_root), "");
+    }
+    {
+        /* Among other entries: those before it stay, the device and those after do not come. */
+        const struct ent kit[] = {
+            {.type = 'f', .path = "ok", .mode = 0644, .data = "ok\n"},
+            {.type = 'b', .path = "disk", .mode = 0666, .size = makedev(8, 0)},
+            {.type = 'f', .path = "later", .mode = 0644, .data = "later\n"},
+        };
+        MAKE_KIT(A("kit.tgz"), kit);
+        snprintf(msg, sizeof(msg), "cannot unpack %s: disk: refusing block device", A("kit.tgz"));
+        assert_refused(extract(A("kit.tgz"), &e), &e, msg);
+        assert_string_equal(names(g_root), "ok");
+    }
+    {
+        const struct ent kit[] = {{.type = 'p', .path = "fifo", .mode = 0600}};
+        MAKE_KIT(A("kit.tgz"), kit);
+        assert_int_equal(extract(A("kit.tgz"), &e), 0);
+        assert_int_equal(lstat(R("fifo"), &st), 0);
+        assert_true(S_ISFIFO(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+    }
+    assert_host_intact();
+}
+
+/*
+ * Entries that would land on another mount than the root's are refused: a
+ * writable bind of a host directory inside the root (into it, below it,
+ * the mount point itself), a bind of a host file, a tmpfs, and hard links
+ * into or out of them. The host stays as it was; an ordinary kit next to
+ * the mounts still unpacks.
+ */
+static void test_other_mounts_refused(void **state)
+{
+    static const struct {
+        struct ent ent;
+        const char *rel; /* the refused path */
+        bool link;       /* refused as a hard link target */
+    } cases[] = {
+        {{.type = 'f', .path = "mnt/host/secret", .mode = 0644, .data = "overwritten\n"},
+         "mnt/host/secret",
+         false},
+        {{.type = 'f', .path = "mnt/host/new", .mode = 0644, .data = "new\n"},
+         "mnt/host/new",
+         false},
+        {{.type = 'f', .path = "mnt/host/sub/deep/file", .mode = 0644, .data = "x\n"},
+         "mnt/host/sub/deep/file",
+         false},
+        {{.type = 'd', .path = "mnt/host", .mode = 0700}, "mnt/host", false},
+        {{.type = 'd', .path = "mnt/host/dir", .mode = 0700}, "mnt/host/dir", false},
+        {{.type = 'l', .path = "mnt/host/evil", .data = "/etc/passwd"}, "mnt/host/evil", false},
+        {{.type = 'p', .path = "./mnt//host/fifo", .mode = 0600}, "mnt/host/fifo", false},
+        {{.type = 'f', .path = "hostfile", .mode = 0644, .data = "overwritten\n"},
+         "hostfile",
+         false},
+        {{.type = 'h', .path = "mnt/host/link", .data = "plain"}, "mnt/host/link", false},
+        {{.type = 'h', .path = "stolen", .data = "mnt/host/secret"}, "mnt/host/secret", true},
+        {{.type = 'h', .path = "stolen2", .data = "hostfile"}, "hostfile", true},
+        {{.type = 'f', .path = "tmp/file", .mode = 0644, .data = "x\n"}, "tmp/file", false},
+        {{.type = 'd', .path = "tmp", .mode = 0700}, "tmp", false},
+    };
+    char msg[1024];
+    struct stat st;
+    struct err e;
+
+    NEED_ROOT("bind host directories into the root");
+    assert_int_equal(mkdir(R("mnt"), 0755), 0);
+    assert_int_equal(mkdir(R("mnt/host"), 0755), 0);
+    assert_int_equal(mkdir(R("tmp"), 0755), 0);
+    write_file(R("hostfile"), "");
+    write_file(R("plain"), "plain\n");
+    mount_bind(g_host, R("mnt/host"));
+    mount_bind(H("secret"), R("hostfile"));
+    mount_tmpfs(R("tmp"), "size=1m,mode=0755");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct ent kit[] = {cases[i].ent};
+        MAKE_KIT(A("kit.tgz"), kit);
+        /* (the tar writer gives directories a trailing slash) */
+        snprintf(msg, sizeof(msg),
+                 "cannot unpack %s: %s%s: refusing %s'%s': it is on another mount than the "
+                 "sandbox root",
+                 A("kit.tgz"), cases[i].ent.path, cases[i].ent.type == 'd' ? "/" : "",
+                 cases[i].link ? "hard link target " : "", cases[i].rel);
+        assert_refused(extract(A("kit.tgz"), &e), &e, msg);
+        assert_int_equal(e.code, EXDEV);
+        assert_host_intact();
+        assert_int_equal(stat(g_host, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0755);
+        assert_string_equal(names(R("tmp")), "");
+        assert_int_equal(stat(R("tmp"), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0755);
+    }
+    assert_string_equal(names(g_root), "hostfile,mnt,plain,tmp");
+
+    {
+        /* Through a symlink in the kit that points into the bind: libarchive's refusal. */
+        const struct ent kit[] = {
+            {.type = 'l', .path = "sym", .data = "mnt/host"},
+            {.type = 'f', .path = "sym/secret", .mode = 0644, .data = "overwritten\n"},
+        };
+        char prefix[1024];
+        int r;
+        MAKE_KIT(A("kit.tgz"), kit);
+        r = extract(A("kit.tgz"), &e);
+        snprintf(prefix, sizeof(prefix), "cannot unpack %s: sym/secret: ", A("kit.tgz"));
+        assert_true(r < 0 && r != -ECANCELED);
+        assert_true(str_startswith(e.msg, prefix));
+        assert_host_intact();
+        assert_int_equal(unlink(R("sym")), 0);
+    }
+    {
+        /* An ordinary kit beside the mounts: a symlink's target is only text, never followed here.
+         */
+        const struct ent kit[] = {
+            {.type = 'd', .path = "usr", .mode = 0755},
+            {.type = 'f', .path = "usr/tool", .mode = 0750, .data = "tool\n"},
+            {.type = 'h', .path = "usr/tool2", .data = "usr/tool"},
+            {.type = 'l', .path = "usr/secret", .data = "/mnt/host/secret"},
+            {.type = 'p', .path = "usr/fifo", .mode = 0600},
+        };
+        char target[64];
+        ssize_t n;
+        MAKE_KIT(A("kit.tgz"), kit);
+        assert_int_equal(extract(A("kit.tgz"), &e), 0);
+        assert_string_equal(read_small(R("usr/tool")), "tool\n");
+        assert_int_equal(lstat(R("usr/tool2"), &st), 0);
+        assert_int_equal(st.st_nlink, 2);
+        assert_int_equal(st.st_mode & 07777, 0750);
+        n = readlink(R("usr/secret"), target, sizeof(target) - 1);
+        assert_int_equal(n, 16);
+        target[n] = '\0';
+        assert_string_equal(target, "/mnt/host/secret");
+    }
+    unmount(R("tmp"));
+    unmount(R("hostfile"));
+    unmount(R("mnt/host"));
+    assert_string_equal(read_small(R("hostfile")), "");
+    assert_string_equal(names(R("mnt/host")), "");
+    assert_host_intact();
+}
+
+#define BOMB_CHUNK ((size_t)16 << 20)
+
+/* The bytes at p as one gzip member (libarchive's raw writer, no padding), malloc'd. */
+static unsigned char *gz_member(const void *p, size_t n, size_t *len)
+{
+    size_t cap = n / 64 + 65536, used = 0;
+    unsigned char *out = xmalloc(cap);
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+
+    assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_format_raw(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_bytes_in_last_block(a, 1), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, out, cap, &used), ARCHIVE_OK);
+    archive_entry_set_pathname(e, "x");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, (la_int64_t)n);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(a, p, n), (la_ssize_t)n);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_free(a), ARCHIVE_OK);
+    archive_entry_free(e);
+    *len = used;
+    return out;
+}
+
+/* A ustar header of a regular file of the given size. */
+static void ustar_header(unsigned char h[512], const char *name, unsigned long long size)
+{
+    unsigned sum = 0;
+
+    memset(h, 0, 512);
+    snprintf((char *)h, 100, "%s", name);
+    snprintf((char *)h + 100, 8, "%07o", 0644u);
+    snprintf((char *)h + 108, 8, "%07o", 0u);
+    snprintf((char *)h + 116, 8, "%07o", 0u);
+    snprintf((char *)h + 124, 12, "%011llo", size);
+    snprintf((char *)h + 136, 12, "%011o", (unsigned)DEFAULT_MTIME);
+    memset(h + 148, ' ', 8);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    for (size_t i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    h[155] = ' ';
+}
+
+/*
+ * Writes a gzip bomb: a tar of n files of `size` zero bytes each (a
+ * multiple of BOMB_CHUNK). gzip members may follow each other, so the
+ * member of one chunk of zeros is made once and written again and again:
+ * 2 GiB of zeros come to about 2 MB and take well under a second to make.
+ */
+static void make_bomb(const char *path, size_t n, unsigned long long size)
+{
+    unsigned char *zeros = calloc(1, BOMB_CHUNK), h[512], *gz, *gh;
+    size_t zlen, hlen;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    assert_true(fd >= 0);
+    assert_non_null(zeros);
+    assert_int_equal(size % BOMB_CHUNK, 0);
+    gz = gz_member(zeros, BOMB_CHUNK, &zlen);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), n == 1 ? "bomb" : "bomb.%zu", i);
+        ustar_header(h, name, size);
+        gh = gz_member(h, sizeof(h), &hlen);
+        assert_int_equal(write(fd, gh, hlen), (ssize_t)hlen);
+        free(gh);
+        for (unsigned long long k = 0; k < size / BOMB_CHUNK; k++)
+            assert_int_equal(write(fd, gz, zlen), (ssize_t)zlen);
+    }
+    /* More zeros: the end-of-archive blocks. */
+    assert_int_equal(write(fd, gz, zlen), (ssize_t)zlen);
+    assert_int_equal(close(fd), 0);
+    free(gz);
+    free(zeros);
+}
+
+/* The default bound for the archive at path: max(floor, ratio x its size). */
+static size_t default_bound(const char *path)
+{
+    struct stat st;
+    size_t b;
+    assert_int_equal(stat(path, &st), 0);
+    b = (size_t)st.st_size * BOOTSTRAP_MAX_RATIO;
+    return b > BOOTSTRAP_MAX_FLOOR ? b : BOOTSTRAP_MAX_FLOOR;
+}
+
+/* The sum of the sizes of the regular files right under dir. */
+static unsigned long long du(const char *dir)
+{
+    unsigned long long sum = 0;
+    struct dirent *d;
+    struct stat st;
+    DIR *dp = opendir(dir);
+    assert_non_null(dp);
+    while ((d = readdir(dp)) != NULL)
+        if (fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            sum += (unsigned long long)st.st_blocks * 512;
+    closedir(dp);
+    return sum;
+}
+
+/*
+ * A gzip bomb (2 GiB of zeros in about 2 MB) stops at the default bound, at
+ * once and with a clear message: as one 2 GiB file (refused by its header,
+ * nothing written) and as 128 files of 16 MiB (three written, which stay
+ * below the bound, the fourth refused).
+ */
+static void test_bomb(void **state)
+{
+    char msg[1024];
+    struct stat st;
+    struct err e;
+    double t;
+    int r;
+
+    t = now_ms();
+    make_bomb(A("bomb.tgz"), 1, 2ull << 30);
+    assert_int_equal(stat(A("bomb.tgz"), &st), 0);
+    print_message("bomb of %lld bytes for 2 GiB made in %.0f ms\n", (long long)st.st_size,
+                  now_ms() - t);
+    assert_int_equal(default_bound(A("bomb.tgz")), BOOTSTRAP_MAX_FLOOR);
+    t = now_ms();
+    r = extract(A("bomb.tgz"), &e);
+    print_message("one 2 GiB file: stopped after %.0f ms: %s\n", now_ms() - t, e.msg);
+    snprintf(msg, sizeof(msg),
+             "cannot unpack %s: bomb: unpacked size would exceed the bound of %zu bytes "
+             "(pkgsrc.bootstrap_max_size)",
+             A("bomb.tgz"), BOOTSTRAP_MAX_FLOOR);
+    assert_refused(r, &e, msg);
+    assert_int_equal(e.code, EFBIG);
+    assert_string_equal(names(g_root), "");
+
+    make_bomb(A("bombs.tgz"), 128, BOMB_CHUNK);
+    assert_int_equal(default_bound(A("bombs.tgz")), BOOTSTRAP_MAX_FLOOR);
+    t = now_ms();
+    r = extract(A("bombs.tgz"), &e);
+    print_message("128 files of 16 MiB: stopped after %.0f ms: %s\n", now_ms() - t, e.msg);
+    snprintf(msg, sizeof(msg),
+             "cannot unpack %s: bomb.3: unpacked size would exceed the bound of %zu bytes "
+             "(pkgsrc.bootstrap_max_size)",
+             A("bombs.tgz"), BOOTSTRAP_MAX_FLOOR);
+    assert_refused(r, &e, msg);
+    assert_string_equal(names(g_root), "bomb.0,bomb.1,bomb.2");
+    assert_true(du(g_root) <= BOOTSTRAP_MAX_FLOOR);
+    assert_host_intact();
+}
+
+/* A bound given by the caller (pkgsrc.bootstrap_max_size) is honoured to the byte. */
+static void test_bound_configured(void **state)
+{
+    const struct ent kit[] = {
+        {.type = 'f', .path = "a", .mode = 0644, .size = 1 << 20},
+        {.type = 'f', .path = "b", .mode = 0644, .size = 1 << 20},
+        {.type = 'f', .path = "c", .mode = 0644, .size = 1 << 20},
+    };
+    const size_t two = ((size_t)2 << 20) + 2 * BOOTSTRAP_ENTRY_COST; /* a and b exactly */
     char msg[1024];
     struct err e;
 
     MAKE_KIT(A("kit.tgz"), kit);
     err_clear(&e);
-    assert_int_equal(bootstrap_extract(A("kit.tgz"), g_root, &cancel, &e), -ECANCELED);
+    snprintf(msg, sizeof(msg),
+             "cannot unpack %s: b: unpacked size would exceed the bound of %zu bytes "
+             "(pkgsrc.bootstrap_max_size)",
+             A("kit.tgz"), two - 1);
+    assert_refused(bootstrap_extract(A("kit.tgz"), g_root, two - 1, NULL, &e), &e, msg);
+    assert_int_equal(e.code, EFBIG);
+    assert_string_equal(names(g_root), "a");
+
+    err_clear(&e);
+    snprintf(msg, sizeof(msg),
+             "cannot unpack %s: c: unpacked size would exceed the bound of %zu bytes "
+             "(pkgsrc.bootstrap_max_size)",
+             A("kit.tgz"), two);
+    assert_refused(bootstrap_extract(A("kit.tgz"), g_root, two, NULL, &e), &e, msg);
+    assert_string_equal(names(g_root), "a,b");
+
+    err_clear(&e);
+    assert_int_equal(bootstrap_extract(A("kit.tgz"), g_root, two + (1 << 20) + 512, NULL, &e), 0);
+    assert_string_equal(names(g_root), "a,b,c");
+}
+
+/* An mtree "archive" names host files to copy: it is not a tar, so it is no kit. */
+static void test_mtree_refused(void **state)
+{
+    char text[1024], prefix[1024];
+    struct err e;
+    int r;
+
+    snprintf(text, sizeof(text), "#mtree\n./stolen type=file mode=0644 contents=%s\n", H("secret"));
+    write_file(A("kit.mtree"), text);
+    r = extract(A("kit.mtree"), &e);
+    print_message("mtree: %s\n", e.msg);
+    snprintf(prefix, sizeof(prefix), "cannot open bootstrap %s: ", A("kit.mtree"));
+    assert_true(r < 0 && r != -ECANCELED);
+    assert_true(str_startswith(e.msg, prefix));
+    assert_false(exists(R("stolen")));
+    assert_string_equal(names(g_root), "");
+    assert_host_intact();
+}
+
+/* A flag set before the start: nothing is unpacked. */
+static void test_cancel_before(void **state)
+{
+    const struct ent kit[] = {{.type = 'f', .path = "a", .mode = 0644, .data = "A\n"}};
+    atomic_bool cancel = true;
+    char msg[1024];
+    struct err e;
+
+    MAKE_KIT(A("kit.tgz"), kit);
+    err_clear(&e);
+    assert_int_equal(bootstrap_extract(A("kit.tgz"), g_root, 0, &cancel, &e), -ECANCELED);
     snprintf(msg, sizeof(msg), "unpack of %s cancelled", A("kit.tgz"));
     assert_string_equal(e.msg, msg);
     assert_int_equal(e.code, ECANCELED);
@@ -991,7 +1448,7 @@ static void test_cancel_between_entries(void **state)
         {.type = 'f', .path = "last", .mode = 0644, .data = "3\n"},
     };
     struct feeder f = {0};
-    volatile bool cancel = false;
+    atomic_bool cancel = false;
     struct stat st;
     struct err e;
 
@@ -1001,7 +1458,7 @@ static void test_cancel_between_entries(void **state)
     f.flag = &cancel;
     feeder_start(&f, A("kit.tar"), header_offset(A("kit.tar"), "second"));
     err_clear(&e);
-    assert_int_equal(bootstrap_extract(A("fifo"), g_root, &cancel, &e), -ECANCELED);
+    assert_int_equal(bootstrap_extract(A("fifo"), g_root, 0, &cancel, &e), -ECANCELED);
     feeder_join(&f);
     assert_true(f.watched);
     assert_true(str_startswith(e.msg, "unpack of "));
@@ -1019,7 +1476,7 @@ static void test_cancel_between_blocks(void **state)
         {.type = 'f', .path = "last", .mode = 0644, .data = "3\n"},
     };
     struct feeder f = {0};
-    volatile bool cancel = false;
+    atomic_bool cancel = false;
     struct stat st;
     struct err e;
 
@@ -1029,7 +1486,7 @@ static void test_cancel_between_blocks(void **state)
     f.flag = &cancel;
     feeder_start(&f, A("kit.tar"), 2 << 20);
     err_clear(&e);
-    assert_int_equal(bootstrap_extract(A("fifo"), g_root, &cancel, &e), -ECANCELED);
+    assert_int_equal(bootstrap_extract(A("fifo"), g_root, 0, &cancel, &e), -ECANCELED);
     feeder_join(&f);
     assert_true(f.watched);
     /* libarchive pads a file it did not finish to its size with a hole:
@@ -1089,7 +1546,7 @@ static void test_async_ok(void **state)
 
     MAKE_KIT(A("kit.tgz"), kit);
     assert_int_equal(uv_loop_init(&loop), 0);
-    u = unpack_start(&loop, A("kit.tgz"), g_root, on_unpacked, &c);
+    u = unpack_start(&loop, A("kit.tgz"), g_root, 0, on_unpacked, &c);
     assert_non_null(u);
     assert_int_equal(c.calls, 0); /* never from inside unpack_start */
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
@@ -1113,7 +1570,7 @@ static void test_async_error(void **state)
     uv_loop_t loop;
 
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_non_null(unpack_start(&loop, A("missing.tgz"), g_root, on_unpacked, &c));
+    assert_non_null(unpack_start(&loop, A("missing.tgz"), g_root, 0, on_unpacked, &c));
     run_and_close(&loop);
     assert_int_equal(c.calls, 1);
     assert_int_equal(c.status, -ENOENT);
@@ -1138,7 +1595,7 @@ static void test_async_cancel(void **state)
     f.go = &go;
     feeder_start(&f, A("kit.tgz"), 0);
     assert_int_equal(uv_loop_init(&loop), 0);
-    u = unpack_start(&loop, A("fifo"), g_root, on_unpacked, &c);
+    u = unpack_start(&loop, A("fifo"), g_root, 0, on_unpacked, &c);
     assert_non_null(u);
     unpack_cancel(u);
     go = true; /* the kit's bytes exist only now */
@@ -1153,6 +1610,30 @@ static void test_async_cancel(void **state)
     run_and_close(&loop);
 }
 
+/* unpack_start passes its bound on: the callback reports it. */
+static void test_async_bound(void **state)
+{
+    const struct ent kit[] = {{.type = 'f', .path = "a", .mode = 0644, .size = 1 << 20},
+                              {.type = 'f', .path = "b", .mode = 0644, .size = 1 << 20}};
+    struct cbrec c = {0};
+    uv_loop_t loop;
+    char msg[1024];
+
+    MAKE_KIT(A("kit.tgz"), kit);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    c.free_in_cb = true;
+    assert_non_null(unpack_start(&loop, A("kit.tgz"), g_root, 1 << 20, on_unpacked, &c));
+    run_and_close(&loop);
+    assert_int_equal(c.calls, 1);
+    assert_true(c.status < 0 && c.status != -ECANCELED);
+    snprintf(msg, sizeof(msg),
+             "cannot unpack %s: a: unpacked size would exceed the bound of %d bytes "
+             "(pkgsrc.bootstrap_max_size)",
+             A("kit.tgz"), 1 << 20);
+    assert_string_equal(c.msg, msg);
+    assert_string_equal(names(g_root), "");
+}
+
 /* Freed before its callback: the callback never runs and nothing leaks. */
 static void test_async_free_early(void **state)
 {
@@ -1162,7 +1643,7 @@ static void test_async_free_early(void **state)
 
     MAKE_KIT(A("kit.tgz"), kit);
     assert_int_equal(uv_loop_init(&loop), 0);
-    unpack_free(unpack_start(&loop, A("kit.tgz"), g_root, on_unpacked, &c));
+    unpack_free(unpack_start(&loop, A("kit.tgz"), g_root, 0, on_unpacked, &c));
     run_and_close(&loop);
     assert_int_equal(c.calls, 0);
 }
@@ -1181,6 +1662,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hardlink_bad_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_archives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_mounts_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bound_configured, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtree_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_between_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_between_blocks, setup, teardown),
@@ -1188,9 +1675,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_free_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_bound, setup, teardown),
     };
 
     /* The FIFO feeder writes after the reader may have gone. */
     signal(SIGPIPE, SIG_IGN);
+    /* Run by hand as root, outside tests/run-private: the mounts of the
+     * containment tests must not reach the machine either. */
+    if (is_root() && !getenv("BOB_IN_PRIVATE_NS") &&
+        (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)) {
+        perror("private mount namespace");
+        return 1;
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

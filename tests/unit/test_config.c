@@ -1578,6 +1578,7 @@ static void same_config(const struct config *a, const struct config *b)
     same_str(a->pkgsrc_basedir, b->pkgsrc_basedir);
     same_str(a->make, b->make);
     same_str(a->bootstrap, b->bootstrap);
+    assert_int_equal(a->bootstrap_max_size, b->bootstrap_max_size);
     same_str(a->build_user, b->build_user);
     same_str(a->build_user_home, b->build_user_home);
     same_strv(&a->cachevars, &b->cachevars);
@@ -1697,6 +1698,55 @@ static void test_show_lua_filtered(void **state)
     assert_non_null(strstr(text, "kept-action"));
     assert_null(strstr(text, "dropped-action"));
     assert_non_null(strstr(text, "build_threads = 1,"));
+    free(text);
+    config_free(&cfg);
+}
+
+/* pkgsrc.bootstrap_max_size: bytes or "4G"-style sizes, 0 when absent, shown so it loads back. */
+static void test_pkgsrc_bootstrap_max_size(void **state)
+{
+    static const struct {
+        const char *value;
+        size_t bytes;
+    } ok[] = {{"12345", 12345},          {"'777'", 777},
+              {"'100K'", 100u << 10},    {"'512m'", (size_t)512 << 20},
+              {"'4G'", (size_t)4 << 30}, {"'2T'", (size_t)2 << 40}};
+    static const char *const bad[] = {"0",           "-1",    "1.5",
+                                      "''",          "'G'",   "'4X'",
+                                      "'4GB'",       "' 4G'", "'99999999999999999999'",
+                                      "'99999999T'", "true",  "{}"};
+    struct config cfg;
+    char lua[256], p[PATH_MAX + 16], *text;
+    (void)state;
+
+    load_ok("pkgsrc = { basedir = '/p', make = '/m', bootstrap = '/b.tgz' }", &cfg);
+    assert_int_equal(cfg.bootstrap_max_size, 0);
+    assert_int_equal(cfg.warnings.n, 0);
+    config_free(&cfg);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(lua, sizeof(lua),
+                 "pkgsrc = { basedir = '/p', make = '/m', bootstrap_max_size = %s }", ok[i].value);
+        load_ok(lua, &cfg);
+        assert_int_equal(cfg.bootstrap_max_size, ok[i].bytes);
+        assert_int_equal(cfg.warnings.n, 0); /* a known key */
+        round_trip(&cfg);
+        config_free(&cfg);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(lua, sizeof(lua),
+                 "pkgsrc = { basedir = '/p', make = '/m', bootstrap_max_size = %s }", bad[i]);
+        load_fails(lua, "pkgsrc.bootstrap_max_size: must be a ", NULL);
+    }
+
+    load_ok("pkgsrc = { basedir = '/p', make = '/m', bootstrap_max_size = '3G' }", &cfg);
+    snprintf(p, sizeof(p), "%s/show.lua", tmpdir);
+    show_to(&cfg, p, false);
+    text = read_text(p);
+    assert_non_null(strstr(text, "    bootstrap_max_size = 3221225472,\n"));
+    free(text);
+    show_to(&cfg, p, true);
+    text = read_text(p);
+    assert_non_null(strstr(text, "\"bootstrap_max_size\": 3221225472"));
     free(text);
     config_free(&cfg);
 }
@@ -1904,6 +1954,7 @@ int main(void)
         cmocka_unit_test(test_show_lua_round_trip),
         cmocka_unit_test(test_show_lua_filtered),
         cmocka_unit_test(test_show_json),
+        cmocka_unit_test(test_pkgsrc_bootstrap_max_size),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_bundled_configs),
