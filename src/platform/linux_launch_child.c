@@ -9,7 +9,7 @@
  * order, each step before the one that would undo its reason:
  *   parent-death signal, then a check that the parent is still there
  *   (the report pipe still has a reader), and no core dumps or ptrace of it;
- *   setsid, stdio, cgroups (v1 cgroup.procs; v2 came with clone3);
+ *   a session of its own, stdio, cgroups (v1 cgroup.procs; v2 came with clone3);
  *   every mount private, so nothing we mount reaches the host;
  *   chroot; a fresh /proc where the sandbox has one, with its writable
  *   kernel knobs read-only; empty read-only tmpfs over the covered paths;
@@ -426,7 +426,11 @@ void launch_child_init(struct launch *l)
         _exit(125);
     /* No ptrace of the init, nor its /proc/1/fd, from the job. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (l->setsid && setsid() < 0)
+    /* A session of its own always: our session and process group are not
+     * in the new pid namespace (a shell there would see its group as 0),
+     * and the job gets no controlling terminal of ours (no TIOCSTI into
+     * the user's shell). With setsid the command makes its own as well. */
+    if (setsid() < 0)
         launch_fail_enter(l, LAUNCH_STEP_SESSION, "cannot make a new session for", l->file);
     if (launch_stdio(l) < 0)
         launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of",
