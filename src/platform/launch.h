@@ -67,15 +67,15 @@ struct launch_cgroup {
 };
 
 struct launch_spec {
-    const char *const *argv; /* argv[0] is looked up in PATH (inside the sandbox) */
-    const char *const *env;  /* "K=V", NULL-terminated; NULL: ours */
-    const char *root;        /* host path of the sandbox, or NULL: on the host */
-    const char *cwd;         /* inside the sandbox with a root; NULL: "/" or ours */
-    const char *user;        /* run as this user (looked up on the host), or NULL */
-    bool setsid;             /* a session and process group of its own */
-    bool ctty;               /* with setsid: stdin (a terminal) becomes the controlling one */
-    int fd[3];               /* stdin, stdout, stderr: a descriptor or LAUNCH_FD_* */
-    unsigned flags;          /* enum launch_flags */
+    const char *const *argv;  /* argv[0] is looked up in PATH (inside the sandbox) */
+    const char *const *env;   /* "K=V", NULL-terminated; NULL: ours */
+    const char *root;         /* host path of the sandbox, or NULL: on the host */
+    const char *cwd;          /* inside the sandbox with a root; NULL: "/" or ours */
+    const char *user;         /* run as this user (looked up on the host), or NULL */
+    bool setsid;              /* a session and process group of its own */
+    bool ctty;                /* with setsid: stdin (a terminal) becomes the controlling one */
+    int fd[3];                /* stdin, stdout, stderr: a descriptor or LAUNCH_FD_* */
+    unsigned flags;           /* enum launch_flags */
     const char *const *cover; /* with the boundary: guest paths to hide, NULL-terminated */
     const struct launch_cgroup *cgroup; /* or NULL */
 };

@@ -34,8 +34,8 @@ extern char **environ;
 
 /* The clone3 arguments of <linux/sched.h> (version 2, with cgroup). */
 struct launch_clone_args {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-        set_tid, set_tid_size, cgroup;
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
 };
 
 /* The PATH of the command's environment, as execvp would use it. */

@@ -106,9 +106,8 @@ __attribute__((noreturn)) static void launch_fail(const struct launch *l, enum l
 }
 
 /* A set-up step failed: the command could not enter its sandbox. */
-__attribute__((noreturn)) static void launch_fail_enter(const struct launch *l,
-                                                        enum launch_step step, const char *what,
-                                                        const char *arg)
+__attribute__((noreturn)) static void
+launch_fail_enter(const struct launch *l, enum launch_step step, const char *what, const char *arg)
 {
     launch_fail(l, LAUNCH_FAIL_ENTER, step, what, arg, errno);
 }
@@ -230,8 +229,7 @@ void launch_child_plain(struct launch *l)
     if (l->setsid && setsid() < 0)
         launch_fail_enter(l, LAUNCH_STEP_SESSION, "cannot make a new session for", l->file);
     if (launch_stdio(l) < 0)
-        launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of",
-                          l->file);
+        launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of", l->file);
     if (l->ctty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0)
         launch_fail_enter(l, LAUNCH_STEP_CTTY, "cannot take the terminal for", l->file);
     if (launch_join_cgroups(l) < 0)
@@ -255,8 +253,8 @@ void launch_child_plain(struct launch *l)
  */
 static int launch_init_proc(void)
 {
-    static const char *const ro[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
-                                     "/proc/bus", "/proc/fs"};
+    static const char *const ro[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
+                                     "/proc/fs"};
     const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     struct statfs sf;
 
@@ -433,13 +431,11 @@ void launch_child_init(struct launch *l)
     if (setsid() < 0)
         launch_fail_enter(l, LAUNCH_STEP_SESSION, "cannot make a new session for", l->file);
     if (launch_stdio(l) < 0)
-        launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of",
-                          l->file);
+        launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of", l->file);
     if (launch_join_cgroups(l) < 0)
         launch_fail_enter(l, LAUNCH_STEP_CGROUP, "cannot join the cgroup for", l->file);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        launch_fail_enter(l, LAUNCH_STEP_PRIVATE, "cannot make the mounts private for",
-                          l->file);
+        launch_fail_enter(l, LAUNCH_STEP_PRIVATE, "cannot make the mounts private for", l->file);
     if (chroot(l->root) != 0 || chdir("/") != 0)
         launch_fail_enter(l, LAUNCH_STEP_CHROOT, "cannot chroot into", l->root);
     /* Inside the chroot from here: a symlink in the sandbox stays in it. */

@@ -27,8 +27,8 @@ struct launch {
     bool new_net;
     const char *root, *cwd;
     bool setsid, ctty;
-    int fd[3]; /* as in launch_spec */
-    const char *file; /* argv[0] as given, for messages */
+    int fd[3];         /* as in launch_spec */
+    const char *file;  /* argv[0] as given, for messages */
     struct strv paths; /* the candidates to execve, in PATH order */
     struct strv argv;
     struct strv sh_argv; /* "/bin/sh", <slot for the path>, argv[1..]: no "#!" */

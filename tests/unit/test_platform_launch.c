@@ -32,7 +32,7 @@
 
 #include "platform/launch.h"
 
-static char root[64];   /* the sandbox */
+static char root[64];    /* the sandbox */
 static char hostdir[96]; /* a host directory, bound read-only at /ro */
 
 /* Writes s into path (created or truncated). */
@@ -83,8 +83,8 @@ static void bind_at(const char *src, const char *rel, bool ro)
 static int setup(void **state)
 {
     char p[256];
-    const char *links[][2] = {{"usr/bin", "/bin"}, {"usr/sbin", "/sbin"},
-                              {"usr/lib", "/lib"}, {"usr/lib64", "/lib64"}};
+    const char *links[][2] = {
+        {"usr/bin", "/bin"}, {"usr/sbin", "/sbin"}, {"usr/lib", "/lib"}, {"usr/lib64", "/lib64"}};
 
     snprintf(root, sizeof(root), "/tmp/bob-launch-XXXXXX");
     assert_non_null(mkdtemp(root));
