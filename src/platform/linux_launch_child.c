@@ -59,6 +59,17 @@ extern char **environ;
 /* The report pipe's number in the init, after it has closed everything else. */
 #define LAUNCH_INIT_REPORT_FD 3
 
+/*
+ * Exits with every descriptor closed first: the init is a copy of us that
+ * never execs, and a checker of ours (valgrind --track-fds) would count
+ * them as bob's.
+ */
+__attribute__((noreturn)) static void launch_exit(int code)
+{
+    (void)syscall(SYS_close_range, 0U, ~0U, 0U);
+    _exit(code);
+}
+
 /* Appends s to buf (of size BUF) at *n. */
 static void launch_put(char *buf, size_t size, size_t *n, const char *s)
 {
@@ -92,7 +103,7 @@ __attribute__((noreturn)) static void launch_fail(const struct launch *l, enum l
 
     launch_report(l, LAUNCH_REPORT_ENTER, fail, step, err);
     if (!l->enter)
-        _exit(127);
+        launch_exit(127);
     launch_put(msg, sizeof(msg), &n, LAUNCH_ENTER_PREFIX);
     launch_put(msg, sizeof(msg), &n, what);
     launch_put(msg, sizeof(msg), &n, " ");
@@ -102,7 +113,7 @@ __attribute__((noreturn)) static void launch_fail(const struct launch *l, enum l
     msg[n++] = '\n';
     w = write(STDERR_FILENO, msg, n);
     (void)w;
-    _exit(fail == LAUNCH_FAIL_NOTFOUND ? 127 : fail == LAUNCH_FAIL_EXEC ? 126 : 125);
+    launch_exit(fail == LAUNCH_FAIL_NOTFOUND ? 127 : fail == LAUNCH_FAIL_EXEC ? 126 : 125);
 }
 
 /* A set-up step failed: the command could not enter its sandbox. */
@@ -395,14 +406,14 @@ __attribute__((noreturn)) static void launch_init_wait(const struct launch *l, i
         int st;
 
         if (poll(pf, 2, -1) < 0 && errno != EINTR)
-            _exit(125);
+            launch_exit(125);
         if (pf[1].revents & (POLLERR | POLLHUP))
-            _exit(125); /* bob is gone: the job goes with us */
+            launch_exit(125); /* bob is gone: the job goes with us */
         launch_init_forward(sfd, cmd, l->setsid);
         while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
             if (w == cmd) {
                 launch_report(l, LAUNCH_REPORT_EXIT, st, 0, 0);
-                _exit(0);
+                launch_exit(0);
             }
         }
     }
@@ -421,7 +432,7 @@ void launch_child_init(struct launch *l)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         launch_fail_enter(l, LAUNCH_STEP_INIT, "cannot start the init for", l->file);
     if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLERR | POLLHUP)))
-        _exit(125);
+        launch_exit(125);
     /* No ptrace of the init, nor its /proc/1/fd, from the job. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* A session of its own always: our session and process group are not
