@@ -548,6 +548,24 @@ static void test_signal_forwarded(void **state)
     close(err);
 }
 
+/*
+ * The job never shares our session: without setsid it is in its init's
+ * (pid 1), with setsid in its own; it has no controlling terminal of ours.
+ */
+static void test_session(void **state)
+{
+    const char *argv[] = {"sh", "-c", "cut -d')' -f2 /proc/self/stat | cut -d' ' -f5,6", NULL};
+    struct launch_spec s = spec_for(argv, 0);
+    struct job j;
+
+    s.setsid = false;
+    run_spec(&s, &j);
+    assert_string_equal(j.out, "1 0\n");
+    s.setsid = true;
+    run_spec(&s, &j);
+    assert_string_equal(j.out, "2 0\n");
+}
+
 /* Entry failures come as codes: not found, not executable, bad cwd, bad root. */
 static void test_entry_failures(void **state)
 {
@@ -687,6 +705,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signal_forwarded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_failures, setup, teardown),
         cmocka_unit_test(test_host_exec_failure),
+        cmocka_unit_test_setup_teardown(test_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
     };
     if (geteuid() != 0) {
