@@ -40,6 +40,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -257,6 +258,18 @@ void launch_child_plain(struct launch *l)
 
 /* ---- the init ------------------------------------------------------------- */
 
+/* Chroots into the root, which must be a directory, not a symlink to one. */
+static int launch_init_chroot(const struct launch *l)
+{
+    int fd = open(l->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+    if (fd < 0)
+        return -1;
+    r = fchdir(fd) == 0 && chroot(".") == 0 && chdir("/") == 0 ? 0 : -1;
+    close(fd);
+    return r;
+}
+
 /*
  * A fresh proc where the sandbox has one, so that its /proc shows the job's
  * processes only; the kernel knobs that root may write without any
@@ -290,10 +303,21 @@ static int launch_init_cover(const struct launch *l, const char **failed)
 {
     const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
+    struct stat st;
+
     for (size_t i = 0; i < l->cover.n; i++) {
         *failed = l->cover.v[i];
-        if (mount("none", l->cover.v[i], "tmpfs", flags, "mode=0555,size=4k") != 0 &&
-            errno != ENOENT)
+        /* A symlink a job put there would move the cover elsewhere: refused. */
+        if (lstat(l->cover.v[i], &st) != 0) {
+            if (errno == ENOENT)
+                continue;
+            return -1;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            errno = ELOOP;
+            return -1;
+        }
+        if (mount("none", l->cover.v[i], "tmpfs", flags, "mode=0555,size=4k") != 0)
             return -1;
     }
     return 0;
@@ -447,7 +471,7 @@ void launch_child_init(struct launch *l)
         launch_fail_enter(l, LAUNCH_STEP_CGROUP, "cannot join the cgroup for", l->file);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         launch_fail_enter(l, LAUNCH_STEP_PRIVATE, "cannot make the mounts private for", l->file);
-    if (chroot(l->root) != 0 || chdir("/") != 0)
+    if (launch_init_chroot(l) < 0)
         launch_fail_enter(l, LAUNCH_STEP_CHROOT, "cannot chroot into", l->root);
     /* Inside the chroot from here: a symlink in the sandbox stays in it. */
     if (launch_init_proc() < 0)

@@ -444,6 +444,40 @@ static void test_bob_covered(void **state)
     assert_string_equal(j.out, "completed\n");
 }
 
+/*
+ * A symlink in place of a covered path, or of the root itself, is
+ * refused: the cover or the chroot would land somewhere else.
+ */
+static void test_symlinks_refused(void **state)
+{
+    char bob[256], moved[256], link[300];
+    struct job j;
+
+    at(bob, sizeof(bob), "/.bob");
+    at(moved, sizeof(moved), "/.bob-moved");
+    assert_int_equal(rename(bob, moved), 0);
+    assert_int_equal(symlink("usr/bin", bob), 0);
+    run_sh("ls /usr/bin/sh", 0, &j);
+    assert_int_equal(j.res.enter.fail, LAUNCH_FAIL_ENTER);
+    assert_int_equal(j.res.enter.step, LAUNCH_STEP_COVER);
+    assert_int_equal(j.res.enter.err, ELOOP);
+    assert_true(exited_with(&j, 125));
+    assert_int_equal(unlink(bob), 0);
+    assert_int_equal(rename(moved, bob), 0);
+
+    snprintf(link, sizeof(link), "%s.link", root);
+    assert_int_equal(symlink(root, link), 0);
+    {
+        const char *argv[] = {"true", NULL};
+        struct launch_spec s = spec_for(argv, 0);
+        s.root = link;
+        run_spec(&s, &j);
+    }
+    unlink(link);
+    assert_int_equal(j.res.enter.step, LAUNCH_STEP_CHROOT);
+    assert_true(exited_with(&j, 125));
+}
+
 /* The kernel knobs that root may write without capabilities are read-only. */
 static void test_proc_knobs_read_only(void **state)
 {
@@ -705,6 +739,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signal_forwarded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_failures, setup, teardown),
         cmocka_unit_test(test_host_exec_failure),
+        cmocka_unit_test_setup_teardown(test_symlinks_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroups, setup, teardown),
     };
