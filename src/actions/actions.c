@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "actions/unmount.h"
-#include "loop/launch.h"
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "util/fault.h"
@@ -258,20 +257,19 @@ static void on_cmd_exit(struct proc *p, void *data)
     struct actrun *r = data;
     const struct script *sc = r->o.reverse ? &r->cur->destroy : &r->cur->create;
     char status[128];
+    struct err enter;
     int s = 0;
 
     if (r->cancelled) {
         err_set(&r->err, "interrupted");
         s = -ECANCELED;
-    } else if (r->o.reverse && r->cur->chroot && proc_exit_code(p) >= 125 &&
-               str_startswith(r->errout.p ? r->errout.p : "", LAUNCH_ENTER_PREFIX)) {
+    } else if (r->o.reverse && r->cur->chroot && proc_enter_error(p, &enter)) {
         /* The command could not even start inside the sandbox (its mounts
          * are gone after a reboot or a crash, or were never made): what it
          * would undo inside is gone with them, or is removed with the
          * sandbox. */
-        log_warn("%s: skipping the destroy command, it cannot run in %s: %.*s",
-                 r->cur->where ? r->cur->where : "action", r->o.root,
-                 (int)strcspn(r->errout.p, "\n"), r->errout.p);
+        log_warn("%s: skipping the destroy command, it cannot run in %s: %s",
+                 r->cur->where ? r->cur->where : "action", r->o.root, enter.msg);
     } else if (proc_term_signal(p) || proc_exit_code(p) != 0) {
         size_t len = r->errout.len;
         if (proc_term_signal(p))

@@ -1,6 +1,6 @@
 /*
  * Child processes on the loop, with output pipes and exit+EOF tracking.
- * They are started by vfork and exec (loop/launch.c), not by uv_spawn. The
+ * They are started by platform/launch.h, not by uv_spawn. The
  * exits come as SIGCHLD through one libuv signal watcher per loop (the
  * reaper), which looks at each of our live children with waitpid(pid,
  * WNOHANG): signals coalesce, and children that are not ours (a test's,
@@ -9,7 +9,6 @@
  * signal, and with hundreds of children a full pipe would drop some.
  */
 #include "loop/proc.h"
-#include "loop/launch.h"
 #include "util/fault.h"
 
 #include <errno.h>
@@ -40,6 +39,9 @@ struct proc {
     int64_t exit_status;
     int term_signal;
     pid_t pid;
+    struct launch_child child; /* pid, report pipe, boundary */
+    struct launch_error enter;
+    char *file; /* argv[0], for proc_enter_error */
     struct proc_cbs cbs;
     char buf[READ_BUF];
 };
@@ -48,8 +50,10 @@ struct proc {
 static void on_close(uv_handle_t *h)
 {
     struct proc *p = h->data;
-    if (--p->open_handles == 0)
+    if (--p->open_handles == 0) {
+        free(p->file);
         free(p);
+    }
 }
 
 static void close_handle(struct proc *p, uv_handle_t *h)
@@ -122,9 +126,17 @@ static void on_drain(uv_timer_t *t)
     maybe_finish(p);
 }
 
-/* Records the exit of the reaped process (status from waitpid). */
+/*
+ * Records the exit of the reaped process (status from waitpid): in a
+ * sandbox, that of the command as its init reported it.
+ */
 static void exited(struct proc *p, int status)
 {
+    struct launch_result res;
+
+    launch_finish(&p->child, status, &res);
+    status = res.status;
+    p->enter = res.enter;
     p->exited = true;
     if (WIFSIGNALED(status)) {
         p->exit_status = 0;
@@ -261,51 +273,35 @@ static void close_fds(int *rfd, int *wfd)
     }
 }
 
-/*
- * Starts the child with vfork (no copy of our page tables; we are stopped
- * until it has called execve or _exit, which is what posix_spawn does),
- * with every signal blocked so that no handler of ours runs in it before
- * it has reset them. A host command's exec failure comes back through the
- * error pipe (it is already there when vfork returns). Returns the pid, or
- * -errno.
- */
-static pid_t fork_child(struct launch *l)
+/* The launch of o, with the stdio given as descriptors (the pipes' come later). */
+static void proc_make_spec(const struct proc_opts *o, struct launch_spec *ls)
 {
-    sigset_t all, old;
-    int errp[2] = {-1, -1}, child_err = 0;
-    pid_t pid;
-    ssize_t n;
+    const enum proc_io io[3] = {o->in == PROC_IO_PIPE ? PROC_IO_NULL : o->in, o->out, o->err};
 
-    if (!l->enter && pipe2(errp, O_CLOEXEC) != 0)
-        return -errno;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = vfork();
-    if (pid == 0)
-        launch_child(l, errp[1]);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) {
-        int err = errno;
-        if (errp[0] >= 0) {
-            close(errp[0]);
-            close(errp[1]);
+    memset(ls, 0, sizeof(*ls));
+    ls->argv = o->argv;
+    ls->env = o->env;
+    ls->root = o->root;
+    ls->cwd = o->cwd;
+    ls->user = o->user;
+    ls->setsid = o->setsid;
+    ls->ctty = o->ctty;
+    for (int i = 0; i < 3; i++) {
+        switch (io[i]) {
+        case PROC_IO_INHERIT:
+            ls->fd[i] = LAUNCH_FD_INHERIT;
+            break;
+        case PROC_IO_FD:
+            ls->fd[i] = o->fd[i];
+            break;
+        default: /* PROC_IO_NULL; PROC_IO_PIPE gets its descriptor in proc_spawn */
+            ls->fd[i] = LAUNCH_FD_NULL;
+            break;
         }
-        return -err;
     }
-    if (l->enter)
-        return pid;
-    close(errp[1]);
-    do
-        n = read(errp[0], &child_err, sizeof(child_err));
-    while (n < 0 && errno == EINTR);
-    close(errp[0]);
-    if (n == (ssize_t)sizeof(child_err)) {
-        /* It did not exec and is exiting: reap it here, it is nobody else's. */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return -child_err;
-    }
-    return pid;
+    ls->flags = o->new_net ? LAUNCH_NEW_NET : 0;
+    ls->cover = o->cover;
+    ls->cgroup = o->cgroup;
 }
 
 struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
@@ -313,13 +309,12 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
 {
     struct proc *p;
     struct reaper *reaper;
-    struct launch l;
+    struct launch_spec ls;
+    struct launch_child child;
     int rfd[2] = {-1, -1}, wfd[2] = {-1, -1};
-    pid_t pid;
     int r;
 
-    if (launch_prepare(&l, o, e) < 0)
-        return NULL;
+    proc_make_spec(o, &ls);
     /* Both pipes before any handle exists, so that a failure frees plainly. */
     for (int i = 0; i < 2; i++) {
         if ((i == 0 ? o->out : o->err) != PROC_IO_PIPE)
@@ -328,10 +323,9 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         if (r < 0) {
             err_sys(e, -r, "cannot make a pipe for %s", o->argv[0]);
             close_fds(rfd, wfd);
-            launch_free(&l);
             return NULL;
         }
-        l.pipe_wfd[i + 1] = wfd[i];
+        ls.fd[i + 1] = wfd[i];
     }
     p = xcalloc(1, sizeof(*p));
     p->cbs = *cbs;
@@ -344,15 +338,16 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     p->open_handles++;
 
     r = fault_check("spawn");
-    pid = r < 0 ? r : fork_child(&l);
-    launch_free(&l);
+    if (r < 0)
+        err_sys(e, -r, "cannot run %s (injected)", o->argv[0]);
+    else
+        r = launch_start(&ls, &child, e);
     /* The child has its copies of the write ends (or never will): ours go,
      * so that EOF comes when the last holder in the child's family closes. */
     for (int i = 0; i < 2; i++)
         if (wfd[i] >= 0)
             close(wfd[i]);
-    if (pid < 0) {
-        err_sys(e, (int)-pid, "cannot run %s%s", o->argv[0], r < 0 ? " (injected)" : "");
+    if (r < 0) {
         for (int i = 0; i < 2; i++)
             if (rfd[i] >= 0)
                 close(rfd[i]);
@@ -362,7 +357,9 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         reaper_maybe_close(reaper);
         return NULL;
     }
-    p->pid = pid;
+    p->child = child;
+    p->pid = child.pid;
+    p->file = xstrdup(o->argv[0]);
     p->reaper = reaper;
     p->next = reaper->live;
     if (p->next)
@@ -414,8 +411,23 @@ void proc_describe_status(const struct proc *p, char *out, size_t n)
         snprintf(out, n, "exit code %d", (int)p->exit_status);
 }
 
+enum launch_fail proc_enter_error(const struct proc *p, struct err *e)
+{
+    if (p->enter.fail && e)
+        err_sys(e, p->enter.err, "sandbox entry of %s: %s", p->file,
+                launch_step_text(p->enter.step));
+    return p->enter.fail;
+}
+
 void proc_kill(struct proc *p, int sig)
 {
+    if (p->child.boundary) {
+        /* The init passes sig on to the command's group; SIGKILL ends the
+         * init and with it everything in its pid namespace. */
+        if (!p->exited && p->pid > 0)
+            kill(p->pid, sig);
+        return;
+    }
     if (p->group && p->pid > 0)
         kill(-p->pid, sig); /* the group may outlive its leader */
     if (!p->exited && p->pid > 0)

@@ -1,7 +1,7 @@
 /*
  * A child process on the loop: started on the host or inside a sandbox
- * (chroot, working directory, user: see loop/launch.h), with its output
- * read from pipes. It is finished when
+ * behind a kernel boundary (namespaces, chroot, capabilities, user: see
+ * platform/launch.h), with its output read from pipes. It is finished when
  * it has exited AND every pipe has reached end of file (or been cut off
  * after the drain time), in either order; then the exit callback runs once.
  */
@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "platform/launch.h"
 #include "util/util.h"
 
 enum proc_io {
@@ -26,13 +27,17 @@ struct proc_opts {
     const char *const *argv; /* argv[0] is looked up in PATH (inside the sandbox) */
     const char *const *env;  /* "K=V" array, NULL-terminated; NULL inherits ours */
     const char *cwd;         /* inside the sandbox when root is set; NULL: "/" or ours */
-    const char *root;        /* host path of a sandbox to chroot into, or NULL */
+    const char *root;        /* host path of a sandbox to enter (the boundary), or NULL */
     const char *user;        /* run as this user (looked up on the host), or NULL */
     bool setsid;             /* new session and process group */
     bool ctty;               /* with setsid: its stdin (a terminal) becomes the controlling one */
     enum proc_io in, out, err;
     int fd[3];               /* for PROC_IO_FD: stdin, stdout, stderr */
     unsigned drain_ms; /* after exit, how long pipes may stay open; 0: no limit */
+    /* With root: */
+    bool new_net;              /* a network namespace of its own, with only loopback */
+    const char *const *cover;  /* guest paths hidden under an empty read-only tmpfs */
+    const struct launch_cgroup *cgroup; /* cgroups to start in (root or not), or NULL */
 };
 
 struct proc;
@@ -68,7 +73,17 @@ int proc_term_signal(const struct proc *p);
 void proc_describe_status(const struct proc *p, char *out, size_t n);
 /* A shell-like status: the exit code, or 128+signal. */
 int proc_shell_status(const struct proc *p);
-/* Sends sig to the process (and to its process group when it has one). */
+/*
+ * Once exited: LAUNCH_FAIL_NONE (0) when the command started, else why it
+ * could not enter its sandbox or be executed there, with e naming the step
+ * and the errno (e may be NULL).
+ */
+enum launch_fail proc_enter_error(const struct proc *p, struct err *e);
+/*
+ * Sends sig to the process (and to its process group when it has one). In
+ * a sandbox it goes to the namespace's init, which passes it on to the
+ * command's group; SIGKILL ends the init and with it the whole job.
+ */
 void proc_kill(struct proc *p, int sig);
 /*
  * Releases the process once it has finished (the exit callback ran). Called

@@ -5,11 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -152,7 +154,9 @@ static void test_stop_is_shutdown(void **state)
 
 struct result {
     bool exited, lingered;
-    int code, sig;
+    int code, sig, shell;
+    enum launch_fail enter;
+    struct err enter_err;
     struct buf out, err;
     struct proc *p;
 };
@@ -169,6 +173,8 @@ static void on_exit_cb(struct proc *p, void *data)
     r->exited = true;
     r->code = proc_exit_code(p);
     r->sig = proc_term_signal(p);
+    r->enter = proc_enter_error(p, &r->enter_err);
+    r->shell = proc_shell_status(p);
 }
 
 static void on_linger(struct proc *p, void *data)
@@ -206,6 +212,7 @@ static void test_proc_capture(void **state)
     run_proc(argv, &o, &r);
     assert_int_equal(r.code, 7);
     assert_int_equal(r.sig, 0);
+    assert_int_equal(r.enter, LAUNCH_FAIL_NONE);
     assert_non_null(strstr(r.out.p, "out0\nout1\n"));
     assert_non_null(strstr(r.out.p, "out1999\n"));
     assert_null(strstr(r.out.p, "err"));
@@ -300,10 +307,110 @@ static void test_proc_enter_chroot(void **state)
     run_proc(argv, &o, &r);
     assert_int_equal(r.code, 127);
     assert_non_null(strstr(r.err.p, "bob: sandbox entry: cannot execute /sh: No such file or directory"));
+    /* The same fact as a code, for callers to branch on. */
+    assert_int_equal(r.enter, LAUNCH_FAIL_NOTFOUND);
+    assert_int_equal(r.enter_err.code, ENOENT);
+    assert_non_null(strstr(r.enter_err.msg, "/sh"));
     rmdir(path);
     rmdir(dir);
     buf_free(&r.out);
     buf_free(&r.err);
+}
+
+/* A root with /usr bound read-only and the merged-usr links: enough for sh. */
+static void make_root(char *dir)
+{
+    char p[256];
+    const char *links[][2] = {{"usr/bin", "bin"}, {"usr/lib", "lib"}, {"usr/lib64", "lib64"}};
+    assert_non_null(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/usr", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    assert_int_equal(mount("/usr", p, NULL, MS_BIND | MS_REC, NULL), 0);
+    assert_int_equal(mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, links[i][1]);
+        assert_int_equal(symlink(links[i][0], p), 0);
+    }
+}
+
+static void remove_root(const char *dir)
+{
+    char p[256];
+    const char *links[] = {"bin", "lib", "lib64"};
+    snprintf(p, sizeof(p), "%s/usr", dir);
+    assert_int_equal(umount2(p, MNT_DETACH), 0);
+    assert_int_equal(rmdir(p), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, links[i]);
+        unlink(p);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Sends SIGTERM to the process once it says "ready". */
+static void on_data_term(struct proc *p, int stream, const char *b, size_t n, void *data)
+{
+    on_data(p, stream, b, n, data);
+    if (stream == 1 && memchr(b, '\n', n))
+        proc_kill(p, SIGTERM);
+}
+
+/*
+ * In a sandbox (behind the boundary) the status is the command's, not its
+ * init's; a background process holding the pipe dies with the command (no
+ * linger); proc_kill's signal reaches the command.
+ */
+static void test_proc_sandbox_status(void **state)
+{
+    char dir[] = "/tmp/bob-loop-XXXXXX";
+    const char *exit3[] = {"sh", "-c", "exit 3", NULL};
+    const char *term[] = {"sh", "-c", "kill -TERM $$", NULL};
+    const char *holder[] = {"sh", "-c", "sleep 30 & echo started", NULL};
+    const char *ready[] = {"sh", "-c", "echo ready; exec sleep 30", NULL};
+    struct proc_opts o = {.out = PROC_IO_PIPE, .err = PROC_IO_PIPE, .setsid = true};
+    struct proc_cbs cbs = {on_data_term, on_exit_cb, on_linger, NULL};
+    struct result r = {0};
+    struct err e;
+    uv_loop_t loop;
+    double t0;
+
+    if (geteuid() != 0)
+        skip();
+    make_root(dir);
+    o.root = dir;
+    run_proc(exit3, &o, &r);
+    assert_int_equal(r.code, 3);
+    assert_int_equal(r.enter, LAUNCH_FAIL_NONE);
+    assert_int_equal(r.shell, 3);
+    memset(&r, 0, sizeof(r));
+    run_proc(term, &o, &r);
+    assert_int_equal(r.sig, SIGTERM);
+    assert_int_equal(r.shell, 128 + SIGTERM);
+    memset(&r, 0, sizeof(r));
+    o.drain_ms = 5000;
+    t0 = now_ms();
+    run_proc(holder, &o, &r);
+    assert_false(r.lingered);
+    assert_true(now_ms() - t0 < 2000);
+    assert_non_null(strstr(r.out.p, "started"));
+    buf_free(&r.out);
+    buf_free(&r.err);
+
+    memset(&r, 0, sizeof(r));
+    cbs.data = &r;
+    uv_loop_init(&loop);
+    o.argv = ready;
+    r.p = proc_spawn(&loop, &o, &cbs, &e);
+    assert_non_null(r.p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(r.exited);
+    assert_int_equal(r.sig, SIGTERM);
+    proc_free(r.p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    buf_free(&r.out);
+    buf_free(&r.err);
+    remove_root(dir);
 }
 
 /*
@@ -409,8 +516,8 @@ int main(void)
         harness_test(test_proc_capture),        harness_test(test_proc_signal),
         harness_test(test_proc_pipe_holder),    harness_test(test_proc_spawn_failure),
         harness_test(test_proc_free_running),   harness_test(test_proc_enter_chroot),
-        harness_test(test_proc_user_and_path),  harness_test(test_proc_many_children),
-        harness_test(test_sigint_twice),
+        harness_test(test_proc_user_and_path),  harness_test(test_proc_sandbox_status),
+        harness_test(test_proc_many_children),  harness_test(test_sigint_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
