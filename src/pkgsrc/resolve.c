@@ -283,38 +283,41 @@ static char *resolve_variant(const struct pbulk_pkg *p)
 static void resolve_name_jobs(struct resolve_work *w)
 {
     const struct pbulk_index *x = w->x;
+    struct resolve_map count = {0}; /* pkgpath -> how many kept packages have it */
+    for (size_t i = 0; i < x->n; i++)
+        if (w->active[i] && !w->dup[i])
+            resolve_map_put(&count, x->v[i].pkgpath,
+                            resolve_map_getn(&count, x->v[i].pkgpath, strlen(x->v[i].pkgpath), 0) +
+                                1);
     for (size_t i = 0; i < x->n; i++) {
-        size_t same = 0;
+        char *v;
+        bool unique;
         if (!w->active[i] || w->dup[i])
             continue;
-        for (size_t j = 0; j < x->n; j++)
-            if (j != i && w->active[j] && !w->dup[j] &&
-                strcmp(x->v[j].pkgpath, x->v[i].pkgpath) == 0)
-                same++;
-        if (same == 0) {
+        if (resolve_map_getn(&count, x->v[i].pkgpath, strlen(x->v[i].pkgpath), 0) == 1) {
             w->job[i] = xstrdup(x->v[i].pkgpath);
             continue;
         }
-        {
-            char *v = resolve_variant(&x->v[i]);
-            bool unique = v != NULL;
-            for (size_t j = 0; j < x->n && unique; j++) {
-                char *o;
-                if (j == i || !w->active[j] || w->dup[j] ||
-                    strcmp(x->v[j].pkgpath, x->v[i].pkgpath) != 0)
-                    continue;
-                o = resolve_variant(&x->v[j]);
-                unique = !o || strcmp(o, v) != 0;
-                free(o);
-            }
-            if (!unique) {
-                free(v);
-                v = resolve_clean_name(xstrdup(x->v[i].pkgname));
-            }
-            w->job[i] = xasprintf("%s/%s", x->v[i].pkgpath, v);
-            free(v);
+        /* Rare (MULTI_VERSION): the others of this pkgpath are looked at one by one. */
+        v = resolve_variant(&x->v[i]);
+        unique = v != NULL;
+        for (size_t j = 0; j < x->n && unique; j++) {
+            char *o;
+            if (j == i || !w->active[j] || w->dup[j] ||
+                strcmp(x->v[j].pkgpath, x->v[i].pkgpath) != 0)
+                continue;
+            o = resolve_variant(&x->v[j]);
+            unique = !o || strcmp(o, v) != 0;
+            free(o);
         }
+        if (!unique) {
+            free(v);
+            v = resolve_clean_name(xstrdup(x->v[i].pkgname));
+        }
+        w->job[i] = xasprintf("%s/%s", x->v[i].pkgpath, v);
+        free(v);
     }
+    resolve_map_free(&count);
 }
 
 /* Marks the dependents of skipped packages, to a fixed point. */
