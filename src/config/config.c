@@ -630,6 +630,10 @@ static void check_pkgpath(struct loader *ld, const char *place, const char *s)
         why = "contains whitespace";
     else if (!slash || strchr(slash + 1, '/') || slash == s || !slash[1])
         why = "must be of the form category/package";
+    else if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/") !=
+             strlen(s))
+        /* A pkgpath becomes a job name and a word of the scan's and stages' scripts. */
+        why = "only letters, digits, '.', '_', '+' and '-' are allowed";
     else if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) || !strcmp(slash, "/.") ||
              !strcmp(slash, "/.."))
         why = "'.' and '..' are not package paths";
@@ -1819,101 +1823,17 @@ static void parse_job_list(struct loader *ld, int t, const char *base)
     lua_pop(L, 1);
 }
 
-/* Sets t[key] = s when s is not NULL; t is absolute. */
-static void set_str(lua_State *L, int t, const char *key, const char *s)
-{
-    if (!s)
-        return;
-    lua_pushstring(L, s);
-    lua_setfield(L, t, key);
-}
-
 /*
- * Runs the pkgsrc job generator (lua/pkgsrc.lua, embedded) on the validated
- * pkgsrc settings and pushes the jobs list it returns; its warnings go to
- * cfg->warnings. The module runs in the config's Lua state, under the same
- * memory and time bounds. Its own errors already name the place
- * ("pkgsrc.pkgpaths[3]: ..."); any other error is given the context.
- */
-static int pkgsrc_jobs(struct loader *ld)
-{
-    lua_State *L = ld->L;
-    struct config *cfg = ld->cfg;
-    const struct embed_file *mod = embed_find("pkgsrc.lua");
-    int status, top = lua_gettop(L), in;
-
-    if (!mod)
-        fail(ld, "pkgsrc.pkgpaths", "internal error: pkgsrc.lua is not embedded");
-    status = luaL_loadbufferx(L, mod->data, mod->size, "=pkgsrc.lua", "t");
-    if (status == LUA_OK)
-        status = lua_pcall(L, 0, 1, 0);
-    if (status == LUA_OK) {
-        if (lua_type(L, -1) != LUA_TTABLE || getf(L, lua_gettop(L), "jobs") != LUA_TFUNCTION)
-            fail(ld, "pkgsrc.pkgpaths", "internal error: pkgsrc.lua has no function jobs");
-        lua_createtable(L, 0, 6);
-        in = lua_gettop(L);
-        set_str(L, in, "basedir", cfg->pkgsrc_basedir);
-        set_str(L, in, "make", cfg->make);
-        set_str(L, in, "bootstrap", cfg->bootstrap);
-        set_str(L, in, "build_user", cfg->build_user);
-        set_str(L, in, "build_user_home", cfg->build_user_home);
-        lua_createtable(L, (int)cfg->pkgpaths.n, 0);
-        for (size_t i = 0; i < cfg->pkgpaths.n; i++) {
-            lua_pushstring(L, cfg->pkgpaths.v[i]);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        lua_setfield(L, in, "pkgpaths");
-        status = lua_pcall(L, 1, 2, 0); /* module, jobs, warnings */
-    }
-    if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        /* Time and memory bounds are reported by config_load itself. */
-        if (status == LUA_ERRMEM)
-            ld->mem_failed = true;
-        if (ld->timed_out || ld->mem_failed || !msg)
-            lua_error(L);
-        /* The module's own messages start with the place they are about. */
-        if (strncmp(msg, "pkgsrc.lua:", 11) != 0 &&
-            (strncmp(msg, "pkgsrc.", 7) == 0 || strncmp(msg, "pkgsrc:", 7) == 0))
-            fail(ld, NULL, "%s", msg);
-        fail(ld, "pkgsrc.pkgpaths", "cannot generate the jobs: %s", msg);
-    }
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        int w = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, w);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, w, i) == LUA_TSTRING)
-                strv_push(&cfg->warnings, lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TTABLE)
-        fail(ld, "pkgsrc.pkgpaths", "internal error: the job generator returned %s",
-             luaL_typename(L, -1));
-    /* Only the jobs list stays, where the module table was. */
-    lua_replace(L, top + 1);
-    lua_settop(L, top + 1);
-    return top + 1;
-}
-
-/*
- * Parses the jobs extension. When `jobs` is absent and pkgsrc.pkgpaths is a
- * non-empty list, the jobs are generated from the pkgpaths (lua/pkgsrc.lua)
- * and parsed by the same code, so that every validation applies.
+ * Parses the jobs extension. Without `jobs`, pkgsrc.pkgpaths make the jobs
+ * at build time, after the scan (config_pkgsrc.h).
  */
 static void parse_jobs(struct loader *ld)
 {
     int t = section(ld, "jobs");
 
-    if (t) {
-        parse_job_list(ld, t, "jobs");
-    } else if (ld->cfg->pkgpaths.n > 0) {
-        t = pkgsrc_jobs(ld);
-        parse_job_list(ld, t, "generated jobs");
-    } else {
+    if (!t)
         return;
-    }
+    parse_job_list(ld, t, "jobs");
     lua_pop(ld->L, 1);
 }
 
