@@ -16,5 +16,6 @@ int cmd_sandbox_destroy(struct cli *cli, int argc, char **argv);
 int cmd_sandbox_shell(struct cli *cli, int argc, char **argv);
 int cmd_sandbox_run(struct cli *cli, int argc, char **argv);
 int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_scan(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -29,6 +29,8 @@ static const char main_usage[] =
     "                                  run a command in sandbox ID\n"
     "  build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
     "                                  build the jobs in sandboxes\n"
+    "  scan [--format text|json] [PKGPATH...]\n"
+    "                                  scan and resolve the pkgsrc packages\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE  configuration file (default: $XDG_CONFIG_HOME/bob/config.lua)\n"
@@ -94,6 +96,7 @@ static const struct main_command main_commands[] = {
     {"sandbox", "exec", cmd_sandbox_shell},
     {"sandbox", "run", cmd_sandbox_run},
     {NULL, "build", cmd_build},
+    {NULL, "scan", cmd_scan},
 };
 
 #define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

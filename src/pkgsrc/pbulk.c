@@ -78,8 +78,14 @@ static char *pbulk_dep_dir(const char *dir)
     if (!slash || slash == start || slash + 1 >= end)
         return NULL;
     if ((slash - start == 2 && strncmp(start, "..", 2) == 0) ||
-        (slash - start == 1 && start[0] == '.'))
+        (slash - start == 1 && start[0] == '.') || (end - slash == 3 && slash[1] == '.' &&
+                                                    slash[2] == '.') ||
+        (end - slash == 2 && slash[1] == '.'))
         return NULL;
+    /* It becomes a job name and a word of the scan's and the stages' scripts. */
+    for (const char *p = start; p < end; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._+-/", *p))
+            return NULL;
     return xstrndup(start, (size_t)(end - start));
 }
 

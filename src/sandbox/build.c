@@ -339,7 +339,7 @@ static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
                              step == PIPELINE_PRE ? "pre-build" : "post-build", NULL);
 }
 
-/* A failed pre-build fails the job; a failed kill or post-build is a warning. */
+/* A failed pre- or post-build fails the job; a failed kill is a warning. */
 static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
                        void *data)
 {
@@ -348,6 +348,8 @@ static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, 
         return;
     if (step == PIPELINE_PRE)
         job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
+    else if (step == PIPELINE_POST)
+        job_fail(sl, "post-build", note_log(sl, "post-build", e->msg), e->msg);
     else
         log_warn("sandbox %u: %s", sl->id, e->msg);
 }

@@ -262,10 +262,13 @@ static void remove_work(uv_work_t *w)
     for (size_t i = 0; i < 3; i++) {
         struct err e;
         /* plat_remove resolves the path beneath the sandbox root and never
-         * crosses a mount: PREFIX is often a mount point, which is then kept. */
+         * crosses a mount: a PREFIX on a mount (a tmpfs) cannot be emptied. */
         if (dirs[i] && dirs[i][0] == '/' && strcmp(dirs[i], "/") != 0 &&
-            plat_remove(pp->root, dirs[i], NULL, &e) < 0)
-            log_debug("post-build: %s", e.msg);
+            plat_remove(pp->root, dirs[i], NULL, &e) < 0 && pp->status == 0) {
+            /* What is left would leak into the next job of this sandbox: the job fails. */
+            pp->status = -1;
+            err_set(&pp->err, "post-build failed: cannot remove %s: %s", dirs[i], e.msg);
+        }
     }
 }
 

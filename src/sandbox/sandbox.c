@@ -112,8 +112,8 @@ void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names,
                     env_setkv(&ctx->env, map[j].var, v);
                 mapped = true;
             }
-        if (!mapped)
-            env_setkv(&ctx->env, n, v); /* a cachevar, under its own name */
+        if (!mapped && *v)
+            env_setkv(&ctx->env, n, v); /* a cachevar the tree defines, under its own name */
         if (strcmp(n, "PREFIX") == 0 && *v && !ctx->prefix)
             ctx->prefix = xstrdup(v);
         else if (strcmp(n, "PKG_DBDIR") == 0 && *v && !ctx->pkg_dbdir)

@@ -135,6 +135,9 @@ static void test_malformed(void **state)
         {"PKGNAME=x-1\nALL_DEPENDS=nocolon\n", "'nocolon' is not pattern"},
         {"PKGNAME=x-1\nALL_DEPENDS=a:b:../../c/d\n", "is not pattern"},
         {"PKGNAME=x-1\nALL_DEPENDS=a:../..\n", "is not pattern"},
+        {"PKGNAME=x-1\nALL_DEPENDS=a:../../x/y;rm\n", "is not pattern"},
+        {"PKGNAME=x-1\nALL_DEPENDS=a:../../x/$(id)\n", "is not pattern"},
+        {"PKGNAME=x-1\nALL_DEPENDS=a:../../x/..\n", "is not pattern"},
         {"PKGNAME=x-1\nALL_DEPENDS=:../../c/d\n", "is not pattern"},
     };
     (void)state;

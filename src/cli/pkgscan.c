@@ -1,0 +1,405 @@
+/* The scan of a pkgsrc build (see pkgscan.h). */
+#include "cli/pkgscan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop/progress.h"
+#include "platform/platform.h"
+#include "sandbox/build.h"
+
+#define PKGSCAN_LOG_MAX ((size_t)64 << 20)
+#define PKGSCAN_TAIL_LINES 5
+
+struct pkgscan {
+    struct sbx_cmd *c;
+    struct config scfg;   /* c->cfg with the scan's jobs */
+    struct strv seen;     /* pkgpaths scanned or queued */
+    struct strv todo;     /* the next wave */
+    struct strv *shares;  /* the pkgpaths of each job of the running wave */
+    size_t nshares;
+    struct build *build;
+    struct progress *prog;
+    bool tty, stopping, shutdown;
+    pkgscan_cb done;
+    void *data;
+    struct pkgscan_result res;
+};
+
+static void pkgscan_wave(struct pkgscan *s);
+
+/* Queues pkgpath unless it was seen. */
+static void pkgscan_queue(struct pkgscan *s, const char *pkgpath)
+{
+    if (strv_contains(&s->seen, pkgpath))
+        return;
+    strv_push(&s->seen, pkgpath);
+    strv_push(&s->todo, pkgpath);
+}
+
+/* The last lines of text [p, p+n), on one line joined by " | ". */
+static char *pkgscan_tail(const char *p, size_t n)
+{
+    struct buf b = {0};
+    const char *end = p + n, *start = end;
+    int lines = 0;
+    while (start > p && lines <= PKGSCAN_TAIL_LINES) {
+        start--;
+        if (*start == '\n' && start + 1 < end)
+            lines++;
+    }
+    if (lines > PKGSCAN_TAIL_LINES)
+        start++;
+    while (start < end) {
+        const char *nl = memchr(start, '\n', (size_t)(end - start));
+        size_t len = nl ? (size_t)(nl - start) : (size_t)(end - start);
+        if (len > 0)
+            buf_printf(&b, "%s%.*s", b.len ? " | " : "", (int)len, start);
+        start = nl ? nl + 1 : end;
+    }
+    return b.p ? b.p : xstrdup("no output");
+}
+
+/* Records a failed scan of pkgpath. */
+static void pkgscan_failed(struct pkgscan *s, const char *pkgpath, char *why)
+{
+    log_debug("scan: %s failed: %s", pkgpath, why);
+    strv_push(&s->res.failed, pkgpath);
+    strv_push_owned(&s->res.failures, why);
+}
+
+/* Reads the log of job i of the wave; returns whether every pkgpath of it scanned. */
+static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result *r)
+{
+    const struct strv *share = &s->shares[i];
+    char *path = xasprintf("%s/%s/pbulk-index.log", s->scfg.logdir, s->scfg.jobs[i].name);
+    FILE *f = fopen(path, "r");
+    struct buf text = {0};
+    char chunk[65536];
+    size_t n;
+    bool ok = true;
+    const char *body;
+
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < PKGSCAN_LOG_MAX)
+        buf_add(&text, chunk, n);
+    if (f)
+        fclose(f);
+    free(path);
+    /* The log starts with the stage's command line, which holds the markers' text too. */
+    body = text.p ? strstr(text.p, "\n@@bob-scan-") : NULL;
+    for (size_t k = 0; k < share->n; k++) {
+        const char *p = share->v[k];
+        char *begin = xasprintf("@@bob-scan-begin %s\n", p), *mid = xasprintf("@@bob-scan-output %s\n", p);
+        char *endm = xasprintf("@@bob-scan-end %s ", p);
+        const char *b = body ? strstr(body, begin) : NULL;
+        const char *m = b ? strstr(b, mid) : NULL;
+        const char *e = m ? strstr(m, endm) : NULL;
+        struct err err;
+
+        if (!b && r->stage) {
+            /* The job failed before the scan of p began (its pre-build). */
+            pkgscan_failed(s, p, xasprintf("%s: %s", r->stage, r->reason ? r->reason : "failed"));
+            ok = false;
+        } else if (!b || !m || !e) {
+            char *tail = b ? pkgscan_tail(b, text.len - (size_t)(b - text.p)) : xstrdup("not run");
+            pkgscan_failed(s, p, xasprintf("scan did not finish: %s", tail));
+            free(tail);
+            ok = false;
+        } else {
+            const char *out = m + strlen(mid);
+            int rc = atoi(e + strlen(endm));
+            s->res.scanned++;
+            if (rc != 0) {
+                /* Its stderr, then its stdout, without the marker between them. */
+                struct buf both = {0};
+                char *tail;
+                buf_add(&both, b + strlen(begin), (size_t)(m - b - strlen(begin)));
+                buf_add(&both, out, (size_t)(e - out));
+                tail = pkgscan_tail(both.p, both.len);
+                buf_free(&both);
+                pkgscan_failed(s, p, xasprintf("bmake pbulk-index exited %d: %s", rc, tail));
+                free(tail);
+                ok = false;
+            } else if (pbulk_parse(out, (size_t)(e - out), p, &s->res.index, &err) < 0) {
+                pkgscan_failed(s, p, xasprintf("bad pbulk-index output: %s", err.msg));
+                ok = false;
+            } else {
+                /* The packages of p are at the end of the index. */
+                size_t count = 0;
+                for (size_t j = s->res.index.n; j-- > 0;) {
+                    const struct pbulk_pkg *pk = &s->res.index.v[j];
+                    if (strcmp(pk->pkgpath, p) != 0)
+                        break;
+                    count++;
+                    for (size_t d = 0; d < pk->dep_path.n; d++)
+                        pkgscan_queue(s, pk->dep_path.v[d]);
+                }
+                log_debug("scan: %s: %zu package%s", p, count, count == 1 ? "" : "s");
+            }
+        }
+        free(begin);
+        free(mid);
+        free(endm);
+    }
+    if (!s->res.packages && body) {
+        const char *pk = strstr(body, "\n@@bob-scan-packages ");
+        if (pk) {
+            const char *v = pk + 21, *nl = strchr(v, '\n');
+            size_t len = nl ? (size_t)(nl - v) : strlen(v);
+            if (len > 0)
+                s->res.packages = xstrndup(v, len);
+        }
+    }
+    buf_free(&text);
+    return ok;
+}
+
+/* The shell script of a share: PACKAGES once, then each pkgpath between markers. */
+static char *pkgscan_script(const struct strv *share)
+{
+    struct buf b = {0};
+    buf_adds(&b, "set +e\nexec 3>&1\n");
+    buf_printf(&b,
+               "echo \"@@bob-scan-packages $(\"$bob_make\" -C \"$bob_pkgsrc/%s\" show-var "
+               "VARNAME=PACKAGES 2>&3)\"\n",
+               share->v[0]);
+    buf_adds(&b, "for p in");
+    for (size_t k = 0; k < share->n; k++)
+        buf_printf(&b, " %s", share->v[k]);
+    buf_adds(&b, "; do\n"
+                 "    echo \"@@bob-scan-begin $p\"\n"
+                 "    out=$(\"$bob_make\" -C \"$bob_pkgsrc/$p\" pbulk-index 2>&3)\n"
+                 "    rc=$?\n"
+                 "    echo \"@@bob-scan-output $p\"\n"
+                 "    [ -z \"$out\" ] || printf '%s\\n' \"$out\"\n"
+                 "    echo \"@@bob-scan-end $p $rc\"\n"
+                 "done\n"
+                 "exit 0\n");
+    return b.p;
+}
+
+/* Frees the running wave's jobs and shares. */
+static void pkgscan_wave_free(struct pkgscan *s)
+{
+    for (size_t i = 0; i < s->scfg.njobs; i++) {
+        struct job *j = &s->scfg.jobs[i];
+        free(j->name);
+        free(j->stages[0].name);
+        free(j->stages[0].run);
+        free(j->stages);
+        free(j->dep_idx);
+    }
+    free(s->scfg.jobs);
+    s->scfg.jobs = NULL;
+    s->scfg.njobs = 0;
+    for (size_t i = 0; i < s->nshares; i++)
+        strv_free(&s->shares[i]);
+    free(s->shares);
+    s->shares = NULL;
+    s->nshares = 0;
+}
+
+static void pkgscan_on_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
+{
+    struct pkgscan *s = data;
+    progress_slot_start(s->prog, slot, sandbox, j->name + 5);
+}
+
+static void pkgscan_on_stage(void *data, size_t slot, const struct job *j, const char *stage,
+                             const struct capture *output)
+{
+    struct pkgscan *s = data;
+    (void)j;
+    progress_slot_stage(s->prog, slot, stage);
+    progress_slot_output(s->prog, slot, output);
+}
+
+static void pkgscan_on_output(void *data, size_t slot)
+{
+    struct pkgscan *s = data;
+    progress_slot_touch(s->prog, slot);
+}
+
+static void pkgscan_on_finished_job(void *data, size_t slot, const struct build_result *r)
+{
+    struct pkgscan *s = data;
+    char d[32];
+    fmt_duration(d, sizeof(d), r->ms);
+    progress_slot_output(s->prog, slot, NULL);
+    progress_slot_idle(s->prog, slot);
+    if (!r->interrupted)
+        progress_finished(s->prog, r->state == JOB_SUCCEEDED, r->job->name + 5, d);
+}
+
+static void pkgscan_on_note(void *data, const char *event, const char *text)
+{
+    struct pkgscan *s = data;
+    (void)event;
+    progress_set_note(s->prog, text);
+}
+
+/* Warnings go above the live region. */
+static void pkgscan_on_log(const char *line, void *data)
+{
+    struct pkgscan *s = data;
+    progress_message(s->prog, line);
+}
+
+/* A wave is over: read its logs, queue what they named, start the next wave or finish. */
+static void pkgscan_on_wave_done(void *data)
+{
+    struct pkgscan *s = data;
+    const struct build_result *r = build_results(s->build);
+    size_t nres = build_nresults(s->build);
+
+    if (build_error(s->build) && !s->res.error)
+        s->res.error = xstrdup(build_error(s->build));
+    if (build_interrupted(s->build))
+        s->res.interrupted = true;
+    for (size_t i = 0; i < s->nshares && i < nres; i++) {
+        bool ok;
+        if (r[i].state != JOB_SUCCEEDED && r[i].state != JOB_FAILED && !s->res.interrupted &&
+            !r[i].stage) {
+            /* Never ran (the sandboxes failed): every pkgpath of the share failed. */
+            for (size_t k = 0; k < s->shares[i].n; k++)
+                pkgscan_failed(s, s->shares[i].v[k],
+                               xstrdup(s->res.error ? s->res.error : "not scanned"));
+            continue;
+        }
+        ok = pkgscan_read(s, i, &r[i]) && r[i].state == JOB_SUCCEEDED;
+        if (ok && !s->c->cfg.keep_logs) {
+            struct err e;
+            char *guest = xasprintf("/%s", s->scfg.jobs[i].name);
+            if (plat_remove(s->scfg.logdir, guest, NULL, &e) < 0)
+                log_warn("%s", e.msg);
+            free(guest);
+        } else if (!ok && r[i].stage && !r[i].interrupted) {
+            log_warn("scan of %s: %s failed: %s", s->scfg.jobs[i].name + 5, r[i].stage,
+                     r[i].reason ? r[i].reason : "failed");
+        }
+    }
+    build_free(s->build);
+    s->build = NULL;
+    pkgscan_wave_free(s);
+    s->c->ctx.cfg = &s->c->cfg;
+    if (s->todo.n > 0 && !s->stopping && !s->res.interrupted && !s->res.error) {
+        pkgscan_wave(s);
+        return;
+    }
+    if (s->stopping)
+        s->res.interrupted = true;
+    log_set_hook(NULL, NULL);
+    progress_free(s->prog);
+    s->prog = NULL;
+    s->done(s, s->data);
+}
+
+/* Starts a wave of the pkgpaths in s->todo. */
+static void pkgscan_wave(struct pkgscan *s)
+{
+    struct build_observer obs = {NULL,
+                                 pkgscan_on_started,
+                                 pkgscan_on_stage,
+                                 pkgscan_on_output,
+                                 pkgscan_on_finished_job,
+                                 NULL,
+                                 pkgscan_on_note,
+                                 pkgscan_on_wave_done,
+                                 s};
+    size_t n = s->todo.n < s->c->cfg.scan_threads ? s->todo.n : s->c->cfg.scan_threads;
+    size_t *jobs = xcalloc(n, sizeof(size_t));
+
+    s->shares = xcalloc(n, sizeof(*s->shares));
+    s->nshares = n;
+    for (size_t k = 0; k < s->todo.n; k++)
+        strv_push(&s->shares[k % n], s->todo.v[k]);
+    strv_free(&s->todo);
+    s->scfg.jobs = xcalloc(n, sizeof(*s->scfg.jobs));
+    s->scfg.njobs = n;
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = &s->scfg.jobs[i];
+        j->name = xasprintf("scan/%s", s->shares[i].v[0]);
+        j->stages = xcalloc(1, sizeof(*j->stages));
+        j->stages[0].name = xstrdup("pbulk-index");
+        j->stages[0].run = pkgscan_script(&s->shares[i]);
+        j->nstages = 1;
+        jobs[i] = i;
+    }
+    progress_set_total(s->prog, n);
+    s->c->ctx.cfg = &s->scfg;
+    s->build = build_start(&s->c->ctx, jobs, n, &obs);
+    if (s->shutdown)
+        build_stop(s->build, true);
+    free(jobs);
+}
+
+struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool tty,
+                              pkgscan_cb done, void *data)
+{
+    struct pkgscan *s = xcalloc(1, sizeof(*s));
+    struct progress_opts po = {0};
+    s->c = c;
+    s->tty = tty;
+    s->done = done;
+    s->data = data;
+    s->scfg = c->cfg;
+    s->scfg.jobs = NULL;
+    s->scfg.njobs = 0;
+    s->scfg.keep_logs = true;
+    s->scfg.build_threads = c->cfg.scan_threads ? c->cfg.scan_threads : 1;
+    for (size_t i = 0; i < roots->n; i++)
+        pkgscan_queue(s, roots->v[i]);
+    po.loop = &c->loop;
+    po.fd = 2;
+    po.tty = tty;
+    po.key_fd = tty && isatty(0) ? 0 : -1;
+    po.nslots = s->scfg.build_threads;
+    po.title = "Scanning";
+    s->prog = progress_new(&po);
+    log_set_hook(pkgscan_on_log, s);
+    pkgscan_wave(s);
+    return s;
+}
+
+void pkgscan_stop(struct pkgscan *s, bool now)
+{
+    s->stopping = true;
+    if (now)
+        s->shutdown = true;
+    if (s->build)
+        build_stop(s->build, now);
+}
+
+struct pkgscan_result *pkgscan_result(struct pkgscan *s)
+{
+    return &s->res;
+}
+
+void pkgscan_result_free(struct pkgscan_result *r)
+{
+    pbulk_index_free(&r->index);
+    strv_free(&r->failed);
+    strv_free(&r->failures);
+    free(r->packages);
+    free(r->error);
+    memset(r, 0, sizeof(*r));
+}
+
+void pkgscan_free(struct pkgscan *s)
+{
+    if (!s)
+        return;
+    if (s->build)
+        build_free(s->build);
+    pkgscan_wave_free(s);
+    if (s->prog) {
+        log_set_hook(NULL, NULL);
+        progress_free(s->prog);
+    }
+    strv_free(&s->seen);
+    strv_free(&s->todo);
+    pkgscan_result_free(&s->res);
+    free(s);
+}
