@@ -630,10 +630,6 @@ static void check_pkgpath(struct loader *ld, const char *place, const char *s)
         why = "contains whitespace";
     else if (!slash || strchr(slash + 1, '/') || slash == s || !slash[1])
         why = "must be of the form category/package";
-    else if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/") !=
-             strlen(s))
-        /* A pkgpath becomes a job name and a word of the scan's and stages' scripts. */
-        why = "only letters, digits, '.', '_', '+' and '-' are allowed";
     else if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) || !strcmp(slash, "/.") ||
              !strcmp(slash, "/.."))
         why = "'.' and '..' are not package paths";
@@ -1830,9 +1826,20 @@ static void parse_job_list(struct loader *ld, int t, const char *base)
 static void parse_jobs(struct loader *ld)
 {
     int t = section(ld, "jobs");
+    const struct strv *pp = &ld->cfg->pkgpaths;
+    char place[PLACE_MAX];
 
-    if (!t)
+    if (!t) {
+        /* Each pkgpath becomes a job name and a word of the scan's and the stages' scripts. */
+        for (size_t i = 0; i < pp->n; i++)
+            if (strspn(pp->v[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                 "._+-/") != strlen(pp->v[i]))
+                fail(ld, placef(place, "pkgsrc.pkgpaths[%zu]", i + 1),
+                     "invalid pkgpath '%s': only letters, digits, '.', '_', '+' and '-' are "
+                     "allowed",
+                     pp->v[i]);
         return;
+    }
     parse_job_list(ld, t, "jobs");
     lua_pop(ld->L, 1);
 }
