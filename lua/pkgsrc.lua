@@ -47,14 +47,20 @@
     - create-usergroup runs in a stage of its own before configure, for
       every USERGROUP_PHASE (bob runs it just before the phase named);
     - the package file is copied from inside the sandbox (see PACKAGES);
-    - STAGE_PKGFILE is asked of make by the package and copy stages (and,
-      without a bootstrap kit, PKG_DBDIR, PACKAGES and PKG_TOOLS_BIN too);
+    - PKG_DBDIR, PACKAGES, PKG_TOOLS_BIN and STAGE_PKGFILE are asked of make
+      by the depends, package, deinstall and copy stages (one show-vars
+      each; the bob_* values of a bootstrap kit win);
     - after a failure there is no final `make clean`, no copy of
       WRKDIR/.work.log or of save_wrkdir_patterns, and no WRKDIR size;
     - no WRKOBJDIR or MAKE_JOBS from `dynamic` (set MAKE_JOBS in
       sandboxes.environment.build.vars);
-    - the scan runs each sandbox's pre- and post-build once per batch of
-      pkgpaths, and the scan is not kept between runs yet.
+    - the scan: its sandboxes run their pre- and post-build once per share
+      of pkgpaths (bob: once), it is not kept between runs (bob: until
+      `bob clean`), and without pkgpaths there is nothing to build (bob
+      scans the whole tree);
+    - MULTI_VERSION variants that are built together are named
+      "<pkgpath>/<values>" (bob names packages by PKGNAME);
+    - no pkg_summary is written at the end.
 ]]
 
 local M = {}

@@ -13,10 +13,16 @@
 #define PKGSCAN_LOG_MAX ((size_t)64 << 20)
 #define PKGSCAN_TAIL_LINES 5
 
+/* A set of strings (open addressing): the pkgpaths seen, among tens of thousands. */
+struct pkgscan_set {
+    char **v;
+    size_t cap, n;
+};
+
 struct pkgscan {
     struct sbx_cmd *c;
-    struct config scfg;   /* c->cfg with the scan's jobs */
-    struct strv seen;     /* pkgpaths scanned or queued */
+    struct config scfg;      /* c->cfg with the scan's jobs */
+    struct pkgscan_set seen; /* pkgpaths scanned or queued */
     struct strv todo;     /* the next wave */
     struct strv *shares;  /* the pkgpaths of each job of the running wave */
     size_t nshares;
@@ -30,13 +36,45 @@ struct pkgscan {
 
 static void pkgscan_wave(struct pkgscan *s);
 
+/* Adds str to the set; false when it was there already. */
+static bool pkgscan_set_add(struct pkgscan_set *set, const char *str)
+{
+    size_t h = 5381, i;
+    if (2 * (set->n + 1) > set->cap) {
+        struct pkgscan_set old = *set;
+        set->cap = set->cap ? 2 * set->cap : 256;
+        set->v = xcalloc(set->cap, sizeof(char *));
+        set->n = 0;
+        for (size_t k = 0; k < old.cap; k++)
+            if (old.v[k]) {
+                pkgscan_set_add(set, old.v[k]);
+                free(old.v[k]);
+            }
+        free(old.v);
+    }
+    for (const char *p = str; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    for (i = h & (set->cap - 1); set->v[i]; i = (i + 1) & (set->cap - 1))
+        if (strcmp(set->v[i], str) == 0)
+            return false;
+    set->v[i] = xstrdup(str);
+    set->n++;
+    return true;
+}
+
+static void pkgscan_set_free(struct pkgscan_set *set)
+{
+    for (size_t k = 0; k < set->cap; k++)
+        free(set->v[k]);
+    free(set->v);
+    memset(set, 0, sizeof(*set));
+}
+
 /* Queues pkgpath unless it was seen. */
 static void pkgscan_queue(struct pkgscan *s, const char *pkgpath)
 {
-    if (strv_contains(&s->seen, pkgpath))
-        return;
-    strv_push(&s->seen, pkgpath);
-    strv_push(&s->todo, pkgpath);
+    if (pkgscan_set_add(&s->seen, pkgpath))
+        strv_push(&s->todo, pkgpath);
 }
 
 /* The last lines of text [p, p+n), on one line joined by " | ". */
@@ -80,7 +118,7 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
     char chunk[65536];
     size_t n;
     bool ok = true;
-    const char *body;
+    const char *body, *first;
 
     while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < PKGSCAN_LOG_MAX)
         buf_add(&text, chunk, n);
@@ -89,10 +127,12 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
     free(path);
     /* The log starts with the stage's command line, which holds the markers' text too. */
     body = text.p ? strstr(text.p, "\n@@bob-scan-") : NULL;
+    first = body;
     for (size_t k = 0; k < share->n; k++) {
         const char *p = share->v[k];
         char *begin = xasprintf("@@bob-scan-begin %s\n", p), *mid = xasprintf("@@bob-scan-output %s\n", p);
         char *endm = xasprintf("@@bob-scan-end %s ", p);
+        /* The pkgpaths of a share come in order: each search starts where the last ended. */
         const char *b = body ? strstr(body, begin) : NULL;
         const char *m = b ? strstr(b, mid) : NULL;
         const char *e = m ? strstr(m, endm) : NULL;
@@ -138,13 +178,14 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
                 }
                 log_debug("scan: %s: %zu package%s", p, count, count == 1 ? "" : "s");
             }
+            body = e;
         }
         free(begin);
         free(mid);
         free(endm);
     }
-    if (!s->res.packages && body) {
-        const char *pk = strstr(body, "\n@@bob-scan-packages ");
+    if (!s->res.packages && first) {
+        const char *pk = strstr(first, "\n@@bob-scan-packages ");
         if (pk) {
             const char *v = pk + 21, *nl = strchr(v, '\n');
             size_t len = nl ? (size_t)(nl - v) : strlen(v);
@@ -398,7 +439,7 @@ void pkgscan_free(struct pkgscan *s)
         log_set_hook(NULL, NULL);
         progress_free(s->prog);
     }
-    strv_free(&s->seen);
+    pkgscan_set_free(&s->seen);
     strv_free(&s->todo);
     pkgscan_result_free(&s->res);
     free(s);

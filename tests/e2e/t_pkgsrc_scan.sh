@@ -66,6 +66,10 @@ case $targets in
     for n in $names; do printf '%s\n' "$(val "$n")"; done
     exit 0 ;;
 ' pbulk-index')
+    if [ -e "$dir/scan.slow" ]; then
+        : >"$top/slow.started"
+        sleep 60
+    fi
     if [ -e "$dir/scan.fail" ]; then
         echo "bmake: \"$dir/Makefile\" line 3: Malformed conditional" >&2
         echo "bmake: stopped in $dir" >&2
@@ -171,6 +175,8 @@ pkg misc/needunres "PKGNAME=needunres-1
 ALL_DEPENDS=unres>=1:../../misc/unres"
 pkg misc/scanfail "PKGNAME=scanfail-1"
 touch "$P/misc/scanfail/scan.fail"
+pkg misc/slow "PKGNAME=slow-1"
+touch "$P/misc/slow/scan.slow"
 pkg misc/needscanfail "PKGNAME=needscanfail-1
 ALL_DEPENDS=scanfail-[0-9]*:../../misc/scanfail"
 pkg misc/buildfail "PKGNAME=buildfail-1"
@@ -328,4 +334,20 @@ check "PREFIX with a tmpfs below: exit 3" [ $rc = 3 ]
 check "PREFIX with a tmpfs below: the job failed in post-build, saying why" py "
 f=s['failures'][0]
 assert f['job']=='devel/nbpatch' and f['stage']=='post-build' and 'cannot remove /opt/pkg' in f['reason'], s"
+check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# ---- SIGTERM during the scan: everything stops, exit 130 ------------------------
+write_cfg '"misc/slow", "misc/app"' "" ""
+rm -f "$P/trace" "$P/slow.started"
+"$BOB" -c "$CFG" build >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$P/slow.started" ] && break; sleep 0.1; done
+check "interrupted scan: the scan was running" [ -e "$P/slow.started" ]
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || diag "rc=$rc" "$(tail -20 "$T/err")"
+check "interrupted scan: exit 130" [ $rc = 130 ]
+check "interrupted scan: nothing was built" [ ! -e "$P/trace" ]
+check "interrupted scan: no process left in the sandboxes" [ -z "$(procs_under "$BOB_BASEDIR")" ]
 check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
