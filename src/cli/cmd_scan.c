@@ -141,8 +141,8 @@ int cmd_scan(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob scan", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob scan", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             format = optarg;

@@ -23,8 +23,8 @@ struct pkgscan {
     struct sbx_cmd *c;
     struct config scfg;      /* c->cfg with the scan's jobs */
     struct pkgscan_set seen; /* pkgpaths scanned or queued */
-    struct strv todo;     /* the next wave */
-    struct strv *shares;  /* the pkgpaths of each job of the running wave */
+    struct strv todo;        /* the next wave */
+    struct strv *shares;     /* the pkgpaths of each job of the running wave */
     size_t nshares;
     struct build *build;
     struct progress *prog;
@@ -130,7 +130,8 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
     first = body;
     for (size_t k = 0; k < share->n; k++) {
         const char *p = share->v[k];
-        char *begin = xasprintf("@@bob-scan-begin %s\n", p), *mid = xasprintf("@@bob-scan-output %s\n", p);
+        char *begin = xasprintf("@@bob-scan-begin %s\n", p),
+             *mid = xasprintf("@@bob-scan-output %s\n", p);
         char *endm = xasprintf("@@bob-scan-end %s ", p);
         /* The pkgpaths of a share come in order: each search starts where the last ended. */
         const char *b = body ? strstr(body, begin) : NULL;

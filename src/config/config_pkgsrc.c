@@ -9,7 +9,7 @@
 
 #include "config/embed.h"
 
-void config_jobs_free(struct config *cfg)
+void config_pkgsrc_free_jobs(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->njobs; i++) {
         struct job *j = &cfg->jobs[i];
@@ -117,7 +117,7 @@ int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t
     lua_State *L;
     int rc = -1;
 
-    config_jobs_free(cfg);
+    config_pkgsrc_free_jobs(cfg);
     if (!mod)
         return err_set(e, "internal error: pkgsrc.lua is not embedded");
     if (!(L = luaL_newstate()))
@@ -153,7 +153,7 @@ int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         if (lua_type(L, -1) != LUA_TTABLE || !config_pkgsrc_stages(L, j)) {
             err_set(e, "internal error: the job generator returned a malformed job %s", j->name);
-            config_jobs_free(cfg);
+            config_pkgsrc_free_jobs(cfg);
             goto out;
         }
         lua_pop(L, 1);

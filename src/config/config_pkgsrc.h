@@ -32,6 +32,6 @@ struct config_pkg {
  */
 int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t n, struct err *e);
 /* Frees cfg's jobs only (config_free frees them too). */
-void config_jobs_free(struct config *cfg);
+void config_pkgsrc_free_jobs(struct config *cfg);
 
 #endif

@@ -78,8 +78,8 @@ static char *pbulk_dep_dir(const char *dir)
     if (!slash || slash == start || slash + 1 >= end)
         return NULL;
     if ((slash - start == 2 && strncmp(start, "..", 2) == 0) ||
-        (slash - start == 1 && start[0] == '.') || (end - slash == 3 && slash[1] == '.' &&
-                                                    slash[2] == '.') ||
+        (slash - start == 1 && start[0] == '.') ||
+        (end - slash == 3 && slash[1] == '.' && slash[2] == '.') ||
         (end - slash == 2 && slash[1] == '.'))
         return NULL;
     /* It becomes a job name and a word of the scan's and the stages' scripts. */
@@ -133,8 +133,8 @@ static int pbulk_field(struct pbulk_pkg *p, const char *key, size_t klen, const 
             char *colon = strchr(words.v[i], ':'), *dir;
             if (!colon || colon == words.v[i] || strchr(colon + 1, ':') ||
                 !(dir = pbulk_dep_dir(colon + 1))) {
-                err_set(e, "line %u: ALL_DEPENDS: '%s' is not pattern:../../category/package",
-                        line, words.v[i]);
+                err_set(e, "line %u: ALL_DEPENDS: '%s' is not pattern:../../category/package", line,
+                        words.v[i]);
                 strv_free(&words);
                 return -EINVAL;
             }

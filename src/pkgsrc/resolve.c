@@ -339,10 +339,10 @@ static void resolve_propagate(struct resolve_work *w)
                 continue;
             w->state[i] = RESOLVE_INDIRECT;
             w->rank[i] = w->rank[worst];
-            w->root_reason[i] = xstrdup(w->root_reason[worst] ? w->root_reason[worst]
-                                                              : w->reason[worst]);
-            w->reason[i] = xasprintf("depends on %s, which is skipped: %s", w->job[worst],
-                                     w->root_reason[i]);
+            w->root_reason[i] =
+                xstrdup(w->root_reason[worst] ? w->root_reason[worst] : w->reason[worst]);
+            w->reason[i] =
+                xasprintf("depends on %s, which is skipped: %s", w->job[worst], w->root_reason[i]);
             log_debug("resolve: %s is skipped: %s", w->job[i], w->reason[i]);
             changed = true;
         }

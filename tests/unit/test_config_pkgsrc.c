@@ -312,8 +312,9 @@ static void test_generated_jobs(void **state)
                         "\"$bob_make\" -C \"$bob_pkgsrc/lang/py-x\" create-usergroup clean "
                         "PYTHON_VERSION_REQD=311" FLAGS);
     /* MULTI_VERSION: every make call of the variant carries it. */
-    assert_string_equal(stage_run(&cfg.jobs[2], "build"),
-                        "\"$bob_make\" -C \"$bob_pkgsrc/lang/py-x\" all PYTHON_VERSION_REQD=311" FLAGS);
+    assert_string_equal(
+        stage_run(&cfg.jobs[2], "build"),
+        "\"$bob_make\" -C \"$bob_pkgsrc/lang/py-x\" all PYTHON_VERSION_REQD=311" FLAGS);
     /* package: create, then install it, unless it is a bootstrap package. */
     run = stage_run(j, "package");
     has(run, "\"$bob_make\" -C \"$bob_pkgsrc/devel/gmake\" stage-package-create" FLAGS);
@@ -322,7 +323,8 @@ static void test_generated_jobs(void **state)
     assert_true(strstr(run, "stage-package-create") < strstr(run, "pkg_add"));
     lacks(stage_run(&cfg.jobs[3], "package"), "pkg_add");
     /* deinstall: pkg_delete of PKGNAME unless a bootstrap package. */
-    has(stage_run(j, "deinstall"), "\"$bob_pkgtools/pkg_delete\" -K \"$bob_pkg_dbdir\" gmake-4.3nb1");
+    has(stage_run(j, "deinstall"),
+        "\"$bob_pkgtools/pkg_delete\" -K \"$bob_pkg_dbdir\" gmake-4.3nb1");
     has(stage_run(&cfg.jobs[3], "deinstall"), "BOOTSTRAP_PKG=yes: not deinstalled");
     /* A name with a shell character is quoted. */
     has(stage_run(&cfg.jobs[1], "depends"), "libsigc++-2.10");
@@ -381,8 +383,8 @@ static void test_jobs_win(void **state)
 static void test_build_user_same_stages(void **state)
 {
     struct config b;
-    const struct config_pkg pkg = {"devel/gmake", "devel/gmake", "gmake-4", NULL, 0, NULL, 0,
-                                   NULL,          0,             false,     NULL};
+    const struct config_pkg pkg = {
+        "devel/gmake", "devel/gmake", "gmake-4", NULL, 0, NULL, 0, NULL, 0, false, NULL};
     (void)state;
     load_ok("pkgsrc = { basedir = '/p', make = '/m', build_user = 'root',\n"
             "  pkgpaths = { 'devel/gmake' } }\n",
@@ -451,7 +453,7 @@ static void test_many_jobs(void **state)
 {
     struct config cfg;
     struct config_pkg *pkgs = calloc(3000, sizeof(*pkgs));
-    char (*names)[32] = calloc(3000, sizeof(*names));
+    char(*names)[32] = calloc(3000, sizeof(*names));
     size_t *deps = calloc(3000, sizeof(size_t));
     (void)state;
     assert_non_null(pkgs);

@@ -232,10 +232,10 @@ static void test_expand(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_dewey_order), harness_test(test_dewey_patterns),
+        harness_test(test_dewey_order),     harness_test(test_dewey_patterns),
         harness_test(test_globs_and_names), harness_test(test_alternatives),
-        harness_test(test_check), harness_test(test_best),
-        harness_test(test_pkgbase), harness_test(test_expand),
+        harness_test(test_check),           harness_test(test_best),
+        harness_test(test_pkgbase),         harness_test(test_expand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,8 +171,10 @@ static void test_crlf_and_no_newline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_full_record), harness_test(test_multi_version),
-        harness_test(test_location),    harness_test(test_malformed),
+        harness_test(test_full_record),
+        harness_test(test_multi_version),
+        harness_test(test_location),
+        harness_test(test_malformed),
         harness_test(test_crlf_and_no_newline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -189,8 +189,7 @@ static void test_multi_version(void **state)
     resolve_run(&x, &roots, NULL, 0, &r);
     assert_int_equal(r.n, 2);
     assert_true(has_dep(&r, "misc/user", "lang/py-foo"));
-    assert_string_equal(x.v[r.v[resolve_find_job(&r, "lang/py-foo")].idx].pkgname,
-                        "py310-foo-1");
+    assert_string_equal(x.v[r.v[resolve_find_job(&r, "lang/py-foo")].idx].pkgname, "py310-foo-1");
     resolve_free(&r);
     /* Both kept: the names add the MULTI_VERSION values. */
     strv_push(&roots, "lang/py-foo");
@@ -248,9 +247,12 @@ static void test_large(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_limited),       harness_test(test_reasons),
-        harness_test(test_scanfail),      harness_test(test_cycle),
-        harness_test(test_multi_version), harness_test(test_duplicate_name),
+        harness_test(test_limited),
+        harness_test(test_reasons),
+        harness_test(test_scanfail),
+        harness_test(test_cycle),
+        harness_test(test_multi_version),
+        harness_test(test_duplicate_name),
         harness_test_timeout(test_large, 120),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
