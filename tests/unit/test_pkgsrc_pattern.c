@@ -102,6 +102,27 @@ static void test_dewey_patterns(void **state)
     match_is("foo>=1", "xfoo-1.0", 0);
     match_is("foo>=1", "foo", 0);
     match_is("digest>=20010302", "digest-20220214", 1);
+    /* pre is rc: -1, below the release and its revisions. */
+    match_is("spandsp>=0.0.6pre18", "spandsp-0.0.6nb5", 1);
+    match_is("spandsp>=0.0.6pre18", "spandsp-0.0.6rc18", 1);
+    match_is("spandsp>=0.0.6pre18", "spandsp-0.0.6rc17", 0);
+    /* Bounds with modifiers and revisions on both sides. */
+    match_is("pkg>1.0alpha3nb2<2.0beta4nb7", "pkg-1.0alpha3nb2", 0);
+    match_is("pkg>1.0alpha3nb2<2.0beta4nb7", "pkg-1.0alpha3nb3", 1);
+    match_is("pkg>1.0alpha3nb2<2.0beta4nb7", "pkg-2.0beta3nb8", 1);
+    match_is("pkg>1.0alpha3nb2<2.0beta4nb7", "pkg-2.0beta4nb7", 0);
+    match_is("pkg>1.0alpha3nb2<2.0beta4nb7", "pkg-2.0", 0);
+    /* Trailing zero components and separators do not count; alpha does. */
+    match_is("pkg>1.0.0.0alphanb1", "pkg-1", 1);
+    match_is("pkg>1.0.0.0alphanb1", "pkg-1.0.0.0_", 1);
+    match_is("pkg>1.0.0.0alphanb1", "pkg-1.0.0.0alphanb2", 1);
+    match_is("pkg>1.0.0.0alphanb1", "pkg-1.0.0.0alphanb1", 0);
+    match_is("pkg>1.0.0.0alphanb1", "pkg-1.0alpha", 0);
+    /* An empty version: 0. */
+    match_is("pkg>", "pkg-0", 0);
+    match_is("pkg>", "pkg-0nb1", 1);
+    match_is("pkg>=", "pkg-", 1);
+    match_is("pkg>=1.0", "pkg1.0", 0);
     /* == is not a pattern operator: a plain name that matches no package. */
     match_is("foo==1.0", "foo-1.0", 0);
 }
