@@ -32,6 +32,7 @@ struct slot {
     char *logdir; /* <logdir>/<job> */
     double started;
     struct build_result *res;
+    bool retired; /* its post-build failed: what it left must not reach another job */
 };
 
 enum build_phase {
@@ -140,6 +141,15 @@ static void finish_run(struct build *b)
     for (size_t i = 0; i < b->nslots; i++)
         if (b->slots[i].pl)
             return;
+    /* Every sandbox left was retired (a failed post-build): what is still pending is skipped. */
+    if (!b->stopping && !b->shutdown && !sched_finished(b->sched) && sched_abandon(b->sched) > 0)
+        for (size_t j = 0; j < b->cfg->njobs; j++)
+            if (sched_state(b->sched, j) == JOB_SKIPPED && b->results[j].state == JOB_PENDING) {
+                b->results[j].state = JOB_SKIPPED;
+                b->results[j].reason = xstrdup("no usable sandbox left: a post-build failed");
+                if (b->obs.job_skipped)
+                    b->obs.job_skipped(b->obs.data, &b->results[j]);
+            }
     b->phase = B_DESTROY;
     if (b->obs.note)
         b->obs.note(b->obs.data, "cleanup", "destroying the sandboxes");
@@ -348,8 +358,11 @@ static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, 
         return;
     if (step == PIPELINE_PRE)
         job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
-    else if (step == PIPELINE_POST)
+    else if (step == PIPELINE_POST) {
         job_fail(sl, "post-build", note_log(sl, "post-build", e->msg), e->msg);
+        sl->retired = true;
+        log_warn("sandbox %u: no further job runs in it: %s", sl->id, e->msg);
+    }
     else
         log_warn("sandbox %u: %s", sl->id, e->msg);
 }
@@ -390,7 +403,7 @@ static void dispatch(struct build *b)
     for (size_t i = 0; i < b->nslots; i++) {
         struct slot *sl = &b->slots[i];
         long j;
-        if (sl->pl)
+        if (sl->pl || sl->retired)
             continue;
         j = sched_next(b->sched);
         if (j < 0)

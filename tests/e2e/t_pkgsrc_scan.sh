@@ -189,7 +189,7 @@ ALL_LISTED='"misc/app", "misc/needskip", "misc/broken", "misc/needunres", "lang/
 GOOD_LISTED='"misc/app", "lang/py-foo"'
 write_cfg() { # pkgpaths, extra options, extra setup
 cat >"$CFG" <<LUA
-options = { build_threads = 2, scan_threads = 2, logdir = "$T/logs", tui = false, $2 }
+options = { scan_threads = 2, logdir = "$T/logs", tui = false, ${2:-build_threads = 2} }
 pkgsrc = { basedir = "$P", make = "$P/fake/bmake", bootstrap = "$T/kit.tgz",
            cachevars = { "NATIVE_OPSYS", "BOB_UNDEFINED" },
            pkgpaths = { $1 } }
@@ -326,14 +326,18 @@ check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 # ---- a PREFIX that post-build cannot remove fails the job --------------------------
 # A tmpfs below PREFIX: post-build cannot remove PREFIX, which would leak
 # into the next job of that sandbox.
-write_cfg '"devel/nbpatch"' "" '    { action = "mount", fs = "tmp", dir = "/opt/pkg/tmp" },'
-rm -f "$PK/All/nbpatch-20151107.tgz"
+# With one sandbox, the next job does not run in it: it is skipped.
+write_cfg '"devel/nbpatch", "devel/base"' "build_threads = 1" '    { action = "mount", fs = "tmp", dir = "/opt/pkg/tmp" },'
+rm -f "$PK/All/nbpatch-20151107.tgz" "$PK/All/base-2.0.tgz"
 bob build --format json >"$T/summary" 2>"$T/err"
 rc=$?
 check "PREFIX with a tmpfs below: exit 3" [ $rc = 3 ]
 check "PREFIX with a tmpfs below: the job failed in post-build, saying why" py "
 f=s['failures'][0]
-assert f['job']=='devel/nbpatch' and f['stage']=='post-build' and 'cannot remove /opt/pkg' in f['reason'], s"
+assert len(s['failures'])==1 and f['stage']=='post-build' and 'cannot remove /opt/pkg' in f['reason'], s
+assert s['failed']+s['skipped']==[f['job'], ({'devel/nbpatch','devel/base'}-{f['job']}).pop()], s
+r={k['job']:k['reason'] for k in s['reasons']}
+assert r[s['skipped'][0]]=='no usable sandbox left: a post-build failed', r"
 check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 
 # ---- SIGTERM during the scan: everything stops, exit 130 ------------------------
