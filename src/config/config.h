@@ -121,7 +121,8 @@ struct config {
     struct env_policy env_build;
     struct env_policy env_dev;
 
-    /* jobs (extension), in the order written; generated from pkgpaths when absent */
+    /* jobs (extension), in the order written; with pkgsrc and no `jobs`, bob build makes
+     * them after the scan (config_pkgsrc.h) */
     struct job *jobs;
     size_t njobs;
 
