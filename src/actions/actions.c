@@ -308,6 +308,7 @@ static void start_cmd(struct actrun *r, const struct script *sc)
     po.argv = argv;
     po.env = (const char *const *)env.v;
     po.root = r->cur->chroot ? r->o.root : NULL;
+    po.cover = r->cur->chroot ? r->o.cover : NULL;
     po.cwd = r->cur->chroot ? "/" : r->o.root;
     po.setsid = true;
     po.in = PROC_IO_NULL;

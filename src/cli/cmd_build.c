@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 #include "loop/progress.h"
+#include "platform/platform.h"
 #include "sandbox/build.h"
 
 static const char build_help[] =
@@ -410,6 +411,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
         goto out;
     }
     if (sched_select(&bc.c.cfg, names.v, names.n, &jobs, &njobs, &e) < 0) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    /* The build's mounts are its own: they go with it, even on SIGKILL. */
+    if (plat_own_mount_ns(&e) < 0) {
         cli_error("%s", e.msg);
         goto out;
     }

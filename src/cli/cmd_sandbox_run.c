@@ -169,6 +169,7 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
     o.argv = (const char *const *)argv + cmd;
     o.env = (const char *const *)env.v;
     o.root = r.root;
+    o.cover = sandbox_cover;
     o.cwd = "/";
     o.setsid = true;
     o.in = PROC_IO_INHERIT;

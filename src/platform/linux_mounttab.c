@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,3 +262,12 @@ void plat_mounts_free(struct plat_mount_entry *v, size_t n)
 }
 
 #endif /* __linux__ */
+
+int plat_own_mount_ns(struct err *e)
+{
+    if (unshare(CLONE_NEWNS) != 0)
+        return err_sys(e, errno, "cannot make a mount namespace of our own");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return err_sys(e, errno, "cannot make the mounts of our namespace private");
+    return 0;
+}

@@ -288,6 +288,7 @@ static void start_stage(struct slot *sl)
     o.argv = argv;
     o.env = (const char *const *)env.v;
     o.root = sl->root;
+    o.cover = sandbox_cover;
     o.cwd = "/";
     o.user = as_user ? b->cfg->build_user : NULL;
     o.setsid = true;

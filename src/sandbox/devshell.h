@@ -1,6 +1,6 @@
 /*
  * The interactive shell of `bob sandbox shell`, the work of its pipeline:
- * /bin/sh runs /.bob/shell-init (the environment, then exec of the dev
+ * /bin/sh runs /.bob-shell-init (the environment, then exec of the dev
  * shell), on a pty of the sandbox relayed to our terminal when it has its
  * own devpts, else on our terminal as it is.
  */
@@ -11,11 +11,14 @@
 
 struct devshell;
 
+/* The shell's init file, as the shell sees it (beside /.bob, which is covered). */
+#define DEVSHELL_INIT "/.bob-shell-init"
+
 /* The shell exited with status (proc_shell_status); our terminal is ours again. */
 typedef void (*devshell_cb)(struct devshell *sh, int status, void *data);
 
 /*
- * Writes <root>/.bob/shell-init: ctx's variables and bob_sandbox_id=id
+ * Writes <root>/.bob-shell-init: ctx's variables and bob_sandbox_id=id
  * exported, the dev vars verbatim, its own removal, then exec of the dev
  * shell (env.dev.shell, default /bin/sh) with -i.
  */

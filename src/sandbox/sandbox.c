@@ -14,6 +14,7 @@
 #include "actions/actions.h"
 #include "actions/unmount.h"
 #include "platform/platform.h"
+#include "sandbox/exec.h"
 #include "sandbox/killer.h"
 #include "util/fault.h"
 
@@ -444,6 +445,7 @@ static void start_actions(struct sbx *s, const struct action_list *list, size_t 
         .list = list,
         .ctx = s->batch->ctx->ctx,
         .root = s->root,
+        .cover = sandbox_cover,
         .env = &s->batch->ctx->env,
         .reverse = reverse,
         .count = count,
