@@ -13,6 +13,7 @@
 
 #include "actions/actions.h"
 #include "actions/unmount.h"
+#include "platform/cgroup.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
 #include "sandbox/killer.h"
@@ -498,6 +499,19 @@ static void remove_after(uv_work_t *w, int status)
     sbx_settle(s);
 }
 
+/*
+ * Kills what the sandbox's host commands left running (its cgroup, see
+ * actions.c): the kernel knows them exactly, whichever bob started them.
+ */
+static void sandbox_kill_host_cgroup(struct sbx *s)
+{
+    char key[CGROUP_SANDBOX_KEY_LEN];
+    struct err e;
+    cgroup_sandbox_key(s->root, key);
+    if (cgroup_sandbox_kill(key, 1000, &e) < 0)
+        log_warn("sandbox %u: %s", s->id, e.msg);
+}
+
 /* Runs the next step of the teardown state machine. */
 static void sbx_next(struct sbx *s)
 {
@@ -521,6 +535,7 @@ static void sbx_next(struct sbx *s)
         /* fall through */
     case SBX_KILL:
         fault_step("destroy.kill");
+        sandbox_kill_host_cgroup(s);
         s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, on_killed, s);
         return;
     case SBX_UNHOOK:
