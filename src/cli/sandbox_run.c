@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "cli/sbx_cmd.h"
+#include "display/ptyrelay.h"
 #include "loop/capture.h"
 #include "loop/proc.h"
-#include "loop/ptyrelay.h"
 #include "loop/runstate.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
