@@ -1,29 +1,16 @@
 /* Terminal-safe text: escape stripping, UTF-8 widths, cutting to a width (text.h). */
 #include "display/text.h"
 
-/* Decodes one strict UTF-8 sequence; its length, or 0 when invalid. */
+/* Decodes one strict UTF-8 sequence (checked by utf8_len); its length, or 0 when invalid. */
 static size_t text_utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
 {
-    unsigned c = s[0], min;
-    size_t len;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, c &= 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, c &= 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, c &= 0x07, min = 0x10000;
-    } else {
+    static const unsigned char lead_bits[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    size_t len = utf8_len(s, n);
+    if (len == 0)
         return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
+    unsigned c = s[0] & lead_bits[len];
+    for (size_t k = 1; k < len; k++)
         c = (c << 6) | (s[k] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
     *cp = c;
     return len;
 }
