@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "loop/proc.h"
-#include "loop/ptyrelay.h"
+#include "display/ptyrelay.h"
 #include "sandbox/exec.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
