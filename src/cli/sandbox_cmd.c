@@ -20,11 +20,13 @@ static const char sandbox_help[] =
     "create   creates N sandboxes (default 1) in parallel under sandboxes.basedir and\n"
     "         prints their paths on stdout, in ascending id order. Ctrl+C rolls back\n"
     "         everything it made (exit 130).\n"
-    "list     prints \"<path>\" or \"<path> (incomplete)\" for every sandbox.\n"
+    "list     prints \"<path>\" or \"<path> (incomplete)\" for every sandbox, with\n"
+    "         \" (in use by pid N)\" when a running bob holds it.\n"
     "destroy  destroys every sandbox (-a) or the given ids (unknown ids are skipped):\n"
     "         kills what runs inside, undoes the setup actions in reverse, unmounts\n"
     "         whatever is left and removes the files on the sandbox's own mount,\n"
     "         never crossing into a bind mount. Ctrl+C does not stop a destroy.\n"
+    "         A sandbox another bob holds is refused and left as it is (exit 1).\n"
     "shell    (alias exec) creates a dev sandbox, runs the pre-build (bootstrap kit,\n"
     "         hooks), an interactive shell in it, then the post-build, and destroys\n"
     "         it however the shell ends.\n"
@@ -145,7 +147,11 @@ static int sandbox_list_cmd(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         char *p = sandbox_path(&c.cfg, ids[i]);
-        printf("%s%s\n", p, sandbox_is_complete(&c.cfg, ids[i]) ? "" : " (incomplete)");
+        pid_t holder = sandbox_holder(&c.cfg, ids[i]);
+        printf("%s%s", p, sandbox_is_complete(&c.cfg, ids[i]) ? "" : " (incomplete)");
+        if (holder > 0)
+            printf(" (in use by pid %ld)", (long)holder);
+        printf("\n");
         free(p);
     }
     free(ids);
