@@ -395,7 +395,8 @@ int owner_discover(const char *basedir, unsigned **ids, size_t *n, struct err *e
         bool dup = false, marked;
         if (!owner_entry_id(de->d_name, &v) || owner_open_entry(dirfd(d), &m, de->d_name, &fd) < 0)
             continue;
-        marked = fstatat(fd, OWNER_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        /* A .bob a job replaced by a file or a link still marks a sandbox (never followed). */
+        marked = fstatat(fd, OWNER_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0;
         close(fd);
         for (size_t i = 0; i < *n; i++)
             dup |= (*ids)[i] == v;

@@ -57,8 +57,8 @@ int owner_refuse(unsigned id, const struct owner_holder *h, struct err *e);
  */
 int owner_claim(const char *basedir, const char *cmd, unsigned *id, int *fd, struct err *e);
 /*
- * The ids of the sandboxes under basedir (real directories, no mount point,
- * with a .bob directory), ascending.
+ * The ids of the sandboxes under basedir, ascending: real directories, no
+ * mount point, with a .bob (a directory, or what a job replaced it with).
  */
 int owner_discover(const char *basedir, unsigned **ids, size_t *n, struct err *e);
 /*

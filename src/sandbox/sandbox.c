@@ -703,8 +703,8 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
     struct err e;
     err_clear(&e);
     /* Mounts below basedir must not propagate to the host's peers. */
-    if (n > 0 && (sbx_mkdir_p(ctx->cfg->basedir, &e) < 0 ||
-                  plat_isolate_basedir(ctx->cfg->basedir, &e) < 0))
+    if (n > 0 &&
+        (sbx_mkdir_p(ctx->cfg->basedir, &e) < 0 || plat_isolate_basedir(ctx->cfg->basedir, &e) < 0))
         n = 0;
     for (; claimed < n; claimed++) {
         struct sbx *s = &b->v[claimed];

@@ -32,7 +32,7 @@ struct sbx_ctx {
     struct sbx_held {
         unsigned id;
         int fd;
-    } *held;
+    } * held;
     size_t nheld;
 };
 
@@ -42,14 +42,16 @@ void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config 
 /* Frees the context and lets go of every sandbox it holds. */
 void sandbox_ctx_free(struct sbx_ctx *ctx);
 /* Records the pkgsrc values: PREFIX and the package databases, and their bob_* variables. */
-void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names, const struct strv *values);
+void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names,
+                            const struct strv *values);
 
 /* <basedir>/<id>, malloc'd. */
 char *sandbox_path(const struct config *cfg, unsigned id);
 /*
  * The ids of the sandboxes under basedir, ascending: real directories (a
  * symlink or a mount point at <basedir>/<id> is not a sandbox) with a .bob
- * directory (never followed through a symlink).
+ * entry (a directory, or the file or link a job replaced it with: never
+ * followed).
  */
 int sandbox_discover(const struct config *cfg, unsigned **ids, size_t *n, struct err *e);
 /*
