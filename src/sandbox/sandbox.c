@@ -665,6 +665,7 @@ static void sbx_enter(struct sbx *s)
 static void sbx_event(struct sbx *s, enum sbx_event ev)
 {
     enum sbx_state next = sbx_transition(s->state, ev);
+    bool create_failed = (s->state == SBX_SETUP || s->state == SBX_MARK) && next == SBX_KILL;
     if (s->state == SBX_SETUP && ev == SBX_EV_ROLLBACK) {
         if (s->run)
             actrun_cancel(s->run);
@@ -672,7 +673,6 @@ static void sbx_event(struct sbx *s, enum sbx_event ev)
     }
     if (next == s->state)
         return;
-    bool create_failed = (s->state == SBX_SETUP || s->state == SBX_MARK) && next == SBX_KILL;
     s->state = next;
     /* A sandbox that could not be made takes the whole create back. */
     if (create_failed)
@@ -718,11 +718,11 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
     }
     if (claimed < b->n) {
         /* Could not claim them all: those claimed go back (no action ran yet). */
-        b->goal = SBX_GOAL_ROLLBACK;
         for (size_t i = claimed; i < b->n; i++) {
             b->v[i].state = SBX_FAILED;
             b->v[i].error = i == claimed ? xstrdup(e.msg) : NULL;
         }
+        sbx_batch_event(b, SBX_BEV_FAILED);
         for (size_t i = 0; i < claimed; i++)
             sbx_event(&b->v[i], SBX_EV_FAILED); /* undo = 0: nothing to reverse */
         sbx_batch_check(b);
