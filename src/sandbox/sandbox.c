@@ -86,7 +86,7 @@ struct sbx_batch {
     void *data;
 };
 
-static void sbx_event(struct sbx *s, enum sbx_event ev);
+static void sandbox_event(struct sbx *s, enum sbx_event ev);
 
 void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config *cfg,
                       enum env_ctx env_ctx)
@@ -187,7 +187,7 @@ bool sandbox_is_complete(const struct config *cfg, unsigned id)
 }
 
 /* The locked descriptor of sandbox id when ctx holds it, else -1. */
-static int sbx_held_fd(const struct sbx_ctx *ctx, unsigned id)
+static int sandbox_held_fd(const struct sbx_ctx *ctx, unsigned id)
 {
     for (size_t i = 0; i < ctx->nheld; i++)
         if (ctx->held[i].id == id)
@@ -195,7 +195,7 @@ static int sbx_held_fd(const struct sbx_ctx *ctx, unsigned id)
     return -1;
 }
 
-static void sbx_hold_id(struct sbx_ctx *ctx, unsigned id, int fd)
+static void sandbox_hold_id(struct sbx_ctx *ctx, unsigned id, int fd)
 {
     ctx->held = xrealloc(ctx->held, (ctx->nheld + 1) * sizeof(*ctx->held));
     ctx->held[ctx->nheld].id = id;
@@ -207,7 +207,7 @@ int sandbox_lock(struct sbx_ctx *ctx, unsigned id, struct err *e)
 {
     struct owner_holder h;
     int fd, r;
-    if (sbx_held_fd(ctx, id) >= 0)
+    if (sandbox_held_fd(ctx, id) >= 0)
         return 0;
     r = owner_open_root(ctx->cfg->basedir, id, &fd);
     if (r == -ENOENT)
@@ -226,7 +226,7 @@ int sandbox_lock(struct sbx_ctx *ctx, unsigned id, struct err *e)
         close(fd);
         return err_sys(e, -r, "cannot lock sandbox %u", id);
     }
-    sbx_hold_id(ctx, id, fd);
+    sandbox_hold_id(ctx, id, fd);
     return 0;
 }
 
@@ -253,7 +253,7 @@ pid_t sandbox_holder(const struct config *cfg, unsigned id)
 }
 
 /* mkdir -p with mode 0755 whatever the umask. */
-static int sbx_mkdir_p(const char *path, struct err *e)
+static int sandbox_mkdir_p(const char *path, struct err *e)
 {
     char *p = xstrdup(path);
     int r = 0;
@@ -297,9 +297,9 @@ static int sbx_mkdir_p(const char *path, struct err *e)
  *   FAILED  | FAILED   | FAILED            | FAILED
  *
  * A teardown goes on whatever the batch decides (ROLLBACK keeps its state).
- * Entering a state starts its work (sbx_enter); the work's end is an event.
+ * Entering a state starts its work (sandbox_enter); the work's end is an event.
  */
-static enum sbx_state sbx_transition(enum sbx_state st, enum sbx_event ev)
+static enum sbx_state sandbox_transition(enum sbx_state st, enum sbx_event ev)
 {
     static const enum sbx_state next[][3] = {
         [SBX_SETUP] = {SBX_MARK, SBX_KILL, SBX_SETUP},
@@ -334,19 +334,19 @@ enum sbx_batch_event {
  *   INTERRUPTED | INTERRUPTED | INTERRUPTED
  *   DESTROY     | DESTROY     | DESTROY (a destroy always finishes)
  */
-static enum sbx_goal sbx_goal_transition(enum sbx_goal g, enum sbx_batch_event ev)
+static enum sbx_goal sandbox_goal_transition(enum sbx_goal g, enum sbx_batch_event ev)
 {
     if (g == SBX_GOAL_DESTROY || g == SBX_GOAL_INTERRUPTED)
         return g;
     return ev == SBX_BEV_CANCEL ? SBX_GOAL_INTERRUPTED : SBX_GOAL_ROLLBACK;
 }
 
-static bool sbx_settled(const struct sbx *s)
+static bool sandbox_settled(const struct sbx *s)
 {
     return s->state == SBX_READY || s->state == SBX_GONE || s->state == SBX_FAILED;
 }
 
-static void sbx_batch_release(struct ref *r)
+static void sandbox_batch_release(struct ref *r)
 {
     struct sbx_batch *b = REF_CONTAINER(r, struct sbx_batch, ref);
     for (size_t i = 0; i < b->n; i++) {
@@ -362,7 +362,7 @@ static void sbx_batch_release(struct ref *r)
 }
 
 /* Deferred: the batch is settled; tell the owner unless it let go. */
-static void sbx_batch_report(void *data)
+static void sandbox_batch_report(void *data)
 {
     struct sbx_batch *b = data;
     if (!b->ref.free_requested)
@@ -371,45 +371,45 @@ static void sbx_batch_report(void *data)
 }
 
 /* Queues the callback once every sandbox is settled (never from inside _start). */
-static void sbx_batch_check(struct sbx_batch *b)
+static void sandbox_batch_check(struct sbx_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (!sbx_settled(&b->v[i]))
+        if (!sandbox_settled(&b->v[i]))
             return;
     if (b->reported)
         return;
     b->reported = true;
     ref_hold(&b->ref);
-    if (loop_defer(b->ctx->loop, sbx_batch_report, b) < 0)
-        sbx_batch_report(b);
+    if (loop_defer(b->ctx->loop, sandbox_batch_report, b) < 0)
+        sandbox_batch_report(b);
 }
 
 /* Feeds an event to the batch's goal; a create that gives up rolls every sandbox back. */
-static void sbx_batch_event(struct sbx_batch *b, enum sbx_batch_event ev)
+static void sandbox_batch_event(struct sbx_batch *b, enum sbx_batch_event ev)
 {
     enum sbx_goal was = b->goal;
-    b->goal = sbx_goal_transition(was, ev);
+    b->goal = sandbox_goal_transition(was, ev);
     if (was != SBX_GOAL_CREATE || b->goal == SBX_GOAL_CREATE)
         return;
     for (size_t i = 0; i < b->n; i++)
-        sbx_event(&b->v[i], SBX_EV_ROLLBACK);
+        sandbox_event(&b->v[i], SBX_EV_ROLLBACK);
 }
 
 /* Whether this sandbox's teardown is the rollback of a create. */
-static bool sbx_rolling_back(const struct sbx *s)
+static bool sandbox_rolling_back(const struct sbx *s)
 {
     return s->batch->goal != SBX_GOAL_DESTROY;
 }
 
 /* The final message of a sandbox that reached GONE or FAILED. */
-static void sbx_conclude(struct sbx *s)
+static void sandbox_conclude(struct sbx *s)
 {
     struct sbx_batch *b = s->batch;
     if (s->error || s->state == SBX_READY)
         return;
     if (s->state == SBX_FAILED) {
         const char *why = s->last.msg[0] ? s->last.msg : s->cause.msg;
-        if (sbx_rolling_back(s) && s->cause.msg[0] && s->last.msg[0])
+        if (sandbox_rolling_back(s) && s->cause.msg[0] && s->last.msg[0])
             s->error = xasprintf("sandbox %u: %s; rollback failed, left as incomplete: %s", s->id,
                                  s->cause.msg, s->last.msg);
         else
@@ -418,7 +418,7 @@ static void sbx_conclude(struct sbx *s)
     }
     /* GONE: the lock goes with the sandbox. */
     sandbox_unlock(b->ctx, s->id);
-    if (!sbx_rolling_back(s))
+    if (!sandbox_rolling_back(s))
         return;
     /* A rollback that worked still leaves the create failed. */
     if (s->cause.msg[0])
@@ -428,7 +428,7 @@ static void sbx_conclude(struct sbx *s)
     /* else: rolled back because another one failed */
 }
 
-static void sbx_on_actrun(struct actrun *r, int status, const struct err *e, void *data)
+static void sandbox_on_actrun(struct actrun *r, int status, const struct err *e, void *data)
 {
     struct sbx *s = data;
     struct sbx_batch *b = s->batch;
@@ -446,12 +446,12 @@ static void sbx_on_actrun(struct actrun *r, int status, const struct err *e, voi
         memcpy(&s->last, e, sizeof(s->last));
     }
     actrun_free(r);
-    sbx_event(s, ev);
+    sandbox_event(s, ev);
     ref_drop(&b->ref);
 }
 
-static void sbx_start_actions(struct sbx *s, const struct action_list *list, size_t count,
-                              bool reverse)
+static void sandbox_start_actions(struct sbx *s, const struct action_list *list, size_t count,
+                                  bool reverse)
 {
     struct actrun_opts o = {
         .loop = s->batch->ctx->loop,
@@ -461,7 +461,7 @@ static void sbx_start_actions(struct sbx *s, const struct action_list *list, siz
         .env = &s->batch->ctx->env,
         .reverse = reverse,
         .count = count,
-        .cb = sbx_on_actrun,
+        .cb = sandbox_on_actrun,
         .data = s,
     };
     ref_hold(&s->batch->ref);
@@ -469,7 +469,7 @@ static void sbx_start_actions(struct sbx *s, const struct action_list *list, siz
 }
 
 /* The kill rounds are over. */
-static void sbx_on_killed(struct killer *k, int status, const struct err *e, void *data)
+static void sandbox_on_killed(struct killer *k, int status, const struct err *e, void *data)
 {
     struct sbx *s = data;
     struct sbx_batch *b = s->batch;
@@ -477,12 +477,12 @@ static void sbx_on_killed(struct killer *k, int status, const struct err *e, voi
     if (status < 0)
         memcpy(&s->last, e, sizeof(s->last));
     killer_free(k);
-    sbx_event(s, status < 0 ? SBX_EV_FAILED : SBX_EV_DONE);
+    sandbox_event(s, status < 0 ? SBX_EV_FAILED : SBX_EV_DONE);
     ref_drop(&b->ref);
 }
 
 /* Thread pool: removes what is left, .bob last, then the directory itself. */
-static void sbx_remove_work(uv_work_t *w)
+static void sandbox_remove_work(uv_work_t *w)
 {
     struct sbx *s = w->data;
     s->work_status = fault_check("unlink");
@@ -492,20 +492,20 @@ static void sbx_remove_work(uv_work_t *w)
         s->work_status = plat_remove_sandbox(s->root, OWNER_MARKER, NULL, &s->last);
 }
 
-static void sbx_remove_after(uv_work_t *w, int status)
+static void sandbox_remove_after(uv_work_t *w, int status)
 {
     struct sbx *s = w->data;
     struct sbx_batch *b = s->batch;
     if (status < 0 && s->work_status == 0)
         s->work_status = err_sys(&s->last, -status, "cannot remove %s", s->root);
-    sbx_event(s, s->work_status < 0 ? SBX_EV_FAILED : SBX_EV_DONE);
+    sandbox_event(s, s->work_status < 0 ? SBX_EV_FAILED : SBX_EV_DONE);
     ref_drop(&b->ref);
 }
 
 /* Makes .bob/completed, beneath the sandbox: DONE, or FAILED with s->cause. */
-static enum sbx_event sbx_mark(struct sbx *s)
+static enum sbx_event sandbox_mark(struct sbx *s)
 {
-    int fd = sbx_held_fd(s->batch->ctx, s->id), bfd, r = 0;
+    int fd = sandbox_held_fd(s->batch->ctx, s->id), bfd, r = 0;
     fault_step("create.mark");
     s->undo = s->batch->ctx->cfg->setup.n; /* every action ran */
     bfd = fd >= 0 ? owner_open_marker(fd) : -EBADF;
@@ -527,9 +527,9 @@ static enum sbx_event sbx_mark(struct sbx *s)
  * replaced by a file or a link has no marker to remove (the link itself
  * goes last, in REMOVE).
  */
-static enum sbx_event sbx_unmark(struct sbx *s)
+static enum sbx_event sandbox_unmark(struct sbx *s)
 {
-    int fd = sbx_held_fd(s->batch->ctx, s->id), bfd, r = 0;
+    int fd = sandbox_held_fd(s->batch->ctx, s->id), bfd, r = 0;
     fault_step("destroy.unmark");
     bfd = fd >= 0 ? owner_open_marker(fd) : -EBADF;
     if (bfd < 0)
@@ -550,7 +550,7 @@ static enum sbx_event sbx_unmark(struct sbx *s)
  * inside a copied /etc): unmounted before the actions are undone, so that
  * such a mount never blocks the removal of a copy.
  */
-static void sbx_find_foreign(struct sbx *s)
+static void sandbox_find_foreign(struct sbx *s)
 {
     const struct action_list *setup = &s->batch->ctx->cfg->setup;
     struct plat_mount_entry *v;
@@ -593,42 +593,42 @@ static void sbx_find_foreign(struct sbx *s)
 }
 
 /* Starts the work of the state s just entered; synchronous steps feed their event back. */
-static void sbx_enter(struct sbx *s)
+static void sandbox_enter(struct sbx *s)
 {
     struct sbx_batch *b = s->batch;
     switch (s->state) {
     case SBX_SETUP:
-        return; /* started by sandbox_create; a ROLLBACK cancels it (sbx_event) */
+        return; /* started by sandbox_create; a ROLLBACK cancels it (sandbox_event) */
     case SBX_MARK:
-        sbx_event(s, sbx_mark(s));
+        sandbox_event(s, sandbox_mark(s));
         return;
     case SBX_UNMARK:
-        sbx_event(s, sbx_unmark(s));
+        sandbox_event(s, sandbox_unmark(s));
         return;
     case SBX_KILL:
         fault_step("destroy.kill");
         ref_hold(&b->ref);
-        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, sbx_on_killed, s);
+        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, sandbox_on_killed, s);
         return;
     case SBX_UNHOOK:
         if (!b->undo_hooks) {
-            sbx_event(s, SBX_EV_DONE);
+            sandbox_event(s, SBX_EV_DONE);
             return;
         }
-        sbx_start_actions(s, &b->ctx->cfg->hooks, b->ctx->cfg->hooks.n, true);
+        sandbox_start_actions(s, &b->ctx->cfg->hooks, b->ctx->cfg->hooks.n, true);
         return;
     case SBX_UNMOUNT:
-        sbx_find_foreign(s);
+        sandbox_find_foreign(s);
         if (s->nforeign == 0) {
-            sbx_event(s, SBX_EV_DONE);
+            sandbox_event(s, SBX_EV_DONE);
             return;
         }
         s->sweep_list.v = s->foreign;
         s->sweep_list.n = s->nforeign;
-        sbx_start_actions(s, &s->sweep_list, s->nforeign, true);
+        sandbox_start_actions(s, &s->sweep_list, s->nforeign, true);
         return;
     case SBX_REVERSE:
-        sbx_start_actions(s, &b->ctx->cfg->setup, s->undo, true);
+        sandbox_start_actions(s, &b->ctx->cfg->setup, s->undo, true);
         return;
     case SBX_SWEEP:
         fault_step("destroy.sweep");
@@ -640,31 +640,31 @@ static void sbx_enter(struct sbx *s)
         s->sweep_action.where = "cleanup";
         s->sweep_list.v = &s->sweep_action;
         s->sweep_list.n = 1;
-        sbx_start_actions(s, &s->sweep_list, 1, true);
+        sandbox_start_actions(s, &s->sweep_list, 1, true);
         return;
     case SBX_REMOVE:
         fault_step("destroy.remove");
         s->work.data = s;
         ref_hold(&b->ref);
-        if (uv_queue_work(b->ctx->loop, &s->work, sbx_remove_work, sbx_remove_after) < 0) {
+        if (uv_queue_work(b->ctx->loop, &s->work, sandbox_remove_work, sandbox_remove_after) < 0) {
             ref_drop(&b->ref);
             err_set(&s->last, "cannot queue the removal of %s", s->root);
-            sbx_event(s, SBX_EV_FAILED);
+            sandbox_event(s, SBX_EV_FAILED);
         }
         return;
     case SBX_READY:
     case SBX_GONE:
     case SBX_FAILED:
-        sbx_conclude(s);
-        sbx_batch_check(b);
+        sandbox_conclude(s);
+        sandbox_batch_check(b);
         return;
     }
 }
 
 /* The one place a sandbox changes state. */
-static void sbx_event(struct sbx *s, enum sbx_event ev)
+static void sandbox_event(struct sbx *s, enum sbx_event ev)
 {
-    enum sbx_state next = sbx_transition(s->state, ev);
+    enum sbx_state next = sandbox_transition(s->state, ev);
     bool create_failed = (s->state == SBX_SETUP || s->state == SBX_MARK) && next == SBX_KILL;
     if (s->state == SBX_SETUP && ev == SBX_EV_ROLLBACK) {
         if (s->run)
@@ -676,15 +676,15 @@ static void sbx_event(struct sbx *s, enum sbx_event ev)
     s->state = next;
     /* A sandbox that could not be made takes the whole create back. */
     if (create_failed)
-        sbx_batch_event(s->batch, SBX_BEV_FAILED);
-    sbx_enter(s);
+        sandbox_batch_event(s->batch, SBX_BEV_FAILED);
+    sandbox_enter(s);
 }
 
-static struct sbx_batch *sbx_batch_new(struct sbx_ctx *ctx, size_t n, enum sbx_goal goal,
-                                       sbx_batch_cb cb, void *data)
+static struct sbx_batch *sandbox_batch_new(struct sbx_ctx *ctx, size_t n, enum sbx_goal goal,
+                                           sbx_batch_cb cb, void *data)
 {
     struct sbx_batch *b = xcalloc(1, sizeof(*b));
-    ref_init(&b->ref, sbx_batch_release);
+    ref_init(&b->ref, sandbox_batch_release);
     b->ctx = ctx;
     b->goal = goal;
     b->v = xcalloc(n ? n : 1, sizeof(*b->v));
@@ -698,13 +698,13 @@ static struct sbx_batch *sbx_batch_new(struct sbx_ctx *ctx, size_t n, enum sbx_g
 
 struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb, void *data)
 {
-    struct sbx_batch *b = sbx_batch_new(ctx, n, SBX_GOAL_CREATE, cb, data);
+    struct sbx_batch *b = sandbox_batch_new(ctx, n, SBX_GOAL_CREATE, cb, data);
     size_t claimed = 0;
     struct err e;
     err_clear(&e);
     /* Mounts below basedir must not propagate to the host's peers. */
-    if (n > 0 &&
-        (sbx_mkdir_p(ctx->cfg->basedir, &e) < 0 || plat_isolate_basedir(ctx->cfg->basedir, &e) < 0))
+    if (n > 0 && (sandbox_mkdir_p(ctx->cfg->basedir, &e) < 0 ||
+                  plat_isolate_basedir(ctx->cfg->basedir, &e) < 0))
         n = 0;
     for (; claimed < n; claimed++) {
         struct sbx *s = &b->v[claimed];
@@ -712,7 +712,7 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
         fault_step("create.claim");
         if (owner_claim(ctx->cfg->basedir, ctx->command, &s->id, &fd, &e) < 0)
             break;
-        sbx_hold_id(ctx, s->id, fd);
+        sandbox_hold_id(ctx, s->id, fd);
         s->root = sandbox_path(ctx->cfg, s->id);
         s->state = SBX_SETUP;
     }
@@ -722,22 +722,22 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
             b->v[i].state = SBX_FAILED;
             b->v[i].error = i == claimed ? xstrdup(e.msg) : NULL;
         }
-        sbx_batch_event(b, SBX_BEV_FAILED);
+        sandbox_batch_event(b, SBX_BEV_FAILED);
         for (size_t i = 0; i < claimed; i++)
-            sbx_event(&b->v[i], SBX_EV_FAILED); /* undo = 0: nothing to reverse */
-        sbx_batch_check(b);
+            sandbox_event(&b->v[i], SBX_EV_FAILED); /* undo = 0: nothing to reverse */
+        sandbox_batch_check(b);
         return b;
     }
     for (size_t i = 0; i < n; i++)
-        sbx_start_actions(&b->v[i], &ctx->cfg->setup, ctx->cfg->setup.n, false);
-    sbx_batch_check(b);
+        sandbox_start_actions(&b->v[i], &ctx->cfg->setup, ctx->cfg->setup.n, false);
+    sandbox_batch_check(b);
     return b;
 }
 
 struct sbx_batch *sandbox_destroy(struct sbx_ctx *ctx, const unsigned *ids, size_t n,
                                   bool undo_hooks, sbx_batch_cb cb, void *data)
 {
-    struct sbx_batch *b = sbx_batch_new(ctx, n, SBX_GOAL_DESTROY, cb, data);
+    struct sbx_batch *b = sandbox_batch_new(ctx, n, SBX_GOAL_DESTROY, cb, data);
     b->undo_hooks = undo_hooks;
     for (size_t i = 0; i < n; i++) {
         struct sbx *s = &b->v[i];
@@ -759,9 +759,9 @@ struct sbx_batch *sandbox_destroy(struct sbx_ctx *ctx, const unsigned *ids, size
     for (size_t i = 0; i < n; i++) {
         struct sbx *s = &b->v[i];
         if (s->state == SBX_UNMARK)
-            sbx_enter(s);
+            sandbox_enter(s);
     }
-    sbx_batch_check(b);
+    sandbox_batch_check(b);
     return b;
 }
 
@@ -769,7 +769,7 @@ void sandbox_batch_cancel(struct sbx_batch *b)
 {
     if (b->reported)
         return;
-    sbx_batch_event(b, SBX_BEV_CANCEL);
+    sandbox_batch_event(b, SBX_BEV_CANCEL);
 }
 
 int sandbox_batch_status(const struct sbx_batch *b)
@@ -821,7 +821,7 @@ void sandbox_batch_describe(const struct sbx_batch *b, char *out, size_t n)
     out[0] = '\0';
     for (size_t i = 0; i < b->n && len + 1 < n; i++) {
         const struct sbx *s = &b->v[i];
-        if (sbx_settled(s))
+        if (sandbox_settled(s))
             continue;
         len += (size_t)snprintf(out + len, n - len, "%ssandbox %u: %s", len ? ", " : "", s->id,
                                 names[s->state]);
