@@ -160,6 +160,11 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         cli_error("sandbox %lu does not exist or is incomplete (see bob sandbox list)", id);
         goto out;
     }
+    /* Held while CMD runs: no other bob destroys it under CMD. */
+    if (sandbox_lock(&r.c.ctx, (unsigned)id, &e) < 0) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
     if (logpath && capture_open(&r.log, logpath, NULL, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;

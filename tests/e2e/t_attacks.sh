@@ -146,7 +146,8 @@ rmdir "$BOB_BASEDIR/6" 2>/dev/null
 # 12. A second bob against a live build's sandboxes.
 write_cfg '{ name = "long", run = "touch /shared/long-started; sleep 3; touch /shared/long-done" },'
 rm -f "$T/shared/long-started" "$T/shared/long-done"
-bob build >"$T/long.out" 2>"$T/long.err" &
+# Started directly, not through the bob function, so that $! is bob itself.
+"$BOB" -c "$CFG" build >"$T/long.out" 2>"$T/long.err" &
 BUILD=$!
 for i in $(seq 100); do [ -e "$T/shared/long-started" ] && break; sleep 0.05; done
 bob sandbox list >"$T/live-list" 2>&1
@@ -167,7 +168,7 @@ ORPHANS=$(cat <<'LUA'
 LUA
 )
 write_cfg "$ORPHANS"
-bob build >/dev/null 2>&1 &
+"$BOB" -c "$CFG" build >/dev/null 2>&1 &
 BUILD=$!
 for i in $(seq 100); do
     [ "$(pgrep -fc '^bob-orphan-' 2>/dev/null)" -ge 3 ] && break
