@@ -32,41 +32,24 @@
 /* Names for messages and output. */
 const char *action_kind_name(enum action_kind k)
 {
-    switch (k) {
-    case ACTION_MOUNT:
-        return "mount";
-    case ACTION_COPY:
-        return "copy";
-    case ACTION_SYMLINK:
-        return "symlink";
-    case ACTION_CMD:
-        return "cmd";
-    case ACTION_MDNS:
-        return "macos-mdns-listener";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [ACTION_MOUNT] = "mount",
+        [ACTION_COPY] = "copy",
+        [ACTION_SYMLINK] = "symlink",
+        [ACTION_CMD] = "cmd",
+        [ACTION_MDNS] = "macos-mdns-listener",
+    };
+    return (size_t)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "unknown";
 }
 
 /* The canonical name of a filesystem type ("bind" for lofs, loop and null too). */
 const char *fs_type_name(enum fs_type t)
 {
-    switch (t) {
-    case FS_NONE:
-        return "none";
-    case FS_BIND:
-        return "bind";
-    case FS_DEV:
-        return "dev";
-    case FS_FD:
-        return "fd";
-    case FS_NFS:
-        return "nfs";
-    case FS_PROC:
-        return "proc";
-    case FS_TMP:
-        return "tmp";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [FS_NONE] = "none", [FS_BIND] = "bind", [FS_DEV] = "dev", [FS_FD] = "fd",
+        [FS_NFS] = "nfs",   [FS_PROC] = "proc", [FS_TMP] = "tmp",
+    };
+    return (size_t)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "unknown";
 }
 
 /* The protected part of config_load: runs everything that touches Lua. */
@@ -320,19 +303,28 @@ void config_free(struct config *cfg)
 
 /* ---- default path and init ------------------------------------------------------ */
 
-/* $XDG_CONFIG_HOME/bob/config.lua, else ~/.config/bob/config.lua. */
-char *config_default_path(void)
+char *config_user_dir(const char *xdg_var, const char *home_rel)
 {
-    const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    const char *x = getenv(xdg_var), *home = getenv("HOME");
     struct passwd *pw;
 
     if (x && x[0] == '/')
-        return xasprintf("%s/bob/config.lua", x);
+        return xstrdup(x);
     if ((!home || home[0] != '/') && (pw = getpwuid(getuid())) && pw->pw_dir)
         home = pw->pw_dir;
     if (!home || home[0] != '/')
-        home = "";
-    return xasprintf("%s/.config/bob/config.lua", home);
+        return NULL;
+    return xasprintf("%s/%s", home, home_rel);
+}
+
+/* $XDG_CONFIG_HOME/bob/config.lua, else ~/.config/bob/config.lua ("/.config/..." without a home).
+ */
+char *config_default_path(void)
+{
+    char *dir = config_user_dir("XDG_CONFIG_HOME", ".config");
+    char *path = xasprintf("%s/bob/config.lua", dir ? dir : "/.config");
+    free(dir);
+    return path;
 }
 
 /* The bundled default config for the OS this binary was built for. */

@@ -202,30 +202,32 @@ static int bounds_exit(lua_State *L)
     return luaL_error(L, "os.exit is not available while loading the configuration");
 }
 
-/* load() with the mode forced to text: binary chunks can crash the VM. */
-static int bounds_load(lua_State *L)
+/*
+ * Calls the original function (upvalue 1) with its argument mode_arg forced
+ * to "t", keeping the one argument after it (load's env, loadfile's env).
+ */
+static int bounds_call_text_only(lua_State *L, int mode_arg)
 {
     int n = lua_gettop(L);
-    lua_settop(L, n < 4 ? 3 : 4);
+    lua_settop(L, n <= mode_arg ? mode_arg : mode_arg + 1);
     lua_pushstring(L, "t");
-    lua_replace(L, 3);
+    lua_replace(L, mode_arg);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
 }
 
+/* load() with the mode forced to text: binary chunks can crash the VM. */
+static int bounds_load(lua_State *L)
+{
+    return bounds_call_text_only(L, 3);
+}
+
 /* loadfile() with the mode forced to text. */
 static int bounds_loadfile(lua_State *L)
 {
-    int n = lua_gettop(L);
-    lua_settop(L, n < 3 ? 2 : 3);
-    lua_pushstring(L, "t");
-    lua_replace(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return bounds_call_text_only(L, 2);
 }
 
 /* dofile() that loads text chunks only. */

@@ -58,6 +58,12 @@ struct loader {
     int link_index; /* stack index of a table: resolved guest path -> 1-based link number */
 };
 
+/* ---- config.c ---- */
+
+/* $<xdg_var> when absolute, else <home>/<home_rel> (HOME, or the password file); NULL without a
+ * home. */
+char *config_user_dir(const char *xdg_var, const char *home_rel);
+
 /* ---- config_bounds.c ---- */
 
 /* A new Lua state for ld: its allocator stops at ld->max_bytes, its hook at ld->deadline. */
@@ -116,6 +122,13 @@ bool value_opt_bool(struct loader *ld, int t, const char *key, const char *base,
 unsigned value_opt_count(struct loader *ld, int t, const char *key, const char *base, unsigned def);
 /* Reads the map at idx into out as "K=V" sorted by key (booleans too when allow_bool). */
 void value_env_map(struct loader *ld, int idx, const char *place, struct strv *out,
+                   bool allow_bool);
+/* Pushes t[key] and returns its stack index when a table; 0 (nothing pushed) when nil. */
+int value_opt_table(struct loader *ld, int t, const char *key, const char *place);
+/* Pushes t[i] and returns its stack index; fails unless it is a table. */
+int value_table_at(struct loader *ld, int t, lua_Integer i, const char *place);
+/* Reads t[key], when present, as value_env_map does (place names the map). */
+void value_opt_env(struct loader *ld, int t, const char *key, const char *place, struct strv *out,
                    bool allow_bool);
 /* A validator for list entries: fails naming place when s is not acceptable. */
 typedef void (*value_check_fn)(struct loader *ld, const char *place, const char *s);

@@ -60,6 +60,27 @@ static const char *jobs_stage_name_error(const char *s)
     return NULL;
 }
 
+/*
+ * Records name in the set table at stack index set with mark (> 0) and
+ * returns the earlier mark, 0 when the name is new: a Lua table keeps the
+ * duplicate checks linear, however long the list.
+ */
+static lua_Integer jobs_seen(lua_State *L, int set, const char *name, lua_Integer mark)
+{
+    lua_Integer old;
+
+    lua_pushstring(L, name);
+    lua_rawget(L, set);
+    old = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (!old) {
+        lua_pushstring(L, name);
+        lua_pushinteger(L, mark);
+        lua_rawset(L, set);
+    }
+    return old;
+}
+
 /* Parses job.stages, or the shorthand job.run (one stage "build"). */
 static void jobs_stages(struct loader *ld, int jt, const char *where, struct job *j)
 {
@@ -99,20 +120,15 @@ static void jobs_stages(struct loader *ld, int jt, const char *where, struct job
         const char *why;
         int et;
         value_placef(splace, "%s[%lld]", place, (long long)k);
-        if (lua_rawgeti(L, st, k) != LUA_TTABLE)
-            value_fail(ld, splace, "must be a table, got %s", luaL_typename(L, -1));
-        et = lua_gettop(L);
+        et = value_table_at(ld, st, k, splace);
         value_check_keys(ld, et, splace, stage_keys, "name or run");
         s->name = value_req_str(ld, et, "name", splace);
         if ((why = jobs_stage_name_error(s->name)))
             value_fail(ld, value_placef(p2, "%s.name", splace), "invalid stage name '%s': %s",
                        s->name, why);
-        if (lua_getfield(L, seen, s->name) != LUA_TNIL)
+        if (jobs_seen(L, seen, s->name, k))
             value_fail(ld, value_placef(p2, "%s.name", splace), "duplicate stage name '%s'",
                        s->name);
-        lua_pop(L, 1);
-        lua_pushboolean(L, 1);
-        lua_setfield(L, seen, s->name);
         s->run = value_req_str(ld, et, "run", splace);
         lua_pop(L, 1);
     }
@@ -194,43 +210,28 @@ static void jobs_parse_list(struct loader *ld, int t, const char *base)
     for (lua_Integer i = 1; i <= n; i++) {
         struct job *j = &cfg->jobs[cfg->njobs++];
         const char *why;
-        int jt, ty;
+        lua_Integer also;
+        int jt;
 
         value_placef(where, "%s[%lld]", base, (long long)i);
-        if (lua_rawgeti(L, t, i) != LUA_TTABLE)
-            value_fail(ld, where, "must be a table, got %s", luaL_typename(L, -1));
-        jt = lua_gettop(L);
+        jt = value_table_at(ld, t, i, where);
         value_check_keys(ld, jt, where, keys, "name, depends, env, stages or run");
         j->name = value_req_str(ld, jt, "name", where);
         value_placef(place, "%s.name", where);
         if ((why = jobs_name_error(j->name)))
             value_fail(ld, place, "invalid job name '%s': %s", j->name, why);
-        if (value_get(L, names, j->name) != LUA_TNIL)
+        if ((also = jobs_seen(L, names, j->name, i)))
             value_fail(ld, place, "duplicate job name '%s' (also %s[%lld])", j->name, base,
-                       (long long)lua_tointeger(L, -1));
-        lua_pop(L, 1);
-        lua_pushinteger(L, i);
-        lua_setfield(L, names, j->name);
+                       (long long)also);
 
         value_string_list(ld, jt, "depends", where, &j->depends, NULL);
-        /* A Lua table as the set of names seen: linear, however long the list. */
-        lua_newtable(L);
-        for (size_t q = 0; q < j->depends.n; q++) {
-            if (lua_getfield(L, -1, j->depends.v[q]) != LUA_TNIL)
+        lua_newtable(L); /* the dependencies seen */
+        for (size_t q = 0; q < j->depends.n; q++)
+            if (jobs_seen(L, lua_gettop(L), j->depends.v[q], (lua_Integer)q + 1))
                 value_fail(ld, value_placef(place, "%s.depends[%zu]", where, q + 1),
                            "duplicate dependency '%s'", j->depends.v[q]);
-            lua_pop(L, 1);
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, j->depends.v[q]);
-        }
         lua_pop(L, 1);
-        ty = value_get(L, jt, "env");
-        value_placef(place, "%s.env", where);
-        if (ty == LUA_TTABLE)
-            value_env_map(ld, lua_gettop(L), place, &j->env, true);
-        else if (ty != LUA_TNIL)
-            value_fail(ld, place, "must be a table, got %s", luaL_typename(L, -1));
-        lua_pop(L, 1);
+        value_opt_env(ld, jt, "env", value_placef(place, "%s.env", where), &j->env, true);
         jobs_stages(ld, jt, where, j);
         lua_pop(L, 1);
     }

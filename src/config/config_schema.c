@@ -71,12 +71,7 @@ static void schema_script(struct loader *ld, int t, const char *key, const char 
             s->run = xstrdup(run);
     }
     lua_pop(L, 1);
-    ty = value_get(L, rt, "env");
-    value_placef(eplace, "%s.env", place);
-    if (ty == LUA_TTABLE)
-        value_env_map(ld, lua_gettop(L), eplace, &s->env, true);
-    else if (ty != LUA_TNIL)
-        value_fail(ld, eplace, "must be a table, got %s", luaL_typename(L, -1));
+    value_opt_env(ld, rt, "env", value_placef(eplace, "%s.env", place), &s->env, true);
     if (!s->run)
         strv_free(&s->env);
     lua_settop(L, top - 1);
@@ -352,23 +347,16 @@ static void schema_actions(struct loader *ld, int sb, const char *key, struct ac
 {
     lua_State *L = ld->L;
     char place[PLACE_MAX], iplace[PLACE_MAX];
-    int ty = value_get(L, sb, key), lt = lua_gettop(L);
+    int lt = value_opt_table(ld, sb, key, value_placef(place, "sandboxes.%s", key));
     lua_Integer n;
 
-    value_placef(place, "sandboxes.%s", key);
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    if (!lt)
         return;
-    }
-    if (ty != LUA_TTABLE)
-        value_fail(ld, place, "must be a table, got %s", luaL_typename(L, lt));
     n = value_seq_len(ld, lt, place);
     out->v = xcalloc((size_t)n, sizeof(*out->v));
     for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, lt, i) != LUA_TTABLE)
-            value_fail(ld, value_placef(iplace, "%s[%lld]", place, (long long)i),
-                       "must be a table, got %s", luaL_typename(L, -1));
-        schema_action(ld, lua_gettop(L), place, i, out);
+        int at = value_table_at(ld, lt, i, value_placef(iplace, "%s[%lld]", place, (long long)i));
+        schema_action(ld, at, place, i, out);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -423,30 +411,18 @@ void schema_reject_legacy(struct loader *ld)
 /* Pushes the global section and returns its stack index, or 0 (nothing pushed) when absent. */
 int schema_section(struct loader *ld, const char *name)
 {
-    lua_State *L = ld->L;
-    int ty = value_get(L, ld->globals, name);
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (ty != LUA_TTABLE)
-        value_fail(ld, name, "must be a table, got %s", luaL_typename(L, -1));
-    return lua_gettop(L);
+    return value_opt_table(ld, ld->globals, name, name);
 }
 
 /* The default data directory: $XDG_DATA_HOME/bob or ~/.local/share/bob. */
 static char *schema_default_dbdir(void)
 {
-    const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    struct passwd *pw;
-
-    if (x && x[0] == '/')
-        return xasprintf("%s/bob", x);
-    if ((!home || home[0] != '/') && (pw = getpwuid(getuid())) && pw->pw_dir)
-        home = pw->pw_dir;
-    if (!home || home[0] != '/')
+    char *dir = config_user_dir("XDG_DATA_HOME", ".local/share"), *db;
+    if (!dir)
         return NULL;
-    return xasprintf("%s/.local/share/bob", home);
+    db = xasprintf("%s/bob", dir);
+    free(dir);
+    return db;
 }
 
 /* Parses options (all optional) and fills the defaults. */
@@ -551,27 +527,16 @@ static void schema_env_ctx(struct loader *ld, int et, const char *name, struct e
     lua_State *L = ld->L;
     char place[PLACE_MAX], label[PLACE_MAX], vplace[PLACE_MAX];
     bool dev = strcmp(name, "dev") == 0;
-    int ty = value_get(L, et, name), ct = lua_gettop(L);
+    int ct = value_opt_table(ld, et, name, value_placef(place, "sandboxes.environment.%s", name));
 
-    value_placef(place, "sandboxes.environment.%s", name);
-    value_placef(label, "environment.%s", name);
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    if (!ct)
         return;
-    }
-    if (ty != LUA_TTABLE)
-        value_fail(ld, place, "must be a table, got %s", luaL_typename(L, ct));
+    value_placef(label, "environment.%s", name);
     p->present = true;
     value_warn_unknown(ld, ct, label, dev ? dev_keys : build_keys);
     p->clear = value_opt_bool(ld, ct, "clear", place, true);
     value_string_list(ld, ct, "inherit", place, &p->inherit, value_check_ident);
-    ty = value_get(L, ct, "vars");
-    value_placef(vplace, "%s.vars", place);
-    if (ty == LUA_TTABLE)
-        value_env_map(ld, lua_gettop(L), vplace, &p->vars, false);
-    else if (ty != LUA_TNIL)
-        value_fail(ld, vplace, "must be a table, got %s", luaL_typename(L, -1));
-    lua_pop(L, 1);
+    value_opt_env(ld, ct, "vars", value_placef(vplace, "%s.vars", place), &p->vars, false);
     if (dev)
         p->shell = value_opt_str(ld, ct, "shell", place, true);
     lua_pop(L, 1);
@@ -584,7 +549,7 @@ void schema_sandboxes(struct loader *ld)
     static const char *const env_known[] = {"build", "dev", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
-    int t = schema_section(ld, "sandboxes"), ty;
+    int t = schema_section(ld, "sandboxes"), et;
     char norm[PATH_MAX];
 
     if (!t)
@@ -607,16 +572,12 @@ void schema_sandboxes(struct loader *ld)
     if (!cfg->bindfs)
         cfg->bindfs = xstrdup("bindfs");
 
-    ty = value_get(L, t, "environment");
-    if (ty == LUA_TTABLE) {
-        int et = lua_gettop(L);
+    if ((et = value_opt_table(ld, t, "environment", "sandboxes.environment"))) {
         value_warn_unknown(ld, et, "environment", env_known);
         schema_env_ctx(ld, et, "build", &cfg->env_build);
         schema_env_ctx(ld, et, "dev", &cfg->env_dev);
-    } else if (ty != LUA_TNIL) {
-        value_fail(ld, "sandboxes.environment", "must be a table, got %s", luaL_typename(L, -1));
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 
     schema_actions(ld, t, "setup", &cfg->setup);
     schema_actions(ld, t, "hooks", &cfg->hooks);

@@ -351,6 +351,37 @@ void value_check_pkgpath(struct loader *ld, const char *place, const char *s)
         value_fail(ld, place, "invalid pkgpath '%s': %s", s, why);
 }
 
+int value_opt_table(struct loader *ld, int t, const char *key, const char *place)
+{
+    lua_State *L = ld->L;
+    int ty = value_get(L, t, key);
+
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (ty != LUA_TTABLE)
+        value_fail(ld, place, "must be a table, got %s", luaL_typename(L, -1));
+    return lua_gettop(L);
+}
+
+int value_table_at(struct loader *ld, int t, lua_Integer i, const char *place)
+{
+    if (lua_rawgeti(ld->L, t, i) != LUA_TTABLE)
+        value_fail(ld, place, "must be a table, got %s", luaL_typename(ld->L, -1));
+    return lua_gettop(ld->L);
+}
+
+void value_opt_env(struct loader *ld, int t, const char *key, const char *place, struct strv *out,
+                   bool allow_bool)
+{
+    int et = value_opt_table(ld, t, key, place);
+    if (et) {
+        value_env_map(ld, et, place, out, allow_bool);
+        lua_pop(ld->L, 1);
+    }
+}
+
 /*
  * Reads t[key], a list of strings, into out (each checked by check when
  * given). Returns false when the key is absent.
@@ -360,16 +391,11 @@ bool value_string_list(struct loader *ld, int t, const char *key, const char *ba
 {
     lua_State *L = ld->L;
     char place[PLACE_MAX], iplace[PLACE_MAX];
-    int ty = value_get(L, t, key), lt = lua_gettop(L);
+    int lt;
     lua_Integer n;
 
-    value_placef(place, "%s.%s", base, key);
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    if (!(lt = value_opt_table(ld, t, key, value_placef(place, "%s.%s", base, key))))
         return false;
-    }
-    if (ty != LUA_TTABLE)
-        value_fail(ld, place, "must be a table, got %s", luaL_typename(L, lt));
     n = value_seq_len(ld, lt, place);
     for (lua_Integer i = 1; i <= n; i++) {
         const char *s;
