@@ -24,6 +24,7 @@ static int file_mkdir_one(const char *dir, mode_t mode, unsigned flags, struct e
     return 0;
 }
 
+/* Walks the path prefix by prefix, making each missing directory. */
 int file_mkdir_p(const char *path, mode_t mode, unsigned flags, struct err *e)
 {
     char *p = xstrdup(path);
@@ -52,6 +53,7 @@ int file_mkdir_p(const char *path, mode_t mode, unsigned flags, struct err *e)
     return r;
 }
 
+/* Loops over short writes and EINTR; a write of 0 bytes is an error (-EIO), not a hang. */
 int file_write_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;

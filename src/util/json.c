@@ -7,6 +7,7 @@
 
 #include "util/util.h"
 
+/* A writer at the top level, with nothing written yet. */
 void json_init(struct json *j, FILE *out, bool pretty)
 {
     j->out = out;
@@ -99,6 +100,7 @@ void json_int(struct json *j, const char *key, long long v)
     fprintf(j->out, "%lld", v);
 }
 
+/* JSON has no NaN or infinity: those are written as null. */
 void json_fixed(struct json *j, const char *key, double v, int decimals)
 {
     json_item(j, key);
@@ -120,6 +122,7 @@ void json_null(struct json *j, const char *key)
     fputs("null", j->out);
 }
 
+/* Each string of the list as an element of a new array. */
 void json_strv(struct json *j, const char *key, const struct strv *l)
 {
     json_array_begin(j, key);

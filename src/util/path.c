@@ -10,6 +10,7 @@
 
 #include "util/util.h"
 
+/* Skips "/" runs and "." components; ".." is a component like any other. */
 size_t path_next(const char **p, const char **comp)
 {
     const char *s = *p;
@@ -34,11 +35,13 @@ size_t path_next(const char **p, const char **comp)
     return 0;
 }
 
+/* True for exactly "..", not "..." nor "..x". */
 bool path_is_dotdot(const char *c, size_t n)
 {
     return n == 2 && c[0] == '.' && c[1] == '.';
 }
 
+/* Builds the result in place of out, one component at a time, checking room at each step. */
 int path_norm(const char *path, char *out, size_t n)
 {
     const char *p = path, *c;
@@ -86,6 +89,7 @@ char *path_absolute(const char *path)
     return xstrdup(norm);
 }
 
+/* Looks at whole components, so "a..b" and "..." do not count. */
 bool path_has_dotdot(const char *path)
 {
     const char *p = path, *c;
@@ -97,6 +101,7 @@ bool path_has_dotdot(const char *path)
     return false;
 }
 
+/* A prefix test on component boundaries: "/a" covers "/a/b" but not "/ab". */
 bool path_covers(const char *a, const char *b)
 {
     size_t n = strlen(a);
@@ -105,6 +110,7 @@ bool path_covers(const char *a, const char *b)
     return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
+/* Cuts at the last slash, keeping "/" for a top-level path. */
 void path_parent(char *p)
 {
     char *slash = strrchr(p, '/');
@@ -114,6 +120,7 @@ void path_parent(char *p)
         *slash = '\0';
 }
 
+/* Owned copies of each component, in order. */
 void path_split(const char *path, struct strv *comps)
 {
     const char *p = path, *c;
