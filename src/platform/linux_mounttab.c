@@ -136,7 +136,7 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
     /* The mount holding basedir: the longest mount point above it, the last
      * one mounted when several are stacked there. */
     for (size_t i = 0; i < n; i++)
-        if (lx_path_under(canon, v[i].path) &&
+        if (path_covers(v[i].path, canon) &&
             (!holder || strlen(v[i].path) >= strlen(holder->path)))
             holder = &v[i];
     if (!holder || !strstr(holder->optional, "shared:"))
@@ -188,7 +188,7 @@ void lx_mounts_select(const struct lx_mount *v, size_t n, const char *under, siz
     size_t k = 0;
 
     for (size_t i = 0; i < n; i++)
-        sel[i] = lx_path_under(v[i].path, under);
+        sel[i] = path_covers(under, v[i].path);
     /*
      * The depth of a mount is counted in the mount tree (its chain of
      * parents among the selected mounts), not in path components: a child
