@@ -1401,12 +1401,134 @@ static char *default_dbdir(void)
     return xasprintf("%s/.local/share/bob", home);
 }
 
+/* ---- limits (options.limits, jobs[i].limits) ---- */
+
+#define LIMIT_MAX_SECONDS 1000000000u /* about 31 years */
+#define LIMIT_MAX_TASKS 4194304u      /* the kernel's PID_MAX_LIMIT */
+
+/*
+ * Parses t.limits (t absolute, base its place) into *out, starting from
+ * def (NULL: none): a key that is nil keeps the default, false removes it.
+ * time and silence are seconds, or strings "90", "90s", "30m", "2h", "1d";
+ * memory is bytes, or a size "512M" (K, M, G, T); tasks is a count. The
+ * user's wording is kept in the *_text fields (a number as its digits).
+ * Every string is stored in *out as soon as it is made (see the top).
+ */
+static void parse_limits(struct loader *ld, int t, const char *base, const struct job_limits *def,
+                         struct job_limits *out)
+{
+    static const char *const keys[] = {"time", "silence", "memory", "tasks", NULL};
+    lua_State *L = ld->L;
+    char where[PLACE_MAX], place[PLACE_MAX];
+    int ty, lt;
+
+    if (def) {
+        out->time = def->time;
+        out->silence = def->silence;
+        out->memory = def->memory;
+        out->tasks = def->tasks;
+        out->time_text = def->time_text ? xstrdup(def->time_text) : NULL;
+        out->silence_text = def->silence_text ? xstrdup(def->silence_text) : NULL;
+        out->memory_text = def->memory_text ? xstrdup(def->memory_text) : NULL;
+    }
+    placef(where, "%s.limits", base);
+    if ((ty = getf(L, t, "limits")) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (ty != LUA_TTABLE)
+        fail(ld, where, "must be a table such as { time = \"2h\", memory = \"4G\" }, got %s",
+             luaL_typename(L, -1));
+    lt = lua_gettop(L);
+    check_keys(ld, lt, where, keys, "time, silence, memory or tasks");
+    for (int k = 0; k < 2; k++) {
+        const char *key = k == 0 ? "time" : "silence";
+        unsigned *v = k == 0 ? &out->time : &out->silence;
+        char **text = k == 0 ? &out->time_text : &out->silence_text;
+        unsigned long long n = 0, unit = 1;
+        const char *s, *p;
+        placef(place, "%s.%s", where, key);
+        ty = getf(L, lt, key);
+        if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+            if (ty != LUA_TNIL) { /* false: no limit, whatever the default */
+                *v = 0;
+                free(*text);
+                *text = NULL;
+            }
+            lua_pop(L, 1);
+            continue;
+        }
+        if (ty != LUA_TNUMBER && ty != LUA_TSTRING)
+            fail(ld, place, "must be a number of seconds or a duration such as \"2h\", got %s",
+                 luaL_typename(L, -1));
+        if (ty == LUA_TNUMBER && !lua_isinteger(L, -1))
+            fail(ld, place, "must be a whole number of seconds, got %s", lua_tostring(L, -1));
+        s = lua_tostring(L, -1);
+        for (p = s; *p >= '0' && *p <= '9' && n <= LIMIT_MAX_SECONDS; p++)
+            n = n * 10 + (unsigned long long)(*p - '0');
+        if (p > s && *p && !p[1] && strchr("smhd", *p))
+            unit = *p == 's' ? 1 : *p == 'm' ? 60 : *p == 'h' ? 3600 : 86400;
+        else if (*p || p == s)
+            unit = 0;
+        if (unit == 0 || n == 0 || n * unit > LIMIT_MAX_SECONDS)
+            fail(ld, place,
+                 "must be a positive number of seconds or a duration such as \"90s\", \"30m\" or "
+                 "\"2h\" (at most %u s), got '%s'",
+                 LIMIT_MAX_SECONDS, s);
+        *v = (unsigned)(n * unit);
+        free(*text);
+        *text = xstrdup(s);
+        lua_pop(L, 1);
+    }
+    placef(place, "%s.memory", where);
+    ty = getf(L, lt, "memory");
+    if (ty == LUA_TBOOLEAN && lua_toboolean(L, -1))
+        fail(ld, place, "must be a number of bytes, a size such as \"4G\" or false, got true");
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL) {
+        free(out->memory_text);
+        out->memory_text = NULL;
+        out->memory = 0;
+    }
+    if (ty == LUA_TNUMBER) {
+        out->memory = opt_size(ld, lt, "memory", where);
+        out->memory_text = xasprintf("%llu", (unsigned long long)out->memory);
+    } else if (ty != LUA_TNIL && ty != LUA_TBOOLEAN) {
+        out->memory = opt_size(ld, lt, "memory", where);
+        getf(L, lt, "memory");
+        out->memory_text = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    placef(place, "%s.tasks", where);
+    ty = getf(L, lt, "tasks");
+    if (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        out->tasks = 0;
+    } else if (ty != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer n = ty == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || n < 1 || n > (lua_Integer)LIMIT_MAX_TASKS)
+            fail(ld, place, "must be an integer from 1 to %u (or false), got %s", LIMIT_MAX_TASKS,
+                 ty == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+        out->tasks = (uint64_t)n;
+    }
+    lua_pop(L, 2);
+}
+
+/* Frees the texts of a job_limits. */
+static void job_limits_free(struct job_limits *l)
+{
+    free(l->time_text);
+    free(l->silence_text);
+    free(l->memory_text);
+}
+
 /* Parses options (all optional) and fills the defaults. */
 static void parse_options(struct loader *ld)
 {
     static const char *const known[] = {"build_threads", "scan_threads", "dbdir",
                                         "logdir",        "log_level",    "strict_scan",
-                                        "tui",           "keep_logs",    NULL};
+                                        "tui",           "keep_logs",    "limits",
+                                        "network",       NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct config *cfg = ld->cfg;
     int t = section(ld, "options");
@@ -1415,6 +1537,7 @@ static void parse_options(struct loader *ld)
     cfg->build_threads = 1;
     cfg->scan_threads = 1;
     cfg->tui = true;
+    cfg->network = true;
     if (t) {
         warn_unknown(ld, t, "options", known);
         cfg->build_threads = opt_count(ld, t, "build_threads", "options", 1);
@@ -1425,6 +1548,8 @@ static void parse_options(struct loader *ld)
         cfg->strict_scan = opt_bool(ld, t, "strict_scan", "options", false);
         cfg->tui = opt_bool(ld, t, "tui", "options", true);
         cfg->keep_logs = opt_bool(ld, t, "keep_logs", "options", false);
+        cfg->network = opt_bool(ld, t, "network", "options", true);
+        parse_limits(ld, t, "options", NULL, &cfg->limits);
         if (cfg->log_level && !in_list(cfg->log_level, levels))
             fail(ld, "options.log_level",
                  "unknown log level '%s' (expected error, warn, info, debug or trace)",
@@ -1750,7 +1875,8 @@ static void check_cycles(struct loader *ld, const char *base)
  */
 static void parse_job_list(struct loader *ld, int t, const char *base)
 {
-    static const char *const keys[] = {"name", "depends", "env", "stages", "run", NULL};
+    static const char *const keys[] = {"name",   "depends", "env",    "stages",
+                                       "run",    "limits",  "network", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     char where[PLACE_MAX], place[PLACE_MAX];
@@ -1770,7 +1896,7 @@ static void parse_job_list(struct loader *ld, int t, const char *base)
         if (lua_rawgeti(L, t, i) != LUA_TTABLE)
             fail(ld, where, "must be a table, got %s", luaL_typename(L, -1));
         jt = lua_gettop(L);
-        check_keys(ld, jt, where, keys, "name, depends, env, stages or run");
+        check_keys(ld, jt, where, keys, "name, depends, env, stages, run, limits or network");
         j->name = req_str(ld, jt, "name", where);
         placef(place, "%s.name", where);
         if ((why = job_name_error(j->name)))
@@ -1802,6 +1928,8 @@ static void parse_job_list(struct loader *ld, int t, const char *base)
             fail(ld, place, "must be a table, got %s", luaL_typename(L, -1));
         lua_pop(L, 1);
         parse_stages(ld, jt, where, j);
+        parse_limits(ld, jt, where, &cfg->limits, &j->limits);
+        j->network = opt_bool(ld, jt, "network", where, cfg->network);
         lua_pop(L, 1);
     }
     for (size_t i = 0; i < cfg->njobs; i++) {
@@ -2350,8 +2478,10 @@ void config_free(struct config *cfg)
             free(j->stages[k].run);
         }
         free(j->stages);
+        job_limits_free(&j->limits);
     }
     free(cfg->jobs);
+    job_limits_free(&cfg->limits);
     strv_free(&cfg->warnings);
     memset(cfg, 0, sizeof(*cfg));
 }
