@@ -29,8 +29,8 @@ struct limits {
     unsigned wanted;        /* enum cgroup_limit bits */
     bool v1;                /* some of wanted is kept in v1: poll */
     char *time_label, *silence_label, *memory_label, *tasks_label;
-    uv_timer_t timer[3]; /* time, silence, poll */
-    int ntimers;         /* initialized (each holds ref) */
+    uv_timer_t timer[3];  /* time, silence, poll */
+    int ntimers;          /* initialized (each holds ref) */
     uint64_t last_output; /* uv_now */
     struct cgwatch *watch;
     char *reason;
@@ -219,8 +219,7 @@ int limits_start(uv_loop_t *loop, const struct job_limits *lim, const struct cgr
     if (l->time)
         uv_timer_start(&l->timer[LIMITS_T_TIME], cbs[LIMITS_T_TIME], l->time * 1000ull, 0);
     if (l->silence)
-        uv_timer_start(&l->timer[LIMITS_T_SILENCE], cbs[LIMITS_T_SILENCE], l->silence * 1000ull,
-                       0);
+        uv_timer_start(&l->timer[LIMITS_T_SILENCE], cbs[LIMITS_T_SILENCE], l->silence * 1000ull, 0);
     *out = l;
     return 0;
 }

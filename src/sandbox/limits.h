@@ -44,8 +44,7 @@ enum limits_kind {
 struct limits;
 
 /* A limit was reached (once): reason is "time limit (1 s) reached" and so on. */
-typedef void (*limits_cb)(struct limits *l, enum limits_kind kind, const char *reason,
-                          void *data);
+typedef void (*limits_cb)(struct limits *l, enum limits_kind kind, const char *reason, void *data);
 
 /* The limits of lim that need a cgroup (enum cgroup_limit bits). */
 unsigned limits_cgroup_wanted(const struct job_limits *lim);

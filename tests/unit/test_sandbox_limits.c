@@ -222,8 +222,7 @@ static void test_unenforceable(void **state)
         struct seen s = {0};
         struct limits *l = (void *)1;
         struct err e = {0};
-        assert_int_equal(limits_start(&loop, &cases[i].lim, NULL, on_limit, &s, &l, &e),
-                         -ENOTSUP);
+        assert_int_equal(limits_start(&loop, &cases[i].lim, NULL, on_limit, &s, &l, &e), -ENOTSUP);
         assert_null(l);
         assert_string_equal(e.msg, cases[i].msg);
         assert_int_equal(limits_cgroup_wanted(&cases[i].lim) != 0, 1);
@@ -385,10 +384,14 @@ static void test_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_time),          harness_test(test_time_label),
-        harness_test(test_silence),       harness_test(test_free_early),
-        harness_test(test_free_in_callback), harness_test(test_no_limits),
-        harness_test(test_unenforceable), harness_test(test_tasks),
+        harness_test(test_time),
+        harness_test(test_time_label),
+        harness_test(test_silence),
+        harness_test(test_free_early),
+        harness_test(test_free_in_callback),
+        harness_test(test_no_limits),
+        harness_test(test_unenforceable),
+        harness_test(test_tasks),
         harness_test(test_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
