@@ -1762,9 +1762,10 @@ static void test_job_limits(void **state)
         const char *text;
     } times[] = {{"90", 90, "90"},       {"'90'", 90, "90"},   {"'90s'", 90, "90s"},
                  {"'30m'", 1800, "30m"}, {"'2h'", 7200, "2h"}, {"'1d'", 86400, "1d"}};
-    static const char *const bad_times[] = {"0",     "-1",     "1.5",   "''",   "'h'",  "'2x'",
-                                            "'2hh'", "' 2h'",  "'2 h'", "true", "{}",
-                                            "'99999999999999999999'", "'20000d'"};
+    static const char *const bad_times[] = {"0",       "-1",   "1.5",   "''",
+                                            "'h'",     "'2x'", "'2hh'", "' 2h'",
+                                            "'2 h'",   "true", "{}",    "'99999999999999999999'",
+                                            "'20000d'"};
     static const char *const bad_tasks[] = {"0", "-3", "1.5", "'20'", "true", "4194305"};
     struct config cfg;
     char lua[512], p[PATH_MAX + 16], *text;
@@ -1856,8 +1857,8 @@ static void test_job_limits(void **state)
     show_to(&cfg, p, false);
     text = read_text(p);
     assert_non_null(strstr(text, "    network = false,\n"));
-    assert_non_null(
-        strstr(text, "    limits = { time = \"2h\", silence = 600, memory = \"512M\", tasks = 100, },\n"));
+    assert_non_null(strstr(
+        text, "    limits = { time = \"2h\", silence = 600, memory = \"512M\", tasks = 100, },\n"));
     assert_non_null(strstr(text, "        limits = { time = 60, silence = false, memory = 1048576, "
                                  "tasks = false, },\n        network = true,\n"));
     free(text);
