@@ -1525,10 +1525,9 @@ static void job_limits_free(struct job_limits *l)
 /* Parses options (all optional) and fills the defaults. */
 static void parse_options(struct loader *ld)
 {
-    static const char *const known[] = {"build_threads", "scan_threads", "dbdir",
-                                        "logdir",        "log_level",    "strict_scan",
-                                        "tui",           "keep_logs",    "limits",
-                                        "network",       NULL};
+    static const char *const known[] = {"build_threads", "scan_threads", "dbdir", "logdir",
+                                        "log_level",     "strict_scan",  "tui",   "keep_logs",
+                                        "limits",        "network",      NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct config *cfg = ld->cfg;
     int t = section(ld, "options");
@@ -1875,8 +1874,8 @@ static void check_cycles(struct loader *ld, const char *base)
  */
 static void parse_job_list(struct loader *ld, int t, const char *base)
 {
-    static const char *const keys[] = {"name",   "depends", "env",    "stages",
-                                       "run",    "limits",  "network", NULL};
+    static const char *const keys[] = {"name", "depends", "env",     "stages",
+                                       "run",  "limits",  "network", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     char where[PLACE_MAX], place[PLACE_MAX];

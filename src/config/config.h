@@ -84,11 +84,11 @@ struct stage {
  * the limit is not set.
  */
 struct job_limits {
-    unsigned time;     /* seconds of wall clock */
-    unsigned silence;  /* seconds without output */
-    uint64_t memory;   /* bytes of memory (RAM + swap) */
-    uint64_t tasks;    /* processes and threads */
-    char *time_text;   /* "2h", "30m", "90s" or "90" */
+    unsigned time;    /* seconds of wall clock */
+    unsigned silence; /* seconds without output */
+    uint64_t memory;  /* bytes of memory (RAM + swap) */
+    uint64_t tasks;   /* processes and threads */
+    char *time_text;  /* "2h", "30m", "90s" or "90" */
     char *silence_text;
     char *memory_text; /* "512M" or "536870912" */
 };

@@ -243,7 +243,8 @@ static void show_policy(FILE *out, const char *name, const struct env_policy *p)
     fputs("        },\n", out);
 }
 
-/* Writes ` key = v,` for show_limits: digits as a number, another text as a string, NULL as false. */
+/* Writes ` key = v,` for show_limits: digits as a number, another text as a string, NULL as false.
+ */
 static void show_limit(FILE *out, const char *key, const char *text)
 {
     fprintf(out, " %s = ", key);
@@ -271,8 +272,8 @@ static void show_limits(FILE *out, int ind, const struct job_limits *l,
     bool any = false, show[4];
 
     if (l->tasks)
-        v[3] = (snprintf(tasks[0], sizeof(tasks[0]), "%llu", (unsigned long long)l->tasks),
-                tasks[0]);
+        v[3] =
+            (snprintf(tasks[0], sizeof(tasks[0]), "%llu", (unsigned long long)l->tasks), tasks[0]);
     if (def) {
         d[0] = def->time_text;
         d[1] = def->silence_text;
@@ -531,7 +532,8 @@ static void jw_policy(struct jw *w, const char *key, const struct env_policy *p,
     jw_close(w, '}');
 }
 
-/* A job_limits as an object: each limit in seconds, bytes or a count (null: none), and as written. */
+/* A job_limits as an object: each limit in seconds, bytes or a count (null: none), and as written.
+ */
 static void jw_limits(struct jw *w, const char *key, const struct job_limits *l)
 {
     jw_open(w, key, '{');
