@@ -172,15 +172,15 @@ static void limits_on_cgwatch(struct cgwatch *w, enum cgwatch_event ev, unsigned
 }
 
 int limits_start(uv_loop_t *loop, const struct job_limits *lim, const struct cgroup_job *job,
-                 limits_cb cb, void *data, struct limits **out, struct err *e)
+                 unsigned enforced, limits_cb cb, void *data, struct limits **out, struct err *e)
 {
     struct limits *l;
-    unsigned wanted = limits_cgroup_wanted(lim);
+    unsigned wanted = limits_cgroup_wanted(lim), missing = wanted & ~(job ? enforced : 0);
     static const uv_timer_cb cbs[3] = {limits_on_time, limits_on_silence, limits_on_poll};
 
     *out = NULL;
-    if (wanted && !job) {
-        if (wanted & CGROUP_LIMIT_MEMORY) {
+    if (missing) {
+        if (missing & CGROUP_LIMIT_MEMORY) {
             char *label = limits_memory_label(lim);
             err_set(e, "memory limit (%s) cannot be enforced on this host", label);
             free(label);

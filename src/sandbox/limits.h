@@ -54,13 +54,15 @@ void limits_cgroup_limits(const struct job_limits *lim, struct cgroup_limits *ou
 
 /*
  * Starts the time and silence timers of lim from now. job is the job's
- * cgroup (NULL: none), made with limits_cgroup_limits(lim); it must
- * outlive the watchdog. A memory or task limit without a job to enforce
- * it is refused: -ENOTSUP, with e saying "memory limit (64M) cannot be
- * enforced on this host", and nothing started.
+ * cgroup (NULL: none), made with limits_cgroup_limits(lim) as far as its
+ * host enforces them; enforced says which (enum cgroup_limit bits,
+ * cgroup_base_limits; 0 without a job); job must outlive the watchdog. A
+ * memory or task limit that is not enforced is refused: -ENOTSUP, with e
+ * saying "memory limit (64M) cannot be enforced on this host", and nothing
+ * started.
  */
 int limits_start(uv_loop_t *loop, const struct job_limits *lim, const struct cgroup_job *job,
-                 limits_cb cb, void *data, struct limits **out, struct err *e);
+                 unsigned enforced, limits_cb cb, void *data, struct limits **out, struct err *e);
 
 /*
  * A process entered the job's cgroup (a stage was spawned): watch the

@@ -86,7 +86,7 @@ static void test_time(void **state)
     uv_loop_t loop;
     double t0 = now_ms();
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &l, &e), 0);
     assert_non_null(l);
     assert_int_equal(s.n, 0);
     assert_null(limits_reason(l));
@@ -114,7 +114,7 @@ static void test_time_label(void **state)
     struct err e = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &l, &e), 0);
     run_until_limit(&loop, &s, 3000);
     assert_string_equal(s.reason, "time limit (1s) reached");
     limits_free(l);
@@ -131,7 +131,7 @@ static void test_silence(void **state)
     uv_loop_t loop;
     double last;
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &l, &e), 0);
     for (int i = 0; i < 8; i++) {
         run_for(&loop, 200);
         limits_output(l);
@@ -157,7 +157,7 @@ static void test_free_early(void **state)
     struct err e = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &l, &e), 0);
     run_for(&loop, 100);
     limits_free(l);
     run_for(&loop, 1500);
@@ -173,7 +173,7 @@ static void test_free_in_callback(void **state)
     struct err e = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &s.l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &s.l, &e), 0);
     run_until_limit(&loop, &s, 3000);
     assert_int_equal(s.n, 1);
     assert_null(s.l);
@@ -190,7 +190,7 @@ static void test_no_limits(void **state)
     struct err e = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, NULL, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, NULL, 0, on_limit, &s, &l, &e), 0);
     assert_int_equal(limits_arm(l, &e), 0);
     run_for(&loop, 200);
     assert_false(limits_check(l));
@@ -222,10 +222,24 @@ static void test_unenforceable(void **state)
         struct seen s = {0};
         struct limits *l = (void *)1;
         struct err e = {0};
-        assert_int_equal(limits_start(&loop, &cases[i].lim, NULL, on_limit, &s, &l, &e), -ENOTSUP);
+        assert_int_equal(limits_start(&loop, &cases[i].lim, NULL, 0, on_limit, &s, &l, &e),
+                         -ENOTSUP);
         assert_null(l);
         assert_string_equal(e.msg, cases[i].msg);
         assert_int_equal(limits_cgroup_wanted(&cases[i].lim) != 0, 1);
+    }
+    /* A cgroup that enforces memory but not tasks: the task limit is refused. */
+    {
+        struct job_limits lim = {.memory = 1u << 20, .memory_text = "1M", .tasks = 20};
+        struct seen s = {0};
+        struct limits *l = (void *)1;
+        struct err e = {0};
+        char fake;
+        assert_int_equal(limits_start(&loop, &lim, (const struct cgroup_job *)(void *)&fake,
+                                      CGROUP_LIMIT_MEMORY, on_limit, &s, &l, &e),
+                         -ENOTSUP);
+        assert_null(l);
+        assert_string_equal(e.msg, "task limit (20) cannot be enforced on this host");
     }
     close_loop(&loop);
 }
@@ -331,7 +345,7 @@ static void test_tasks(void **state)
         return;
     }
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, j, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, j, cgroup_base_limits(b), on_limit, &s, &l, &e), 0);
     pid = spawn_in_job(j, child_fork_and_stay);
     assert_int_equal(limits_arm(l, &e), 0);
     run_until_limit(&loop, &s, 5000);
@@ -364,7 +378,7 @@ static void test_memory(void **state)
         return;
     }
     uv_loop_init(&loop);
-    assert_int_equal(limits_start(&loop, &lim, j, on_limit, &s, &l, &e), 0);
+    assert_int_equal(limits_start(&loop, &lim, j, cgroup_base_limits(b), on_limit, &s, &l, &e), 0);
     pid = spawn_in_job(j, child_eat_memory);
     assert_int_equal(limits_arm(l, &e), 0);
     /* Without running the loop: the stage ended, did a limit end it? */
