@@ -245,8 +245,8 @@ static void on_stage_exit(struct proc *p, void *data)
     proc_describe_status(p, status, sizeof(status));
     proc_free(p);
     sl->proc = NULL;
-    if (!ok)
-        limits_check(sl->lim); /* did a limit end it? Then that is the reason */
+    /* A limit reached during the stage (the kernel's OOM kill, a failed fork) is the reason. */
+    limits_check(sl->lim);
     if (!ok)
         capture_note(&sl->cap, "=> %s", status);
     if (capture_close(&sl->cap, &e) < 0) {
