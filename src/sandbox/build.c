@@ -61,7 +61,8 @@ struct build {
     char *error;
     double started, ended;
     uv_timer_t defer; /* starts the run from the loop */
-    struct cgroup_base *cg_base; /* the build's cgroup (a job's is in it), or NULL */
+    /* The build's cgroup (each job's is in it), or NULL. */
+    struct cgroup_base *cg_base;
 };
 
 static void dispatch(struct build *b);
