@@ -295,8 +295,10 @@ void config_free(struct config *cfg)
             free(j->stages[k].run);
         }
         free(j->stages);
+        schema_limits_free(&j->limits);
     }
     free(cfg->jobs);
+    schema_limits_free(&cfg->limits);
     strv_free(&cfg->warnings);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -152,6 +152,14 @@ void schema_pkgsrc(struct loader *ld);
 void schema_sandboxes(struct loader *ld);
 /* Warns about the bob sections that we accept but do not implement. */
 void schema_unsupported(struct loader *ld);
+/*
+ * Parses t.limits (t absolute, base its place) into *out, starting from
+ * def (NULL: none): a key that is nil keeps the default, false removes it.
+ */
+void schema_limits(struct loader *ld, int t, const char *base, const struct job_limits *def,
+                   struct job_limits *out);
+/* Frees the texts of a job_limits. */
+void schema_limits_free(struct job_limits *l);
 /* Frees what an action owns and zeroes it. */
 void schema_action_clear(struct action *a);
 

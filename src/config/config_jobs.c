@@ -196,7 +196,8 @@ static void jobs_check_cycles(struct loader *ld, const char *base)
  */
 static void jobs_parse_list(struct loader *ld, int t, const char *base)
 {
-    static const char *const keys[] = {"name", "depends", "env", "stages", "run", NULL};
+    static const char *const keys[] = {"name", "depends", "env",     "stages",
+                                       "run",  "limits",  "network", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
     char where[PLACE_MAX], place[PLACE_MAX];
@@ -215,7 +216,7 @@ static void jobs_parse_list(struct loader *ld, int t, const char *base)
 
         value_placef(where, "%s[%lld]", base, (long long)i);
         jt = value_table_at(ld, t, i, where);
-        value_check_keys(ld, jt, where, keys, "name, depends, env, stages or run");
+        value_check_keys(ld, jt, where, keys, "name, depends, env, stages, run, limits or network");
         j->name = value_req_str(ld, jt, "name", where);
         value_placef(place, "%s.name", where);
         if ((why = jobs_name_error(j->name)))
@@ -233,6 +234,8 @@ static void jobs_parse_list(struct loader *ld, int t, const char *base)
         lua_pop(L, 1);
         value_opt_env(ld, jt, "env", value_placef(place, "%s.env", where), &j->env, true);
         jobs_stages(ld, jt, where, j);
+        schema_limits(ld, jt, where, &cfg->limits, &j->limits);
+        j->network = value_opt_bool(ld, jt, "network", where, cfg->network);
         lua_pop(L, 1);
     }
     for (size_t i = 0; i < cfg->njobs; i++) {

@@ -425,12 +425,135 @@ static char *schema_default_dbdir(void)
     return db;
 }
 
+#define LIMIT_MAX_SECONDS 1000000000u /* about 31 years */
+#define LIMIT_MAX_TASKS 4194304u      /* the kernel's PID_MAX_LIMIT */
+
+/*
+ * Parses t.limits (t absolute, base its place) into *out, starting from
+ * def (NULL: none): a key that is nil keeps the default, false removes it.
+ * time and silence are seconds, or strings "90", "90s", "30m", "2h", "1d";
+ * memory is bytes, or a size "512M" (K, M, G, T); tasks is a count. The
+ * user's wording is kept in the *_text fields (a number as its digits).
+ * Every string is stored in *out as soon as it is made (see the top).
+ */
+void schema_limits(struct loader *ld, int t, const char *base, const struct job_limits *def,
+                   struct job_limits *out)
+{
+    static const char *const keys[] = {"time", "silence", "memory", "tasks", NULL};
+    lua_State *L = ld->L;
+    char where[PLACE_MAX], place[PLACE_MAX];
+    int ty, lt;
+
+    if (def) {
+        out->time = def->time;
+        out->silence = def->silence;
+        out->memory = def->memory;
+        out->tasks = def->tasks;
+        out->time_text = def->time_text ? xstrdup(def->time_text) : NULL;
+        out->silence_text = def->silence_text ? xstrdup(def->silence_text) : NULL;
+        out->memory_text = def->memory_text ? xstrdup(def->memory_text) : NULL;
+    }
+    value_placef(where, "%s.limits", base);
+    if ((ty = value_get(L, t, "limits")) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (ty != LUA_TTABLE)
+        value_fail(ld, where, "must be a table such as { time = \"2h\", memory = \"4G\" }, got %s",
+                   luaL_typename(L, -1));
+    lt = lua_gettop(L);
+    value_check_keys(ld, lt, where, keys, "time, silence, memory or tasks");
+    for (int k = 0; k < 2; k++) {
+        const char *key = k == 0 ? "time" : "silence";
+        unsigned *v = k == 0 ? &out->time : &out->silence;
+        char **text = k == 0 ? &out->time_text : &out->silence_text;
+        unsigned long long n = 0, unit = 1;
+        const char *s, *p;
+        value_placef(place, "%s.%s", where, key);
+        ty = value_get(L, lt, key);
+        if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+            if (ty != LUA_TNIL) { /* false: no limit, whatever the default */
+                *v = 0;
+                free(*text);
+                *text = NULL;
+            }
+            lua_pop(L, 1);
+            continue;
+        }
+        if (ty != LUA_TNUMBER && ty != LUA_TSTRING)
+            value_fail(ld, place,
+                       "must be a number of seconds or a duration such as \"2h\", got %s",
+                       luaL_typename(L, -1));
+        if (ty == LUA_TNUMBER && !lua_isinteger(L, -1))
+            value_fail(ld, place, "must be a whole number of seconds, got %s", lua_tostring(L, -1));
+        s = lua_tostring(L, -1);
+        for (p = s; *p >= '0' && *p <= '9' && n <= LIMIT_MAX_SECONDS; p++)
+            n = n * 10 + (unsigned long long)(*p - '0');
+        if (p > s && *p && !p[1] && strchr("smhd", *p))
+            unit = *p == 's' ? 1 : *p == 'm' ? 60 : *p == 'h' ? 3600 : 86400;
+        else if (*p || p == s)
+            unit = 0;
+        if (unit == 0 || n == 0 || n * unit > LIMIT_MAX_SECONDS)
+            value_fail(
+                ld, place,
+                "must be a positive number of seconds or a duration such as \"90s\", \"30m\" or "
+                "\"2h\" (at most %u s), got '%s'",
+                LIMIT_MAX_SECONDS, s);
+        *v = (unsigned)(n * unit);
+        free(*text);
+        *text = xstrdup(s);
+        lua_pop(L, 1);
+    }
+    value_placef(place, "%s.memory", where);
+    ty = value_get(L, lt, "memory");
+    if (ty == LUA_TBOOLEAN && lua_toboolean(L, -1))
+        value_fail(ld, place,
+                   "must be a number of bytes, a size such as \"4G\" or false, got true");
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL) {
+        free(out->memory_text);
+        out->memory_text = NULL;
+        out->memory = 0;
+    }
+    if (ty == LUA_TNUMBER) {
+        out->memory = value_opt_size(ld, lt, "memory", where);
+        out->memory_text = xasprintf("%llu", (unsigned long long)out->memory);
+    } else if (ty != LUA_TNIL && ty != LUA_TBOOLEAN) {
+        out->memory = value_opt_size(ld, lt, "memory", where);
+        value_get(L, lt, "memory");
+        out->memory_text = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    value_placef(place, "%s.tasks", where);
+    ty = value_get(L, lt, "tasks");
+    if (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        out->tasks = 0;
+    } else if (ty != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer n = ty == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || n < 1 || n > (lua_Integer)LIMIT_MAX_TASKS)
+            value_fail(ld, place, "must be an integer from 1 to %u (or false), got %s",
+                       LIMIT_MAX_TASKS,
+                       ty == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+        out->tasks = (uint64_t)n;
+    }
+    lua_pop(L, 2);
+}
+
+/* Frees the texts of a job_limits. */
+void schema_limits_free(struct job_limits *l)
+{
+    free(l->time_text);
+    free(l->silence_text);
+    free(l->memory_text);
+}
+
 /* Parses options (all optional) and fills the defaults. */
 void schema_options(struct loader *ld)
 {
-    static const char *const known[] = {"build_threads", "scan_threads", "dbdir",
-                                        "logdir",        "log_level",    "strict_scan",
-                                        "tui",           "keep_logs",    NULL};
+    static const char *const known[] = {"build_threads", "scan_threads", "dbdir", "logdir",
+                                        "log_level",     "strict_scan",  "tui",   "keep_logs",
+                                        "limits",        "network",      NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct config *cfg = ld->cfg;
     int t = schema_section(ld, "options");
@@ -439,6 +562,7 @@ void schema_options(struct loader *ld)
     cfg->build_threads = 1;
     cfg->scan_threads = 1;
     cfg->tui = true;
+    cfg->network = true;
     if (t) {
         value_warn_unknown(ld, t, "options", known);
         cfg->build_threads = value_opt_count(ld, t, "build_threads", "options", 1);
@@ -449,6 +573,8 @@ void schema_options(struct loader *ld)
         cfg->strict_scan = value_opt_bool(ld, t, "strict_scan", "options", false);
         cfg->tui = value_opt_bool(ld, t, "tui", "options", true);
         cfg->keep_logs = value_opt_bool(ld, t, "keep_logs", "options", false);
+        cfg->network = value_opt_bool(ld, t, "network", "options", true);
+        schema_limits(ld, t, "options", NULL, &cfg->limits);
         if (cfg->log_level && !value_in_list(cfg->log_level, levels))
             value_fail(ld, "options.log_level",
                        "unknown log level '%s' (expected error, warn, info, debug or trace)",

@@ -241,6 +241,58 @@ static void show_policy(FILE *out, const char *name, const struct env_policy *p)
     fputs("        },\n", out);
 }
 
+/* Writes ` key = v,` for show_limits: digits as a number, another text as a string, NULL as false.
+ */
+static void show_limit(FILE *out, const char *key, const char *text)
+{
+    fprintf(out, " %s = ", key);
+    if (!text)
+        fputs("false", out);
+    else if (text[strspn(text, "0123456789")] == '\0')
+        fputs(text, out);
+    else
+        show_str(out, text);
+    fputc(',', out);
+}
+
+/*
+ * Writes `limits = { ... },` at indent ind: the limits set in l, or with
+ * def (a job's against options.limits) those that differ from it, false
+ * for one the job removes. Nothing when there is nothing to write.
+ */
+static void show_limits(FILE *out, int ind, const struct job_limits *l,
+                        const struct job_limits *def)
+{
+    static const char *const keys[4] = {"time", "silence", "memory", "tasks"};
+    char tasks[2][24];
+    const char *v[4] = {l->time_text, l->silence_text, l->memory_text, NULL};
+    const char *d[4] = {NULL, NULL, NULL, NULL};
+    bool any = false, show[4];
+
+    if (l->tasks)
+        v[3] =
+            (snprintf(tasks[0], sizeof(tasks[0]), "%llu", (unsigned long long)l->tasks), tasks[0]);
+    if (def) {
+        d[0] = def->time_text;
+        d[1] = def->silence_text;
+        d[2] = def->memory_text;
+        if (def->tasks)
+            d[3] = (snprintf(tasks[1], sizeof(tasks[1]), "%llu", (unsigned long long)def->tasks),
+                    tasks[1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        show[i] = (v[i] || d[i]) && !(v[i] && d[i] && strcmp(v[i], d[i]) == 0);
+        any |= show[i];
+    }
+    if (!any)
+        return;
+    fprintf(out, "%*slimits = {", ind, "");
+    for (int i = 0; i < 4; i++)
+        if (show[i])
+            show_limit(out, keys[i], v[i]);
+    fputs(" },\n", out);
+}
+
 /* Prints the effective config as a Lua config that loads back to the same config. */
 void config_show_lua(const struct config *cfg, FILE *out)
 {
@@ -254,6 +306,8 @@ void config_show_lua(const struct config *cfg, FILE *out)
     fprintf(out, "    strict_scan = %s,\n", cfg->strict_scan ? "true" : "false");
     fprintf(out, "    tui = %s,\n", cfg->tui ? "true" : "false");
     fprintf(out, "    keep_logs = %s,\n", cfg->keep_logs ? "true" : "false");
+    fprintf(out, "    network = %s,\n", cfg->network ? "true" : "false");
+    show_limits(out, 4, &cfg->limits, NULL);
     fputs("}\n", out);
 
     if (cfg->has_pkgsrc) {
@@ -307,6 +361,9 @@ void config_show_lua(const struct config *cfg, FILE *out)
                 fputs(" },\n", out);
             }
             fputs("        },\n", out);
+            show_limits(out, 8, &j->limits, &cfg->limits);
+            if (j->network != cfg->network)
+                fprintf(out, "        network = %s,\n", j->network ? "true" : "false");
             fputs("    },\n", out);
         }
         fputs("}\n", out);
@@ -392,6 +449,33 @@ static void show_json_policy(struct json *w, const char *key, const struct env_p
     json_object_end(w);
 }
 
+/* A job_limits as an object: each limit in seconds, bytes or a count (null: none), and as written.
+ */
+static void show_json_limits(struct json *w, const char *key, const struct job_limits *l)
+{
+    json_object_begin(w, key);
+    if (l->time)
+        json_uint(w, "time", l->time);
+    else
+        json_null(w, "time");
+    json_string(w, "time_text", l->time_text);
+    if (l->silence)
+        json_uint(w, "silence", l->silence);
+    else
+        json_null(w, "silence");
+    json_string(w, "silence_text", l->silence_text);
+    if (l->memory)
+        json_uint(w, "memory", l->memory);
+    else
+        json_null(w, "memory");
+    json_string(w, "memory_text", l->memory_text);
+    if (l->tasks)
+        json_uint(w, "tasks", l->tasks);
+    else
+        json_null(w, "tasks");
+    json_object_end(w);
+}
+
 /* Prints the effective config as one JSON object, with the warnings. */
 void config_show_json(const struct config *cfg, FILE *out)
 {
@@ -411,6 +495,8 @@ void config_show_json(const struct config *cfg, FILE *out)
     json_bool(&w, "strict_scan", cfg->strict_scan);
     json_bool(&w, "tui", cfg->tui);
     json_bool(&w, "keep_logs", cfg->keep_logs);
+    json_bool(&w, "network", cfg->network);
+    show_json_limits(&w, "limits", &cfg->limits);
     json_object_end(&w);
 
     if (cfg->has_pkgsrc) {
@@ -460,6 +546,8 @@ void config_show_json(const struct config *cfg, FILE *out)
             json_object_end(&w);
         }
         json_array_end(&w);
+        show_json_limits(&w, "limits", &j->limits);
+        json_bool(&w, "network", j->network);
         json_object_end(&w);
     }
     json_array_end(&w);
