@@ -196,7 +196,6 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
     r.pgid = proc_pid(r.proc);
     r.pl = pipeline_new(&r.c.ctx, r.root, false, &run_ops, &r);
     /* Without CMD's start time (it could not be read), nothing is spared. */
-    pipeline_spare_before(r.pl, r.pgid);
     pipeline_start(r.pl);
     sbx_cmd_run_loop(&r.c);
     pipeline_free(r.pl); /* NULL unless the loop ended before it did */

@@ -381,6 +381,7 @@ static int slot_limits_start(struct slot *sl)
         } else {
             sl->lcg.dir_fd = cgroup_job_dirfd(sl->cg);
             sl->lcg.n_procs = cgroup_job_procs_fds(sl->cg, &sl->lcg.procs_fds);
+            pipeline_set_cgroup(sl->pl, sl->cg); /* the job's kills go through it */
         }
     }
     if (limits_start(b->ctx->loop, &j->limits, sl->cg, sl->cg ? can : 0, slot_on_limit, sl,
@@ -570,6 +571,7 @@ struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
 {
     struct build *b = xcalloc(1, sizeof(*b));
     struct err e;
+    unsigned stale = 0;
     b->ctx = ctx;
     b->cfg = ctx->cfg;
     b->obs = *obs;
@@ -585,8 +587,13 @@ struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
         b->slots[i].job = -1;
     }
     /* One cgroup for the build, one per job in it; without it, only time and silence. */
-    if (cgroup_base_open(&b->cg_base, &e) < 0)
+    if (cgroup_base_open(&b->cg_base, &e) < 0) {
         b->cg_base = NULL;
+    } else if (cgroup_sweep(b->cg_base, 1000, &stale, &e) < 0) {
+        log_warn("%s", e.msg);
+    } else if (stale) {
+        log_debug("cgroup: killed and removed %u cgroup(s) of a bob that died", stale);
+    }
     build_limits_warn(b, jobs, n, b->cg_base ? NULL : e.msg);
     b->started = now_ms();
     uv_timer_init(ctx->loop, &b->defer);

@@ -177,3 +177,8 @@ void devshell_free(struct devshell *sh)
     ptyrelay_free(sh->relay);
     free(sh);
 }
+
+pid_t devshell_pid(const struct devshell *sh)
+{
+    return sh->proc ? proc_pid(sh->proc) : 0;
+}
