@@ -145,7 +145,7 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
         rc = err_sys(e, errno, "cannot bind %s onto itself", canon);
         goto out;
     }
-    if (mount(NULL, canon, NULL, MS_PRIVATE, NULL) != 0) {
+    if (mount("none", canon, "none", MS_PRIVATE, NULL) != 0) {
         rc = err_sys(e, errno, "cannot make %s private", canon);
         if (strcmp(holder->path, canon) != 0)
             umount2(canon, UMOUNT_NOFOLLOW);
@@ -267,7 +267,7 @@ int plat_own_mount_ns(struct err *e)
 {
     if (unshare(CLONE_NEWNS) != 0)
         return err_sys(e, errno, "cannot make a mount namespace of our own");
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return err_sys(e, errno, "cannot make the mounts of our namespace private");
     return 0;
 }
