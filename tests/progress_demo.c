@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "loop/capture.h"
-#include "loop/progress.h"
+#include "display/display.h"
 #include "loop/runstate.h"
 #include "util/util.h"
 
@@ -60,7 +60,7 @@ struct slot {
 
 static struct {
     uv_loop_t loop;
-    struct progress *p;
+    struct display *p;
     struct runstate *rs;
     struct slot slots[NSLOTS];
     double scale;
@@ -89,9 +89,9 @@ static void job_end(struct slot *s, bool ok, const char *why)
         demo.failed++;
     uv_timer_stop(&s->stage_timer);
     uv_timer_stop(&s->out_timer);
-    progress_finished(demo.p, ok, j->name, detail);
-    progress_slot_output(demo.p, s->index, NULL);
-    progress_slot_idle(demo.p, s->index);
+    display_finished(demo.p, ok, j->name, detail);
+    display_slot_output(demo.p, s->index, NULL);
+    display_slot_idle(demo.p, s->index);
     capture_clear_ring(&s->cap);
     s->job = -1;
 }
@@ -114,7 +114,7 @@ static void on_output(uv_timer_t *t)
         line = xasprintf("progress %u%%\r", n);
     capture_add(&s->cap, line, strlen(line));
     free(line);
-    progress_slot_touch(demo.p, s->index);
+    display_slot_touch(demo.p, s->index);
 }
 
 /* The current stage is over: the next one, or the end of the job. */
@@ -129,7 +129,7 @@ static void on_stage(uv_timer_t *t)
     }
     s->stage++;
     capture_note(&s->cap, "==> %s", j->stages[s->stage]);
-    progress_slot_stage(demo.p, s->index, j->stages[s->stage]);
+    display_slot_stage(demo.p, s->index, j->stages[s->stage]);
 }
 
 /* Starts job in slot s. */
@@ -145,10 +145,10 @@ static void job_start(struct slot *s, int job)
     s->start = now_ms();
     s->lines = 0;
     j->state = JOB_RUNNING;
-    progress_slot_start(demo.p, s->index, (unsigned)s->index + 1, j->name);
-    progress_slot_stage(demo.p, s->index, j->stages[0]);
+    display_slot_start(demo.p, s->index, (unsigned)s->index + 1, j->name);
+    display_slot_stage(demo.p, s->index, j->stages[0]);
     capture_note(&s->cap, "==> %s", j->stages[0]);
-    progress_slot_output(demo.p, s->index, &s->cap);
+    display_slot_output(demo.p, s->index, &s->cap);
     uv_timer_start(&s->stage_timer, on_stage, stage_ms, stage_ms);
     uv_timer_start(&s->out_timer, on_output, OUTPUT_MS, OUTPUT_MS);
 }
@@ -166,7 +166,7 @@ static void end(void)
     demo.rs = NULL;
     if (demo.crash)
         uv_close((uv_handle_t *)&demo.crash_timer, NULL);
-    progress_free(demo.p);
+    display_free(demo.p);
     demo.p = NULL;
 }
 
@@ -184,7 +184,7 @@ static void dispatch(void)
             snprintf(why, sizeof(why), "depends on %s", jobs[j->dep].name);
             j->state = JOB_SKIPPED;
             demo.skipped++;
-            progress_skipped(demo.p, j->name, why);
+            display_skipped(demo.p, j->name, why);
             i = (size_t)-1; /* a skip may make others skip: look again */
         }
     }
@@ -219,10 +219,10 @@ static void on_crash(uv_timer_t *t)
 static void on_state(enum run_state st, int signum, void *data)
 {
     if (st == RUN_STOPPING) {
-        progress_set_note(demo.p, "stopping, ^C again to stop now");
+        display_set_note(demo.p, "stopping, ^C again to stop now");
         dispatch();
     } else if (st == RUN_SHUTDOWN) {
-        progress_set_note(demo.p, "interrupted, cleaning up");
+        display_set_note(demo.p, "interrupted, cleaning up");
         for (size_t k = 0; k < NSLOTS; k++)
             if (demo.slots[k].job >= 0)
                 job_end(&demo.slots[k], false, "interrupted");
@@ -247,15 +247,15 @@ int main(int argc, char **argv)
         s->stage_timer.data = s->out_timer.data = s;
     }
     unsigned ids[NSLOTS] = {1, 2, 3};
-    struct progress_opts o = {.loop = &demo.loop,
-                              .fd = 2,
-                              .tty = isatty(2),
-                              .key_fd = 0,
-                              .nslots = NSLOTS,
-                              .ids = ids,
-                              .title = "Building"};
-    demo.p = progress_new(&o);
-    progress_set_total(demo.p, NJOBS);
+    struct display_opts o = {.loop = &demo.loop,
+                             .fd = 2,
+                             .tty = isatty(2),
+                             .key_fd = 0,
+                             .nslots = NSLOTS,
+                             .ids = ids,
+                             .title = "Building"};
+    demo.p = display_new(&o);
+    display_set_total(demo.p, NJOBS);
     demo.rs = runstate_new(&demo.loop, false, on_state, NULL, NULL);
     if (!demo.rs)
         return 1;

@@ -11,6 +11,8 @@
 
 #include "actions/unmount.h"
 #include "loop/proc.h"
+#include "platform/cgroup.h"
+#include "platform/launch.h"
 #include "platform/platform.h"
 #include "util/fault.h"
 
@@ -295,6 +297,8 @@ static void start_cmd(struct actrun *r, const struct script *sc)
     const char *argv[] = {"/bin/sh", "-ceu", sc->run, NULL};
     struct proc_opts po = {0};
     struct proc_cbs cbs = {on_cmd_data, on_cmd_exit, on_cmd_linger, r};
+    struct cgroup_job *cg = NULL;
+    struct launch_cgroup lc = {.dir_fd = -1};
     struct err e;
 
     env_from_environ(&env);
@@ -308,14 +312,33 @@ static void start_cmd(struct actrun *r, const struct script *sc)
     po.argv = argv;
     po.env = (const char *const *)env.v;
     po.root = r->cur->chroot ? r->o.root : NULL;
+    po.cover = r->cur->chroot ? r->o.cover : NULL;
     po.cwd = r->cur->chroot ? "/" : r->o.root;
     po.setsid = true;
     po.in = PROC_IO_NULL;
     po.out = PROC_IO_PIPE;
     po.err = PROC_IO_PIPE;
     po.drain_ms = CMD_DRAIN_MS;
+    /*
+     * A host command runs in the sandbox's own cgroup, so that whatever it
+     * leaves running is killed by the sandbox's destroy (by any bob). A
+     * chroot command has its pid namespace: it leaves nothing.
+     */
+    if (!r->cur->chroot) {
+        char key[CGROUP_SANDBOX_KEY_LEN];
+        struct err cge;
+        cgroup_sandbox_key(r->o.root, key);
+        if (cgroup_sandbox_open(key, &cg, &cge) == 0) {
+            lc.dir_fd = cgroup_job_dirfd(cg);
+            lc.n_procs = cgroup_job_procs_fds(cg, &lc.procs_fds);
+            po.cgroup = &lc;
+        } else if (cge.code != ENOTSUP) {
+            log_warn("%s", cge.msg);
+        }
+    }
     r->errout.len = 0;
     r->proc = proc_spawn(r->o.loop, &po, &cbs, &e);
+    cgroup_job_free(cg); /* its descriptors were for the start only */
     strv_free(&env);
     if (!r->proc) {
         memcpy(&r->err, &e, sizeof(e));

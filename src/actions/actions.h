@@ -21,11 +21,12 @@ typedef void (*actrun_cb)(struct actrun *r, int status, const struct err *e, voi
 struct actrun_opts {
     uv_loop_t *loop;
     const struct action_list *list;
-    enum env_ctx ctx;       /* matched against only.environment */
-    const char *root;       /* host path of the sandbox */
-    const struct strv *env; /* bob_* variables, "K=V", for cmd actions */
-    bool reverse;           /* undo instead of create */
-    size_t count;           /* forward: run list[0..count); reverse: undo list[count-1..0] */
+    enum env_ctx ctx;         /* matched against only.environment */
+    const char *root;         /* host path of the sandbox */
+    const char *const *cover; /* guest paths covered for chroot commands (proc_opts.cover) */
+    const struct strv *env;   /* bob_* variables, "K=V", for cmd actions */
+    bool reverse;             /* undo instead of create */
+    size_t count;             /* forward: run list[0..count); reverse: undo list[count-1..0] */
     actrun_cb cb;
     void *data;
 };

@@ -10,7 +10,8 @@
 #include "cli/pkgplan.h"
 #include "cli/pkgscan.h"
 #include "cli/sbx_cmd.h"
-#include "loop/progress.h"
+#include "display/display.h"
+#include "platform/platform.h"
 #include "sandbox/build.h"
 
 static const char build_help[] =
@@ -52,7 +53,7 @@ struct bcmd {
     struct sbx_cmd c;
     int rc;
     struct build *build;
-    struct progress *prog;
+    struct display *prog;
     FILE *events;
     bool events_is_stdout;
     bool json;
@@ -127,7 +128,7 @@ static void on_sandboxes(void *data, const unsigned *ids, size_t n, bool created
 static void on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct bcmd *bc = data;
-    progress_slot_start(bc->prog, slot, sandbox, j->name);
+    display_slot_start(bc->prog, slot, sandbox, j->name);
     emit(bc, "job_started", "\"job\":%s,\"sandbox\":%u", js(j->name), sandbox);
 }
 
@@ -135,15 +136,15 @@ static void on_stage_started(void *data, size_t slot, const struct job *j, const
                              const struct capture *output)
 {
     struct bcmd *bc = data;
-    progress_slot_stage(bc->prog, slot, stage);
-    progress_slot_output(bc->prog, slot, output);
+    display_slot_stage(bc->prog, slot, stage);
+    display_slot_output(bc->prog, slot, output);
     emit(bc, "stage_started", "\"job\":%s,\"stage\":%s", js(j->name), js(stage));
 }
 
 static void on_job_output(void *data, size_t slot)
 {
     struct bcmd *bc = data;
-    progress_slot_touch(bc->prog, slot);
+    display_slot_touch(bc->prog, slot);
 }
 
 static void on_job_finished(void *data, size_t slot, const struct build_result *r)
@@ -151,21 +152,21 @@ static void on_job_finished(void *data, size_t slot, const struct build_result *
     struct bcmd *bc = data;
     char d[32], detail[256];
     fmt_duration(d, sizeof(d), r->ms);
-    progress_slot_output(bc->prog, slot, NULL);
-    progress_slot_idle(bc->prog, slot);
+    display_slot_output(bc->prog, slot, NULL);
+    display_slot_idle(bc->prog, slot);
     if (r->interrupted) {
         emit(bc, "job_finished", "\"job\":%s,\"status\":\"interrupted\",\"elapsed\":%.3f",
              js(r->job->name), r->ms / 1000.0);
         return;
     }
     if (r->state == JOB_SUCCEEDED) {
-        progress_finished(bc->prog, true, r->job->name, d);
+        display_finished(bc->prog, true, r->job->name, d);
         emit(bc, "job_finished", "\"job\":%s,\"status\":\"succeeded\",\"elapsed\":%.3f",
              js(r->job->name), r->ms / 1000.0);
         return;
     }
     snprintf(detail, sizeof(detail), "%s, %s", r->stage, d);
-    progress_finished(bc->prog, false, r->job->name, detail);
+    display_finished(bc->prog, false, r->job->name, detail);
     emit(bc, "job_finished",
          "\"job\":%s,\"status\":\"failed\",\"stage\":%s,\"log\":%s,\"reason\":%s,\"elapsed\":%.3f",
          js(r->job->name), js(r->stage), js(r->log), js(r->reason), r->ms / 1000.0);
@@ -174,14 +175,14 @@ static void on_job_finished(void *data, size_t slot, const struct build_result *
 static void on_job_skipped(void *data, const struct build_result *r)
 {
     struct bcmd *bc = data;
-    progress_skipped(bc->prog, r->job->name, r->reason);
+    display_skipped(bc->prog, r->job->name, r->reason);
     emit(bc, "job_skipped", "\"job\":%s,\"reason\":%s", js(r->job->name), js(r->reason));
 }
 
 static void on_note(void *data, const char *event, const char *text)
 {
     struct bcmd *bc = data;
-    progress_set_note(bc->prog, text);
+    display_set_note(bc->prog, text);
     emit(bc,
          strcmp(event, "stopping") == 0   ? "run_stopping"
          : strcmp(event, "shutdown") == 0 ? "run_shutdown"
@@ -196,7 +197,7 @@ static void on_finished(void *data)
 {
     struct bcmd *bc = data;
     log_set_hook(NULL, NULL);
-    progress_free(bc->prog);
+    display_free(bc->prog);
     bc->prog = NULL;
     if (build_error(bc->build)) {
         cli_error("%s", build_error(bc->build));
@@ -226,7 +227,7 @@ static void on_signal(enum run_state state, int signum, void *data)
 static void on_log(const char *line, void *data)
 {
     struct bcmd *bc = data;
-    progress_message(bc->prog, line);
+    display_message(bc->prog, line);
 }
 
 /* Prints the summary (text or JSON) on stdout; returns the exit status. */
@@ -522,7 +523,7 @@ out:
 /* Starts the build of the jobs (the config's, or those of the pkgsrc plan). */
 static int build_begin(struct bcmd *bc)
 {
-    struct progress_opts po = {0};
+    struct display_opts po = {0};
     struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
                                  on_job_output, on_job_finished, on_job_skipped,
                                  on_note,       on_finished,     bc};
@@ -564,8 +565,8 @@ static int build_begin(struct bcmd *bc)
     po.nslots = njobs < bc->c.cfg.build_threads ? njobs : bc->c.cfg.build_threads;
     po.title = "Building";
     bc->build = build_start(&bc->c.ctx, jobs, njobs, &obs);
-    bc->prog = progress_new(&po);
-    progress_set_total(bc->prog, njobs);
+    bc->prog = display_new(&po);
+    display_set_total(bc->prog, njobs);
     log_set_hook(on_log, bc);
     emit(bc, "run_started", "\"jobs\":%zu,\"sandboxes\":%zu", njobs, po.nslots);
     free(jobs);
@@ -648,6 +649,14 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     if (bc.c.cfg.njobs == 0 && !(bc.pkgsrc && bc.roots.n > 0)) {
         cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
+    }
+    {
+        struct err e;
+        /* The build's mounts are its own: they go with it, even on SIGKILL. */
+        if (plat_own_mount_ns(&e) < 0) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
     }
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;

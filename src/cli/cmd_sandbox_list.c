@@ -39,7 +39,11 @@ int cmd_sandbox_list(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         char *p = sandbox_path(&c.cfg, ids[i]);
-        printf("%s%s\n", p, sandbox_is_complete(&c.cfg, ids[i]) ? "" : " (incomplete)");
+        pid_t holder = sandbox_holder(&c.cfg, ids[i]);
+        printf("%s%s", p, sandbox_is_complete(&c.cfg, ids[i]) ? "" : " (incomplete)");
+        if (holder > 0)
+            printf(" (in use by pid %ld)", (long)holder);
+        printf("\n");
         free(p);
     }
     free(ids);

@@ -9,6 +9,7 @@
 #include "cli/pkgscan.h"
 #include "cli/sbx_cmd.h"
 #include "pkgsrc/resolve.h"
+#include "platform/platform.h"
 
 static const char scan_help[] =
     "usage: bob [-c FILE] scan [--format text|json] [PKGPATH...]\n"
@@ -190,6 +191,15 @@ int cmd_scan(struct cli *cli, int argc, char **argv)
         if (why) {
             cli_error("invalid pkgpath '%s': %s", sc.roots.v[i], why);
             rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    {
+        struct err e;
+        /* The scan's mounts are its own: they go with it, even on SIGKILL. */
+        if (plat_own_mount_ns(&e) < 0) {
+            cli_error("%s", e.msg);
+            rc = EXIT_ERROR;
             goto out;
         }
     }

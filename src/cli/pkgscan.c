@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loop/progress.h"
+#include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
 
@@ -27,7 +27,7 @@ struct pkgscan {
     struct strv *shares;     /* the pkgpaths of each job of the running wave */
     size_t nshares;
     struct build *build;
-    struct progress *prog;
+    struct display *prog;
     bool tty, stopping, shutdown;
     pkgscan_cb done;
     void *data;
@@ -246,7 +246,7 @@ static void pkgscan_wave_free(struct pkgscan *s)
 static void pkgscan_on_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct pkgscan *s = data;
-    progress_slot_start(s->prog, slot, sandbox, j->name + 5);
+    display_slot_start(s->prog, slot, sandbox, j->name + 5);
 }
 
 static void pkgscan_on_stage(void *data, size_t slot, const struct job *j, const char *stage,
@@ -254,14 +254,14 @@ static void pkgscan_on_stage(void *data, size_t slot, const struct job *j, const
 {
     struct pkgscan *s = data;
     (void)j;
-    progress_slot_stage(s->prog, slot, stage);
-    progress_slot_output(s->prog, slot, output);
+    display_slot_stage(s->prog, slot, stage);
+    display_slot_output(s->prog, slot, output);
 }
 
 static void pkgscan_on_output(void *data, size_t slot)
 {
     struct pkgscan *s = data;
-    progress_slot_touch(s->prog, slot);
+    display_slot_touch(s->prog, slot);
 }
 
 static void pkgscan_on_finished_job(void *data, size_t slot, const struct build_result *r)
@@ -269,24 +269,24 @@ static void pkgscan_on_finished_job(void *data, size_t slot, const struct build_
     struct pkgscan *s = data;
     char d[32];
     fmt_duration(d, sizeof(d), r->ms);
-    progress_slot_output(s->prog, slot, NULL);
-    progress_slot_idle(s->prog, slot);
+    display_slot_output(s->prog, slot, NULL);
+    display_slot_idle(s->prog, slot);
     if (!r->interrupted)
-        progress_finished(s->prog, r->state == JOB_SUCCEEDED, r->job->name + 5, d);
+        display_finished(s->prog, r->state == JOB_SUCCEEDED, r->job->name + 5, d);
 }
 
 static void pkgscan_on_note(void *data, const char *event, const char *text)
 {
     struct pkgscan *s = data;
     (void)event;
-    progress_set_note(s->prog, text);
+    display_set_note(s->prog, text);
 }
 
 /* Warnings go above the live region. */
 static void pkgscan_on_log(const char *line, void *data)
 {
     struct pkgscan *s = data;
-    progress_message(s->prog, line);
+    display_message(s->prog, line);
 }
 
 /* A wave is over: read its logs, queue what they named, start the next wave or finish. */
@@ -333,7 +333,7 @@ static void pkgscan_on_wave_done(void *data)
     if (s->stopping)
         s->res.interrupted = true;
     log_set_hook(NULL, NULL);
-    progress_free(s->prog);
+    display_free(s->prog);
     s->prog = NULL;
     s->done(s, s->data);
 }
@@ -367,9 +367,10 @@ static void pkgscan_wave(struct pkgscan *s)
         j->stages[0].name = xstrdup("pbulk-index");
         j->stages[0].run = pkgscan_script(&s->shares[i]);
         j->nstages = 1;
+        j->network = s->c->cfg.network; /* no limits: a share may hold thousands of pkgpaths */
         jobs[i] = i;
     }
-    progress_set_total(s->prog, n);
+    display_set_total(s->prog, n);
     s->c->ctx.cfg = &s->scfg;
     s->build = build_start(&s->c->ctx, jobs, n, &obs);
     if (s->shutdown)
@@ -381,7 +382,7 @@ struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool 
                               pkgscan_cb done, void *data)
 {
     struct pkgscan *s = xcalloc(1, sizeof(*s));
-    struct progress_opts po = {0};
+    struct display_opts po = {0};
     s->c = c;
     s->tty = tty;
     s->done = done;
@@ -399,7 +400,7 @@ struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool 
     po.key_fd = tty && isatty(0) ? 0 : -1;
     po.nslots = s->scfg.build_threads;
     po.title = "Scanning";
-    s->prog = progress_new(&po);
+    s->prog = display_new(&po);
     log_set_hook(pkgscan_on_log, s);
     pkgscan_wave(s);
     return s;
@@ -438,7 +439,7 @@ void pkgscan_free(struct pkgscan *s)
     pkgscan_wave_free(s);
     if (s->prog) {
         log_set_hook(NULL, NULL);
-        progress_free(s->prog);
+        display_free(s->prog);
     }
     pkgscan_set_free(&s->seen);
     strv_free(&s->todo);

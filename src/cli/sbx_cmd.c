@@ -24,6 +24,9 @@ int sbx_cmd_init(struct sbx_cmd *c, struct cli *cli, const char *what, enum env_
         return EXIT_ERROR;
     }
     sandbox_ctx_init(&c->ctx, &c->loop, &c->cfg, env_ctx);
+    /* The owner record of the sandboxes this command holds: "build", "sandbox run". */
+    if (what && strncmp(what, "bob ", 4) == 0)
+        c->ctx.command = what + 4;
     return EXIT_OK;
 }
 

@@ -22,6 +22,9 @@ void config_pkgsrc_free_jobs(struct config *cfg)
             free(j->stages[k].run);
         }
         free(j->stages);
+        free(j->limits.time_text);
+        free(j->limits.silence_text);
+        free(j->limits.memory_text);
     }
     free(cfg->jobs);
     cfg->jobs = NULL;
@@ -145,6 +148,12 @@ int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t
     for (size_t i = 0; i < n; i++) {
         struct job *j = &cfg->jobs[cfg->njobs++];
         j->name = xstrdup(pkgs[i].name);
+        /* options.limits and options.network, as for a job without its own. */
+        j->limits = cfg->limits;
+        j->limits.time_text = cfg->limits.time_text ? xstrdup(cfg->limits.time_text) : NULL;
+        j->limits.silence_text = cfg->limits.silence_text ? xstrdup(cfg->limits.silence_text) : NULL;
+        j->limits.memory_text = cfg->limits.memory_text ? xstrdup(cfg->limits.memory_text) : NULL;
+        j->network = cfg->network;
         j->dep_idx = xcalloc(pkgs[i].njob_deps ? pkgs[i].njob_deps : 1, sizeof(size_t));
         for (size_t k = 0; k < pkgs[i].njob_deps; k++) {
             strv_push(&j->depends, pkgs[pkgs[i].job_deps[k]].name);

@@ -163,6 +163,29 @@ size_t cgroup_job_limit_files(const struct cgroup_job *j, const char *const **pa
 /* The v2 cgroup.events file of the job (absolute path), for watchers. */
 const char *cgroup_job_events_path(const struct cgroup_job *j);
 
+/*
+ * A sandbox's own cgroup for the host commands of its actions (`cmd`
+ * without chroot): <v2 mount>/bob-sandboxes/<key>, made when missing and
+ * kept across bob processes, so that whatever such a command leaves
+ * running (a daemon with its cwd in the sandbox) is still found, and
+ * killed, by the destroy of any later bob. key: letters, digits, '-' and
+ * '_' (a hash of the sandbox's path). Free the object with
+ * cgroup_job_free (the cgroup itself stays while it holds processes).
+ * -ENOTSUP without cgroup v2, as cgroup_base_open.
+ */
+int cgroup_sandbox_open(const char *key, struct cgroup_job **out, struct err *e);
+
+/* The key of the sandbox at host path root: "s" and 16 hex digits of a hash of the path. */
+#define CGROUP_SANDBOX_KEY_LEN 18
+void cgroup_sandbox_key(const char *root, char out[CGROUP_SANDBOX_KEY_LEN]);
+
+/*
+ * Kills everything in the sandbox cgroup `key`, waits at most wait_ms for
+ * it to be empty and removes it. A missing cgroup, or no cgroup v2 at all,
+ * is 0: there is nothing to kill.
+ */
+int cgroup_sandbox_kill(const char *key, int wait_ms, struct err *e);
+
 /* Parses a cgroup.events text: 1 for "populated 1", 0 for "populated 0", -EINVAL otherwise. */
 int cgroup_parse_populated(const char *text);
 

@@ -38,6 +38,9 @@ struct cgroup_job {
     size_t nlimit;
 };
 
+/* A job object for the existing v2 cgroup at path (no limits): 0 or a negative errno. */
+int cg_job_adopt(const char *path, struct cgroup_job **out);
+
 /* Writes the string to dir/file (one write); 0 or a negative errno. */
 int cg_write(const char *dir, const char *file, const char *s);
 /* Reads dir/file (at most n-1 bytes) into buf; 0 or a negative errno. */

@@ -300,3 +300,21 @@ int cgroup_job_limits_hit(const struct cgroup_job *j, unsigned *hit, struct err 
 }
 
 #endif
+
+int cg_job_adopt(const char *path, struct cgroup_job **out)
+{
+    struct cgroup_job *j = xcalloc(1, sizeof(*j));
+    int r = 0;
+    j->path = xstrdup(path);
+    j->events = xasprintf("%s/cgroup.events", path);
+    if ((j->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        r = -errno;
+    else
+        r = cgroup_job_add_procs(j, path);
+    if (r < 0) {
+        cgroup_job_free(j);
+        return r;
+    }
+    *out = j;
+    return 0;
+}

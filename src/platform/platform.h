@@ -199,6 +199,15 @@ int plat_on_root_mount(const char *root, const char *guest, struct err *e);
 int plat_isolate_basedir(const char *basedir, struct err *e);
 
 /*
+ * Moves this process into a mount namespace of its own, with every mount
+ * private, so that what it mounts from now on is seen by nobody else and
+ * goes away with it, also when it is SIGKILLed (a bulk build's sandboxes).
+ * Must be called before any thread is started (the libuv thread pool
+ * starts with the first queued work): -EINVAL otherwise.
+ */
+int plat_own_mount_ns(struct err *e);
+
+/*
  * Removes the empty directories from guest path `guest` upward, stopping at
  * the first that is not empty (or at root, which is kept).
  */

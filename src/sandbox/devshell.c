@@ -10,13 +10,15 @@
 #include <unistd.h>
 
 #include "loop/proc.h"
-#include "loop/ptyrelay.h"
+#include "display/ptyrelay.h"
+#include "sandbox/exec.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
 
 struct devshell {
     struct proc *proc;
     struct ptyrelay *relay; /* the shell's pty, when we are on a terminal */
+    struct cgroup_job *cg;  /* the shell's own cgroup, or NULL */
     devshell_cb cb;
     void *data;
 };
@@ -27,9 +29,9 @@ int devshell_write_init(const struct sbx_ctx *ctx, const char *root, unsigned id
     struct strv vars = {0};
     struct strv dev = {0};
     struct buf b = {0};
-    char *path = xasprintf("%s/.bob/shell-init", root);
+    char *path = xasprintf("%s/%s", root, DEVSHELL_INIT + 1);
     char idbuf[24];
-    int fd, r = 0;
+    int dfd, fd = -1, r = 0;
 
     for (size_t i = 0; i < ctx->env.n; i++)
         strv_push(&vars, ctx->env.v[i]);
@@ -50,10 +52,20 @@ int devshell_write_init(const struct sbx_ctx *ctx, const char *root, unsigned id
         for (size_t i = 0; i < dev.n; i++)
             buf_printf(&b, "export %s\n", dev.v[i]); /* verbatim, as bob does */
     }
-    buf_adds(&b, "rm -f /.bob/shell-init\n");
+    buf_printf(&b, "rm -f %s\n", DEVSHELL_INIT);
     buf_printf(&b, "exec %s -i\n",
                cfg->env_dev.present && cfg->env_dev.shell ? cfg->env_dev.shell : "/bin/sh");
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    /*
+     * Beside .bob, not in it: the shell's /.bob is covered like every job's.
+     * Made fresh beneath the root, never through a link a build planted.
+     */
+    dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)unlinkat(dfd, DEVSHELL_INIT + 1, 0);
+        fd = openat(dfd, DEVSHELL_INIT + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0644);
+        close(dfd);
+    }
     if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len)
         r = err_sys(e, errno, "cannot write %s", path);
     if (fd >= 0 && close(fd) != 0 && r == 0)
@@ -125,8 +137,9 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
     struct devshell *sh = xcalloc(1, sizeof(*sh));
     struct strv env = {0};
     struct proc_opts o = {0};
+    struct launch_cgroup lc;
     struct proc_cbs cbs = {NULL, devshell_on_exit, NULL, sh};
-    const char *argv[] = {"/bin/sh", "/.bob/shell-init", NULL};
+    const char *argv[] = {"/bin/sh", DEVSHELL_INIT, NULL};
     int slave;
 
     sh->cb = cb;
@@ -136,6 +149,7 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
     o.argv = argv;
     o.env = (const char *const *)env.v;
     o.root = root;
+    o.cover = sandbox_cover;
     o.cwd = "/";
     o.in = o.out = o.err = PROC_IO_INHERIT;
     slave = devshell_pty(sh, ctx->loop, root);
@@ -145,13 +159,14 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
         o.fd[0] = o.fd[1] = o.fd[2] = slave;
         o.setsid = o.ctty = true;
     }
+    if (sandbox_ctx_cgroup(ctx, "shell", &sh->cg, &lc) == 0)
+        o.cgroup = &lc;
     sh->proc = proc_spawn(ctx->loop, &o, &cbs, e);
     if (slave >= 0)
         close(slave);
     strv_free(&env);
     if (!sh->proc) {
-        ptyrelay_free(sh->relay);
-        free(sh);
+        devshell_free(sh);
         return NULL;
     }
     return sh;
@@ -159,9 +174,18 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
 
 void devshell_free(struct devshell *sh)
 {
+    struct err e;
     if (!sh)
         return;
     proc_free(sh->proc);
     ptyrelay_free(sh->relay);
+    if (sh->cg && cgroup_job_kill(sh->cg, &e) < 0)
+        log_debug("%s", e.msg);
+    cgroup_job_free(sh->cg);
     free(sh);
+}
+
+pid_t devshell_pid(const struct devshell *sh)
+{
+    return sh->proc ? proc_pid(sh->proc) : 0;
 }

@@ -36,3 +36,5 @@ char *shell_dquote(const char *s)
     buf_adds(&b, "\"");
     return b.p;
 }
+
+const char *const sandbox_cover[] = {"/.bob", NULL};

@@ -19,6 +19,13 @@
 void sandbox_env(const struct config *cfg, enum env_ctx which, bool with_vars,
                  const struct strv *extra, struct strv *out);
 
+/*
+ * The guest paths that every command in a sandbox finds covered by an empty
+ * read-only tmpfs (proc_opts.cover): bob's own markers, so that no job can
+ * remove, replace or plant what bob reads and removes. NULL-terminated.
+ */
+extern const char *const sandbox_cover[];
+
 /* Quotes s for a POSIX shell inside double quotes ("...": \\, ", `, $ escaped). */
 char *shell_dquote(const char *s);
 

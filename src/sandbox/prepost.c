@@ -197,6 +197,7 @@ static void start_fetch(struct prepost *pp)
     o.argv = argv;
     o.env = (const char *const *)env.v;
     o.root = pp->root;
+    o.cover = sandbox_cover;
     o.cwd = "/";
     o.setsid = true;
     o.in = PROC_IO_NULL;
@@ -244,6 +245,7 @@ static void start_hooks(struct prepost *pp, bool reverse)
         .list = &pp->ctx->cfg->hooks,
         .ctx = pp->ctx->ctx,
         .root = pp->root,
+        .cover = sandbox_cover,
         .env = &pp->ctx->env,
         .reverse = reverse,
         .count = pp->ctx->cfg->hooks.n,

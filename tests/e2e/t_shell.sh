@@ -61,7 +61,7 @@ cat >"$T/cmds" <<EOS
 echo "id=\$bob_sandbox_id prefix=\$bob_prefix mark=\$MARK" > /log/env
 stat -c '%a %u %g %h %i' $PREFIX/bin/tool $PREFIX/bin/hardlink > /log/kit
 readlink $PREFIX/lib/link >> /log/kit
-test -e /.bob/shell-init && echo init-left > /log/init || echo init-removed > /log/init
+test -e /.bob-shell-init && echo init-left > /log/init || echo init-removed > /log/init
 exit
 EOS
 timeout 60 script -qec "'$BOB' -c '$CFG' sandbox shell < '$T/cmds'" "$T/typescript" </dev/null >/dev/null

@@ -501,6 +501,45 @@ static void test_no_cgroup_fallback(void **state)
     assert_false(ours_in(g_parent));
 }
 
+/*
+ * A sandbox's cgroup outlives the object (and the bob) that put a daemon in
+ * it; cgroup_sandbox_kill by key, later, kills the daemon and removes it.
+ */
+static void test_sandbox_cgroup(void **state)
+{
+    struct cgroup_job *j;
+    struct err e = {0};
+    char *dir;
+    int p[2], status;
+    pid_t pid;
+    assert_int_equal(cgroup_sandbox_open("bad/key", &j, &e), -EINVAL);
+    assert_int_equal(cgroup_sandbox_kill("test-nosuch", 100, &e), 0);
+    assert_int_equal(cgroup_sandbox_open("test-sbx", &j, &e), 0);
+    dir = strdup(cgroup_job_path(j));
+    assert_non_null(strstr(dir, "/bob-sandboxes/test-sbx"));
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_enter(j);
+        if (fork() == 0) { /* the daemon */
+            setsid();
+            ready_and_pause(p[1]);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    wait_ready(p[0], 1);
+    cgroup_job_free(j); /* the object goes, the cgroup and its daemon stay */
+    assert_true(exists(dir));
+    assert_int_equal(count_procs(dir), 1);
+    assert_int_equal(cgroup_sandbox_kill("test-sbx", 2000, &e), 0);
+    assert_false(exists(dir));
+    free(dir);
+}
+
 /* Learns the shared directories once (for the leftover checks) and skips when it cannot. */
 static bool setup_paths(void)
 {
@@ -531,6 +570,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sweep_leftovers, teardown),
         cmocka_unit_test_teardown(test_close_kills_and_removes, teardown),
         cmocka_unit_test_teardown(test_no_cgroup_fallback, teardown),
+        cmocka_unit_test_teardown(test_sandbox_cgroup, teardown),
     };
     if (geteuid() != 0) {
         printf("# skipped: the cgroup tests need root\n");

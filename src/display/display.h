@@ -14,10 +14,12 @@
  * "[ 3/40] Building zlib", "[ 4/40]    Built zlib (12.3s)".
  *
  * Everything runs on the caller's loop; the handles do not keep it alive.
- * Job names, stages and output are sanitized before they are shown.
+ * Job names, stages and output are sanitized before they are shown
+ * (text.h); the rows are laid out by row.h, the 'v' view by view.h, and
+ * the terminal is put back on every way out by the guard of term.h.
  */
-#ifndef BOB_PROGRESS_H
-#define BOB_PROGRESS_H
+#ifndef BOB_DISPLAY_H
+#define BOB_DISPLAY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +27,7 @@
 
 struct capture;
 
-struct progress_opts {
+struct display_opts {
     uv_loop_t *loop;
     int fd;              /* where the display goes, usually 2 */
     bool tty;            /* live region (usually isatty(fd)) or plain lines */
@@ -37,52 +39,57 @@ struct progress_opts {
     const char *title;   /* "Building" (also the verb of plain start lines) */
 };
 
-struct progress;
+struct display;
 
 /*
  * Starts the display. In tty mode it hides the cursor, switches the keyboard
- * to non-canonical no-echo mode (restored by progress_free, at exit, and on
+ * to non-canonical no-echo mode (restored by display_free, at exit, and on
  * a crash signal) and draws the region. Routes log_warn/log_debug lines
- * through progress_message until progress_free (log_set_hook).
+ * through display_message until display_free (log_set_hook).
  */
-struct progress *progress_new(const struct progress_opts *o);
+struct display *display_new(const struct display_opts *o);
 /* The number of jobs of the run (the "/40" of the counters). */
-void progress_set_total(struct progress *p, size_t total);
+void display_set_total(struct display *p, size_t total);
 /* A job starts in slot (0 .. nslots-1), in sandbox id. Plain mode prints "[ 3/40] Building job". */
-void progress_slot_start(struct progress *p, size_t slot, unsigned id, const char *job);
+void display_slot_start(struct display *p, size_t slot, unsigned id, const char *job);
 /* The job of slot enters stage ("configure"), or NULL for none. */
-void progress_slot_stage(struct progress *p, size_t slot, const char *stage);
+void display_slot_stage(struct display *p, size_t slot, const char *stage);
 /*
  * The output ring shown for slot in the 'v' view, read at draw time; NULL
  * clears it. The caller must clear it (or idle the slot) before freeing c.
  */
-void progress_slot_output(struct progress *p, size_t slot, const struct capture *c);
+void display_slot_output(struct display *p, size_t slot, const struct capture *c);
 /* New output arrived in slot's ring: the 'v' view is redrawn (at most 5 times a second). */
-void progress_slot_touch(struct progress *p, size_t slot);
+void display_slot_touch(struct display *p, size_t slot);
 /* Slot has no job any more (also forgets its output ring). */
-void progress_slot_idle(struct progress *p, size_t slot);
+void display_slot_idle(struct display *p, size_t slot);
 /*
  * A job is finished: counts it done and prints "Built job (detail)" or
  * "Failed job (detail)" above the region (held while the 'v' view is up).
  * detail is the text in parentheses ("1m 2s", "build, 3.1s") or NULL.
- * The slot is left as it is: call progress_slot_idle or _start next.
+ * The slot is left as it is: call display_slot_idle or _start next.
  */
-void progress_finished(struct progress *p, bool ok, const char *job, const char *detail);
+void display_finished(struct display *p, bool ok, const char *job, const char *detail);
 /* A job will not run: counts it done and prints "Skipped job (why)". */
-void progress_skipped(struct progress *p, const char *job, const char *why);
+void display_skipped(struct display *p, const char *job, const char *why);
 /* Prints a line (each line of it) above the region, such as a warning; plain mode prints it. */
-void progress_message(struct progress *p, const char *line);
+void display_message(struct display *p, const char *line);
 /*
  * The note of the status row instead of the key hint ("stopping, ^C again
  * to stop now", or what cleanup waits for), or NULL. Plain mode prints it
  * once as a line, with a capital first letter.
  */
-void progress_set_note(struct progress *p, const char *note);
+void display_set_note(struct display *p, const char *note);
 /*
  * Ends the display: leaves the 'v' view, prints held lines, erases the
  * region, shows the cursor, restores the keyboard mode and closes the
  * handles. The memory is freed in the close callbacks: run the loop after.
  */
-void progress_free(struct progress *p);
+void display_free(struct display *p);
+
+/* Switches the full-screen view on or off (what the 'v' key does); nothing in plain mode. */
+void display_toggle_view(struct display *p);
+/* Whether the once-a-second clock tick is running (for the unit tests). */
+bool display_tick_active(const struct display *p);
 
 #endif

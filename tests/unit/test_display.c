@@ -1,4 +1,4 @@
-/* Unit tests of src/loop/progress: text helpers, plain lines, terminal frames, wakeups. */
+/* Unit tests of src/display: text helpers, plain lines, terminal frames, wakeups. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,15 +12,16 @@
 #include <unistd.h>
 
 #include "loop/capture.h"
-#include "loop/progress.h"
-#include "loop/progress_int.h"
+#include "display/display.h"
+#include "display/row.h"
+#include "display/text.h"
 #include "util/util.h"
 
-/* progress_text of a C string into a fresh string; *cols gets the columns. */
+/* text_sanitize of a C string into a fresh string; *cols gets the columns. */
 static char *text(const char *s, size_t len, size_t width, size_t *cols)
 {
     struct buf b = {0};
-    size_t c = progress_text(&b, s, len, width);
+    size_t c = text_sanitize(&b, s, len, width);
     if (cols)
         *cols = c;
     return b.p ? b.p : xstrdup("");
@@ -40,24 +41,24 @@ static void check_text(const char *s, size_t len, size_t width, const char *want
 static void test_elapsed(void **state)
 {
     char b[32];
-    progress_fmt_elapsed(b, sizeof(b), 0);
+    row_fmt_elapsed(b, sizeof(b), 0);
     assert_string_equal(b, "0.0s");
-    progress_fmt_elapsed(b, sizeof(b), 12345);
+    row_fmt_elapsed(b, sizeof(b), 12345);
     assert_string_equal(b, "12.3s");
-    progress_fmt_elapsed(b, sizeof(b), 59960); /* never "60.0s" */
+    row_fmt_elapsed(b, sizeof(b), 59960); /* never "60.0s" */
     assert_string_equal(b, "59.9s");
-    progress_fmt_elapsed(b, sizeof(b), 62000);
+    row_fmt_elapsed(b, sizeof(b), 62000);
     assert_string_equal(b, "1m 2s");
-    progress_fmt_elapsed(b, sizeof(b), 3723000);
+    row_fmt_elapsed(b, sizeof(b), 3723000);
     assert_string_equal(b, "1h 2m 3s");
-    progress_fmt_elapsed(b, sizeof(b), -5);
+    row_fmt_elapsed(b, sizeof(b), -5);
     assert_string_equal(b, "0.0s");
-    assert_int_equal(progress_elapsed_width(4), 6); /* "idle" */
-    assert_int_equal(progress_elapsed_width(5), 6); /* "12.3s" */
-    assert_int_equal(progress_elapsed_width(7), 8); /* "59m 59s" */
-    assert_int_equal(progress_elapsed_width(8), 9); /* "1h 2m 3s" */
-    assert_int_equal(progress_elapsed_width(11), 13);
-    assert_int_equal(progress_elapsed_width(13), 14);
+    assert_int_equal(row_elapsed_width(4), 6); /* "idle" */
+    assert_int_equal(row_elapsed_width(5), 6); /* "12.3s" */
+    assert_int_equal(row_elapsed_width(7), 8); /* "59m 59s" */
+    assert_int_equal(row_elapsed_width(8), 9); /* "1h 2m 3s" */
+    assert_int_equal(row_elapsed_width(11), 13);
+    assert_int_equal(row_elapsed_width(13), 14);
 }
 
 /* Output lines are made safe for the terminal and cut to a width. */
@@ -109,31 +110,31 @@ static void test_text_width(void **state)
 static void test_rows(void **state)
 {
     struct buf b = {0};
-    progress_row_text(&b, 3, 2, 6, "12.3s", "zlib", "configure");
+    row_slot_text(&b, 3, 2, 6, "12.3s", "zlib", "configure");
     assert_string_equal(b.p, "  [ 3: 12.3s ] zlib (configure)");
     b.len = 0;
-    progress_row_text(&b, 3, 2, 6, NULL, NULL, NULL);
+    row_slot_text(&b, 3, 2, 6, NULL, NULL, NULL);
     assert_string_equal(b.p, "  [ 3:  idle ]");
     b.len = 0;
-    progress_row_text(&b, 12, 2, 8, "1m 2s", "bc", NULL);
+    row_slot_text(&b, 12, 2, 8, "1m 2s", "bc", NULL);
     assert_string_equal(b.p, "  [12:   1m 2s ] bc");
     b.len = 0;
-    progress_status_text(&b, "Building", 12, 40, "1m 3s", "press 'v' to toggle panel view", 99);
+    row_status_text(&b, "Building", 12, 40, "1m 3s", "press 'v' to toggle panel view", 99);
     assert_string_equal(b.p, "    Building [========>                     ] 12/40 1m 3s  "
                              "(press 'v' to toggle panel view)");
     b.len = 0;
-    progress_status_text(&b, "Building", 0, 40, "0.1s", NULL, 99);
+    row_status_text(&b, "Building", 0, 40, "0.1s", NULL, 99);
     assert_string_equal(b.p, "    Building [                              ] 0/40 0.1s");
     b.len = 0;
-    progress_status_text(&b, "Building", 40, 40, "5.0s", NULL, 99);
+    row_status_text(&b, "Building", 40, 40, "5.0s", NULL, 99);
     assert_string_equal(b.p, "    Building [==============================] 40/40 5.0s");
     /* narrow: the bar keeps 10 columns and the note overflows (cut by the caller) */
     b.len = 0;
-    progress_status_text(&b, "Building", 5, 10, "1.0s", "stopping", 40);
+    row_status_text(&b, "Building", 5, 10, "1.0s", "stopping", 40);
     assert_string_equal(b.p, "    Building [====>     ] 5/10 1.0s  (stopping)");
     /* very narrow: down to one column of bar */
     b.len = 0;
-    progress_status_text(&b, "Building", 5, 10, "1.0s", NULL, 10);
+    row_status_text(&b, "Building", 5, 10, "1.0s", NULL, 10);
     assert_string_equal(b.p, "    Building [ ] 5/10 1.0s");
     buf_free(&b);
 }
@@ -157,9 +158,9 @@ static char *drain(int fd)
 }
 
 /* Frees the display, runs the loop until its handles are closed, closes the loop. */
-static void finish(uv_loop_t *loop, struct progress *p)
+static void finish(uv_loop_t *loop, struct display *p)
 {
-    progress_free(p);
+    display_free(p);
     uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(loop), 0);
 }
@@ -217,28 +218,28 @@ static void test_plain(void **state)
     int fds[2];
     uv_loop_init(&loop);
     make_pipe(fds);
-    struct progress_opts o = {
+    struct display_opts o = {
         .loop = &loop, .fd = fds[1], .tty = false, .key_fd = -1, .nslots = 3, .title = "Building"};
-    struct progress *p = progress_new(&o);
-    progress_set_total(p, 40);
-    progress_slot_start(p, 0, 3, "zlib");
-    progress_slot_stage(p, 0, "configure");
-    assert_false(progress_tick_active(p));
-    progress_finished(p, true, "zlib", "12.3s");
-    progress_slot_idle(p, 0);
-    progress_slot_start(p, 1, 4, "bc");
-    progress_slot_stage(p, 1, "build");
-    progress_finished(p, false, "bc", "build, 3.1s");
-    progress_slot_idle(p, 1);
-    progress_skipped(p, "x", "depends on bc");
-    progress_message(p, "Warning: \x1b[31mhot\x1b[0m\nsecond line\n");
+    struct display *p = display_new(&o);
+    display_set_total(p, 40);
+    display_slot_start(p, 0, 3, "zlib");
+    display_slot_stage(p, 0, "configure");
+    assert_false(display_tick_active(p));
+    display_finished(p, true, "zlib", "12.3s");
+    display_slot_idle(p, 0);
+    display_slot_start(p, 1, 4, "bc");
+    display_slot_stage(p, 1, "build");
+    display_finished(p, false, "bc", "build, 3.1s");
+    display_slot_idle(p, 1);
+    display_skipped(p, "x", "depends on bc");
+    display_message(p, "Warning: \x1b[31mhot\x1b[0m\nsecond line\n");
     log_warn("disk %s", "low");
-    progress_set_note(p, "stopping, ^C again to stop now");
-    progress_set_note(p, "stopping, ^C again to stop now"); /* once */
-    progress_slot_start(p, 2, 5, "evil\x1b[2Jname\a");
-    progress_toggle_view(p); /* nothing in plain mode */
-    progress_finished(p, true, "evil", NULL);
-    assert_false(progress_tick_active(p));
+    display_set_note(p, "stopping, ^C again to stop now");
+    display_set_note(p, "stopping, ^C again to stop now"); /* once */
+    display_slot_start(p, 2, 5, "evil\x1b[2Jname\a");
+    display_toggle_view(p); /* nothing in plain mode */
+    display_finished(p, true, "evil", NULL);
+    assert_false(display_tick_active(p));
     /* No handle: the loop has nothing to do. */
     assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT), 0);
     char *out = drain(fds[0]);
@@ -271,16 +272,16 @@ static void test_tty_frames(void **state)
     unsigned ids[3] = {1, 2, 3};
     uv_loop_init(&loop);
     make_pipe(fds);
-    struct progress_opts o = {.loop = &loop,
-                              .fd = fds[1],
-                              .tty = true,
-                              .key_fd = -1,
-                              .nslots = 3,
-                              .ids = ids,
-                              .title = "Building"};
-    struct progress *p = progress_new(&o);
-    progress_set_total(p, 2);
-    assert_false(progress_tick_active(p));
+    struct display_opts o = {.loop = &loop,
+                             .fd = fds[1],
+                             .tty = true,
+                             .key_fd = -1,
+                             .nslots = 3,
+                             .ids = ids,
+                             .title = "Building"};
+    struct display *p = display_new(&o);
+    display_set_total(p, 2);
+    assert_false(display_tick_active(p));
     run_for(&loop, 1);
     char *out = drain(fds[0]);
     assert_non_null(strstr(out, "\x1b[?25l"));
@@ -295,9 +296,9 @@ static void test_tty_frames(void **state)
     assert_string_equal(out, "");
     free(out);
 
-    progress_slot_start(p, 0, 1, "zlib");
-    progress_slot_stage(p, 0, "configure");
-    assert_true(progress_tick_active(p));
+    display_slot_start(p, 0, 1, "zlib");
+    display_slot_stage(p, 0, "configure");
+    assert_true(display_tick_active(p));
     run_for(&loop, 1);
     out = drain(fds[0]);
     assert_true(str_startswith(out, "\r\x1b[3A")); /* back to the first row */
@@ -308,7 +309,7 @@ static void test_tty_frames(void **state)
     char longjob[201];
     memset(longjob, 'j', 200);
     longjob[200] = '\0';
-    progress_slot_start(p, 1, 2, longjob);
+    display_slot_start(p, 1, 2, longjob);
     run_for(&loop, 1);
     out = drain(fds[0]);
     char want[128];
@@ -317,14 +318,14 @@ static void test_tty_frames(void **state)
     free(out);
 
     /* Finished lines and warnings scroll above the region. */
-    progress_finished(p, true, "zlib", "1m 2s");
-    progress_slot_idle(p, 0);
+    display_finished(p, true, "zlib", "1m 2s");
+    display_slot_idle(p, 0);
     log_warn("disk %s", "low");
-    progress_set_note(p, "stopping, ^C again to stop now");
-    assert_true(progress_tick_active(p));
-    progress_finished(p, false, longjob, "build, 3.1s");
-    progress_slot_idle(p, 1);
-    assert_false(progress_tick_active(p));
+    display_set_note(p, "stopping, ^C again to stop now");
+    assert_true(display_tick_active(p));
+    display_finished(p, false, longjob, "build, 3.1s");
+    display_slot_idle(p, 1);
+    assert_false(display_tick_active(p));
     run_for(&loop, 1);
     out = drain(fds[0]);
     assert_true(str_startswith(out, "\r\x1b[3A\x1b[J       Built zlib (1m 2s)\n"
@@ -335,7 +336,7 @@ static void test_tty_frames(void **state)
     free(out);
 
     /* The end: the region is erased and the cursor shown again. */
-    progress_free(p);
+    display_free(p);
     out = drain(fds[0]);
     assert_string_equal(out, "\r\x1b[3A\x1b[J\x1b[?25h");
     free(out);
@@ -357,17 +358,17 @@ static void test_tty_view(void **state)
     make_pipe(fds);
     assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
     feed(&c, "checking for gcc... \x1b[32mgcc\x1b[0m\n\tindented\nhalf a li");
-    struct progress_opts o = {
+    struct display_opts o = {
         .loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 3, .ids = ids};
-    struct progress *p = progress_new(&o);
-    progress_set_total(p, 3);
-    progress_slot_start(p, 1, 2, "zlib");
-    progress_slot_stage(p, 1, "configure");
-    progress_slot_output(p, 1, &c);
+    struct display *p = display_new(&o);
+    display_set_total(p, 3);
+    display_slot_start(p, 1, 2, "zlib");
+    display_slot_stage(p, 1, "configure");
+    display_slot_output(p, 1, &c);
     run_for(&loop, 1);
     free(drain(fds[0]));
 
-    progress_toggle_view(p);
+    display_toggle_view(p);
     run_for(&loop, 1);
     char *out = drain(fds[0]);
     assert_true(str_startswith(out, "\x1b[?1049h\x1b[H+- [2] zlib (configure) 0.0s ---"));
@@ -379,7 +380,7 @@ static void test_tty_view(void **state)
     free(out);
 
     /* A finished line is held while the view is up. */
-    progress_finished(p, true, "other", "1.0s");
+    display_finished(p, true, "other", "1.0s");
     run_for(&loop, 1);
     out = drain(fds[0]);
     assert_int_equal(count(out, "\x1b[H"), 1);
@@ -389,7 +390,7 @@ static void test_tty_view(void **state)
     /* Output arrives: one redraw after the rate limit, however many touches. */
     feed(&c, "ne\nnew line\n");
     for (int i = 0; i < 50; i++)
-        progress_slot_touch(p, 1);
+        display_slot_touch(p, 1);
     run_for(&loop, 300);
     out = drain(fds[0]);
     assert_int_equal(count(out, "\x1b[H"), 1);
@@ -398,17 +399,17 @@ static void test_tty_view(void **state)
     free(out);
 
     /* Back: the main screen, then the held line above the region. */
-    progress_toggle_view(p);
+    display_toggle_view(p);
     run_for(&loop, 1);
     out = drain(fds[0]);
     assert_true(str_startswith(out, "\x1b[?1049l\r\x1b[3A\x1b[J       Built other (1.0s)\n"));
     free(out);
 
     /* Freed while in the view: the main screen comes back first. */
-    progress_toggle_view(p);
+    display_toggle_view(p);
     run_for(&loop, 1);
     free(drain(fds[0]));
-    progress_free(p);
+    display_free(p);
     out = drain(fds[0]);
     assert_string_equal(out, "\x1b[?1049l\r\x1b[3A\x1b[J\x1b[?25h");
     free(out);
@@ -426,12 +427,12 @@ static void test_tty_many(void **state)
     int fds[2];
     uv_loop_init(&loop);
     make_pipe(fds);
-    struct progress_opts o = {.loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 30};
-    struct progress *p = progress_new(&o);
+    struct display_opts o = {.loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 30};
+    struct display *p = display_new(&o);
     for (size_t i = 0; i < 12; i++) {
         char job[16];
         snprintf(job, sizeof(job), "job%zu", i);
-        progress_slot_start(p, i, (unsigned)i, job);
+        display_slot_start(p, i, (unsigned)i, job);
     }
     run_for(&loop, 1);
     char *out = drain(fds[0]);
@@ -439,7 +440,7 @@ static void test_tty_many(void **state)
     assert_int_equal(count(out, "\n"), 23); /* 24 rows: never more than the terminal */
     free(out);
 
-    progress_toggle_view(p);
+    display_toggle_view(p);
     run_for(&loop, 1);
     out = drain(fds[0]);
     assert_int_equal(count(out, "\n"), 23);
@@ -462,8 +463,8 @@ static void test_wakeups(void **state)
     int fds[2];
     uv_loop_init(&loop);
     make_pipe(fds);
-    struct progress_opts o = {.loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 2};
-    struct progress *p = progress_new(&o);
+    struct display_opts o = {.loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 2};
+    struct display *p = display_new(&o);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* returns at once: nothing keeps it */
     run_for(&loop, 1);                                  /* the first frame */
     free(drain(fds[0]));
@@ -473,7 +474,7 @@ static void test_wakeups(void **state)
     assert_string_equal(out, ""); /* no redraw */
     free(out);
 
-    progress_slot_start(p, 0, 0, "zlib");
+    display_slot_start(p, 0, 0, "zlib");
     int busy = run_for(&loop, 2500);
     out = drain(fds[0]);
     int frames = count(out, "\x1b[K\x1b[J"); /* the end of a frame */
@@ -484,8 +485,8 @@ static void test_wakeups(void **state)
     assert_in_range(busy, 3, 5);   /* two ticks, the test's timer */
     assert_in_range(frames, 3, 3); /* the start, two ticks */
 
-    progress_slot_idle(p, 0);
-    assert_false(progress_tick_active(p));
+    display_slot_idle(p, 0);
+    assert_false(display_tick_active(p));
     finish(&loop, p);
     close(fds[0]);
     close(fds[1]);

@@ -17,7 +17,8 @@ struct ptyrelay;
 /*
  * Starts relaying between the terminal term_fd (read, and its settings
  * changed) and master; slave gets term_fd's settings and window size
- * first. The relay owns master (closed when freed).
+ * first. The relay owns master (closed when freed); on failure (NULL,
+ * e set, the terminal as it was) the caller keeps it.
  */
 struct ptyrelay *ptyrelay_start(uv_loop_t *loop, int term_fd, int out_fd, int master, int slave,
                                 struct err *e);
