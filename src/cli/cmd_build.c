@@ -11,6 +11,7 @@
 #include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
+#include "util/json.h"
 
 static const char build_help[] =
     "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
@@ -49,65 +50,50 @@ struct bcmd {
     size_t total;
 };
 
-/* Writes one event line: {"event":..., "time":..., <extra members>}. */
-static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
+/*
+ * Starts one event line, {"event":..., "time":..., then the caller's
+ * members: false (nothing started) without --events.
+ */
+static bool event_begin(struct bcmd *bc, struct json *j, const char *event)
 {
-    va_list ap;
     if (!bc->events)
-        return;
-    fprintf(bc->events, "{\"event\":\"%s\",\"time\":%.3f", event,
-            build_elapsed_ms(bc->build) / 1000.0);
-    if (fmt && *fmt) {
-        fputc(',', bc->events);
-        va_start(ap, fmt);
-        vfprintf(bc->events, fmt, ap);
-        va_end(ap);
-    }
-    fputs("}\n", bc->events);
+        return false;
+    json_init(j, bc->events, false);
+    json_object_begin(j, NULL);
+    json_string(j, "event", event);
+    json_fixed(j, "time", build_elapsed_ms(bc->build) / 1000.0, 3);
+    return true;
+}
+
+/* Ends the event line and flushes it, so that a reader sees each event as it happens. */
+static void event_end(struct bcmd *bc, struct json *j)
+{
+    json_object_end(j);
+    fputc('\n', bc->events);
     fflush(bc->events);
-}
-
-/* A ring of JSON strings made by js(), for emit's arguments. */
-static char *js_ring[8];
-static int js_next;
-
-/* s as a JSON string (NULL as ""), valid for the next 7 calls. */
-static const char *js(const char *s)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    json_write_str(f, s ? s : "");
-    fclose(f);
-    free(js_ring[js_next]);
-    js_ring[js_next] = buf;
-    js_next = (js_next + 1) % 8;
-    return buf;
-}
-
-static void js_free(void)
-{
-    for (int i = 0; i < 8; i++) {
-        free(js_ring[i]);
-        js_ring[i] = NULL;
-    }
 }
 
 static void on_sandboxes(void *data, const unsigned *ids, size_t n, bool created)
 {
     struct bcmd *bc = data;
+    struct json j;
     for (size_t i = 0; i < n; i++)
-        emit(bc, created ? "sandbox_created" : "sandbox_destroyed", "\"sandbox\":%u", ids[i]);
+        if (event_begin(bc, &j, created ? "sandbox_created" : "sandbox_destroyed")) {
+            json_uint(&j, "sandbox", ids[i]);
+            event_end(bc, &j);
+        }
 }
 
 static void on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct bcmd *bc = data;
+    struct json w;
     display_slot_start(bc->prog, slot, sandbox, j->name);
-    emit(bc, "job_started", "\"job\":%s,\"sandbox\":%u", js(j->name), sandbox);
+    if (event_begin(bc, &w, "job_started")) {
+        json_string(&w, "job", j->name);
+        json_uint(&w, "sandbox", sandbox);
+        event_end(bc, &w);
+    }
 }
 
 static void on_stage_started(void *data, size_t slot, const struct job *j, const char *stage,
@@ -115,14 +101,36 @@ static void on_stage_started(void *data, size_t slot, const struct job *j, const
 {
     struct bcmd *bc = data;
     display_slot_stage(bc->prog, slot, stage);
+    struct json w;
     display_slot_output(bc->prog, slot, output);
-    emit(bc, "stage_started", "\"job\":%s,\"stage\":%s", js(j->name), js(stage));
+    if (event_begin(bc, &w, "stage_started")) {
+        json_string(&w, "job", j->name);
+        json_string(&w, "stage", stage);
+        event_end(bc, &w);
+    }
 }
 
 static void on_job_output(void *data, size_t slot)
 {
     struct bcmd *bc = data;
     display_slot_touch(bc->prog, slot);
+}
+
+/* The job_finished event: its status, and for a failure the stage, log and reason. */
+static void event_job_finished(struct bcmd *bc, const struct build_result *r, const char *status)
+{
+    struct json j;
+    if (!event_begin(bc, &j, "job_finished"))
+        return;
+    json_string(&j, "job", r->job->name);
+    json_string(&j, "status", status);
+    if (strcmp(status, "failed") == 0) {
+        json_string(&j, "stage", r->stage ? r->stage : "");
+        json_string(&j, "log", r->log ? r->log : "");
+        json_string(&j, "reason", r->reason ? r->reason : "");
+    }
+    json_fixed(&j, "elapsed", r->ms / 1000.0, 3);
+    event_end(bc, &j);
 }
 
 static void on_job_finished(void *data, size_t slot, const struct build_result *r)
@@ -133,39 +141,43 @@ static void on_job_finished(void *data, size_t slot, const struct build_result *
     display_slot_output(bc->prog, slot, NULL);
     display_slot_idle(bc->prog, slot);
     if (r->interrupted) {
-        emit(bc, "job_finished", "\"job\":%s,\"status\":\"interrupted\",\"elapsed\":%.3f",
-             js(r->job->name), r->ms / 1000.0);
+        event_job_finished(bc, r, "interrupted");
         return;
     }
     if (r->state == JOB_SUCCEEDED) {
         display_finished(bc->prog, true, r->job->name, d);
-        emit(bc, "job_finished", "\"job\":%s,\"status\":\"succeeded\",\"elapsed\":%.3f",
-             js(r->job->name), r->ms / 1000.0);
+        event_job_finished(bc, r, "succeeded");
         return;
     }
     snprintf(detail, sizeof(detail), "%s, %s", r->stage, d);
     display_finished(bc->prog, false, r->job->name, detail);
-    emit(bc, "job_finished",
-         "\"job\":%s,\"status\":\"failed\",\"stage\":%s,\"log\":%s,\"reason\":%s,\"elapsed\":%.3f",
-         js(r->job->name), js(r->stage), js(r->log), js(r->reason), r->ms / 1000.0);
+    event_job_finished(bc, r, "failed");
 }
 
 static void on_job_skipped(void *data, const struct build_result *r)
 {
     struct bcmd *bc = data;
+    struct json j;
     display_skipped(bc->prog, r->job->name, r->reason);
-    emit(bc, "job_skipped", "\"job\":%s,\"reason\":%s", js(r->job->name), js(r->reason));
+    if (event_begin(bc, &j, "job_skipped")) {
+        json_string(&j, "job", r->job->name);
+        json_string(&j, "reason", r->reason ? r->reason : "");
+        event_end(bc, &j);
+    }
 }
 
 static void on_note(void *data, const char *event, const char *text)
 {
     struct bcmd *bc = data;
+    struct json j;
     display_set_note(bc->prog, text);
-    emit(bc,
-         strcmp(event, "stopping") == 0   ? "run_stopping"
-         : strcmp(event, "shutdown") == 0 ? "run_shutdown"
-                                          : "cleanup",
-         "\"text\":%s", js(text));
+    if (event_begin(bc, &j,
+                    strcmp(event, "stopping") == 0   ? "run_stopping"
+                    : strcmp(event, "shutdown") == 0 ? "run_shutdown"
+                                                     : "cleanup")) {
+        json_string(&j, "text", text ? text : "");
+        event_end(bc, &j);
+    }
 }
 
 static int summary(struct bcmd *bc);
@@ -212,8 +224,8 @@ static int summary(struct bcmd *bc)
     size_t n = build_nresults(bc->build), ok = 0, failed = 0, skipped = 0, interrupted = 0;
     bool intr = build_interrupted(bc->build);
     double secs = build_elapsed_ms(bc->build) / 1000.0;
+    struct json j;
     char d[32];
-    const char *sep;
 
     for (size_t i = 0; i < n; i++) {
         if (r[i].interrupted)
@@ -225,44 +237,45 @@ static int summary(struct bcmd *bc)
         else if (r[i].state == JOB_SKIPPED)
             skipped++;
     }
-    emit(bc, "run_finished",
-         "\"succeeded\":%zu,\"failed\":%zu,\"skipped\":%zu,\"interrupted\":%s,\"elapsed\":%.3f", ok,
-         failed, skipped, intr ? "true" : "false", secs);
+    if (event_begin(bc, &j, "run_finished")) {
+        json_uint(&j, "succeeded", ok);
+        json_uint(&j, "failed", failed);
+        json_uint(&j, "skipped", skipped);
+        json_bool(&j, "interrupted", intr);
+        json_fixed(&j, "elapsed", secs, 3);
+        event_end(bc, &j);
+    }
     if (bc->json) {
         static const struct {
             const char *key;
             enum job_state st;
         } lists[] = {
             {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED}};
-        printf("{");
+        json_init(&j, stdout, false);
+        json_object_begin(&j, NULL);
         for (size_t l = 0; l < 3; l++) {
-            printf("\"%s\":[", lists[l].key);
-            sep = "";
+            json_array_begin(&j, lists[l].key);
             for (size_t i = 0; i < n; i++)
-                if (!r[i].interrupted && r[i].state == lists[l].st) {
-                    printf("%s", sep);
-                    json_write_str(stdout, r[i].job->name);
-                    sep = ",";
-                }
-            printf("],");
+                if (!r[i].interrupted && r[i].state == lists[l].st)
+                    json_string(&j, NULL, r[i].job->name);
+            json_array_end(&j);
         }
-        printf("\"interrupted\":%s,\"elapsed\":%.3f,\"failures\":[", intr ? "true" : "false", secs);
-        sep = "";
+        json_bool(&j, "interrupted", intr);
+        json_fixed(&j, "elapsed", secs, 3);
+        json_array_begin(&j, "failures");
         for (size_t i = 0; i < n; i++) {
             if (r[i].interrupted || r[i].state != JOB_FAILED)
                 continue;
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, r[i].job->name);
-            printf(",\"stage\":");
-            json_write_str(stdout, r[i].stage);
-            printf(",\"log\":");
-            json_write_str(stdout, r[i].log ? r[i].log : "");
-            printf(",\"reason\":");
-            json_write_str(stdout, r[i].reason ? r[i].reason : "");
-            printf("}");
-            sep = ",";
+            json_object_begin(&j, NULL);
+            json_string(&j, "job", r[i].job->name);
+            json_string(&j, "stage", r[i].stage);
+            json_string(&j, "log", r[i].log ? r[i].log : "");
+            json_string(&j, "reason", r[i].reason ? r[i].reason : "");
+            json_object_end(&j);
         }
-        printf("]}\n");
+        json_array_end(&j);
+        json_object_end(&j);
+        putchar('\n');
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
         printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped)\n", ok + failed + skipped,
@@ -295,7 +308,6 @@ static int build_dry_run(struct cli *cli, bool json, char *const *names, size_t 
     struct sched *s;
     size_t *jobs = NULL, njobs = 0, *order, norder = 0;
     bool *skipped;
-    const char *sep = "";
     long j;
     struct err e;
     if (cli_load_config(cli, &cfg) < 0)
@@ -319,24 +331,25 @@ static int build_dry_run(struct cli *cli, bool json, char *const *names, size_t 
         sched_done(s, (size_t)j, true, build_dry_skip, skipped);
     }
     if (json) {
-        printf("{\"order\":[");
-        for (size_t i = 0; i < norder; i++, sep = ",") {
-            printf("%s", sep);
-            json_write_str(stdout, cfg.jobs[order[i]].name);
-        }
-        printf("],\"skipped\":[");
-        sep = "";
+        struct json w;
+        json_init(&w, stdout, false);
+        json_object_begin(&w, NULL);
+        json_array_begin(&w, "order");
+        for (size_t i = 0; i < norder; i++)
+            json_string(&w, NULL, cfg.jobs[order[i]].name);
+        json_array_end(&w);
+        json_array_begin(&w, "skipped");
         for (size_t i = 0; i < njobs; i++) {
             if (sched_state(s, jobs[i]) == JOB_SUCCEEDED)
                 continue;
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, cfg.jobs[jobs[i]].name);
-            printf(",\"reason\":");
-            json_write_str(stdout, skipped[jobs[i]] ? "a dependency fails" : "never ready");
-            printf("}");
-            sep = ",";
+            json_object_begin(&w, NULL);
+            json_string(&w, "job", cfg.jobs[jobs[i]].name);
+            json_string(&w, "reason", skipped[jobs[i]] ? "a dependency fails" : "never ready");
+            json_object_end(&w);
         }
-        printf("]}\n");
+        json_array_end(&w);
+        json_object_end(&w);
+        putchar('\n');
     } else {
         for (size_t i = 0; i < norder; i++)
             printf("%s\n", cfg.jobs[order[i]].name);
@@ -365,6 +378,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
                                  on_job_output, on_job_finished, on_job_skipped,
                                  on_note,       on_finished,     &bc};
+    struct json ev;
     struct err e;
     int rc;
 
@@ -439,11 +453,14 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     bc.prog = display_new(&po);
     display_set_total(bc.prog, njobs);
     log_set_hook(on_log, &bc);
-    emit(&bc, "run_started", "\"jobs\":%zu,\"sandboxes\":%zu", njobs, po.nslots);
+    if (event_begin(&bc, &ev, "run_started")) {
+        json_uint(&ev, "jobs", njobs);
+        json_uint(&ev, "sandboxes", po.nslots);
+        event_end(&bc, &ev);
+    }
     sbx_cmd_run_loop(&bc.c);
     rc = bc.rc;
 out:
-    js_free();
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
     free(jobs);
