@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/build_state.h"
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 #include "display/display.h"
@@ -13,7 +14,8 @@
 #include "sandbox/build.h"
 
 static const char build_help[] =
-    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
+    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [--all]\n"
+    "                           [JOB...]\n"
     "\n"
     "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
     "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
@@ -27,6 +29,15 @@ static const char build_help[] =
     "                          one per line, or with --format json one object\n"
     "                          {\"order\": [...], \"skipped\": [{\"job\", \"reason\"}]};\n"
     "                          --events is not written\n"
+    "  -a, --all               a new build that runs every job, up to date or not\n"
+    "\n"
+    "The build state is kept in <options.dbdir>/bob.db (options.dbdir = false: none).\n"
+    "After an interrupt or a crash, bob build resumes the build: jobs that succeeded\n"
+    "are not run again (unless their definition changed) and failures are kept\n"
+    "until bob rebuild. After a build that ended, bob build starts a new one where\n"
+    "jobs that succeeded before with the same definition, and whose dependencies\n"
+    "are up to date, are not run: they are counted as up to date. See bob status,\n"
+    "bob log, bob report.\n"
     "\n"
     "Logs: <options.logdir>/<job>/<stage>.log, kept for failed jobs, removed for\n"
     "successful ones unless options.keep_logs = true.\n"
@@ -47,6 +58,7 @@ struct bcmd {
     bool events_is_stdout;
     bool json;
     size_t total;
+    struct bstate *bs; /* the build state, or NULL (options.dbdir = false) */
 };
 
 /* Writes one event line: {"event":..., "time":..., <extra members>}. */
@@ -210,6 +222,8 @@ static int summary(struct bcmd *bc)
 {
     const struct build_result *r = build_results(bc->build);
     size_t n = build_nresults(bc->build), ok = 0, failed = 0, skipped = 0, interrupted = 0;
+    size_t uptodate = 0;
+    long long id = bc->bs ? (long long)bstate_id(bc->bs) : 0;
     bool intr = build_interrupted(bc->build);
     double secs = build_elapsed_ms(bc->build) / 1000.0;
     char d[32];
@@ -218,6 +232,9 @@ static int summary(struct bcmd *bc)
     for (size_t i = 0; i < n; i++) {
         if (r[i].interrupted)
             interrupted++;
+        else if (r[i].settled && r[i].state == JOB_SUCCEEDED && bc->bs &&
+                 bstate_uptodate(bc->bs, i))
+            uptodate++;
         else if (r[i].state == JOB_SUCCEEDED)
             ok++;
         else if (r[i].state == JOB_FAILED)
@@ -226,20 +243,24 @@ static int summary(struct bcmd *bc)
             skipped++;
     }
     emit(bc, "run_finished",
-         "\"succeeded\":%zu,\"failed\":%zu,\"skipped\":%zu,\"interrupted\":%s,\"elapsed\":%.3f", ok,
-         failed, skipped, intr ? "true" : "false", secs);
+         "\"build\":%lld,\"succeeded\":%zu,\"failed\":%zu,\"skipped\":%zu,\"up_to_date\":%zu,"
+         "\"interrupted\":%s,\"elapsed\":%.3f",
+         id, ok, failed, skipped, uptodate, intr ? "true" : "false", secs);
     if (bc->json) {
         static const struct {
             const char *key;
             enum job_state st;
         } lists[] = {
-            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED}};
-        printf("{");
-        for (size_t l = 0; l < 3; l++) {
+            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED},
+            {"up_to_date", JOB_SUCCEEDED}};
+        printf("{\"build\":%lld,", id);
+        for (size_t l = 0; l < 4; l++) {
             printf("\"%s\":[", lists[l].key);
             sep = "";
             for (size_t i = 0; i < n; i++)
-                if (!r[i].interrupted && r[i].state == lists[l].st) {
+                if (!r[i].interrupted && r[i].state == lists[l].st &&
+                    (lists[l].st != JOB_SUCCEEDED ||
+                     (l == 3) == (r[i].settled && bc->bs && bstate_uptodate(bc->bs, i)))) {
                     printf("%s", sep);
                     json_write_str(stdout, r[i].job->name);
                     sep = ",";
@@ -249,35 +270,53 @@ static int summary(struct bcmd *bc)
         printf("\"interrupted\":%s,\"elapsed\":%.3f,\"failures\":[", intr ? "true" : "false", secs);
         sep = "";
         for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
             if (r[i].interrupted || r[i].state != JOB_FAILED)
                 continue;
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
             printf("%s{\"job\":", sep);
             json_write_str(stdout, r[i].job->name);
             printf(",\"stage\":");
-            json_write_str(stdout, r[i].stage);
+            json_write_str(stdout, stage ? stage : "");
             printf(",\"log\":");
-            json_write_str(stdout, r[i].log ? r[i].log : "");
+            json_write_str(stdout, log ? log : "");
             printf(",\"reason\":");
-            json_write_str(stdout, r[i].reason ? r[i].reason : "");
+            json_write_str(stdout, reason ? reason : "");
             printf("}");
             sep = ",";
         }
         printf("]}\n");
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
-        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped)\n", ok + failed + skipped,
+        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped", ok + failed + skipped,
                d, ok, failed, skipped);
-        for (size_t i = 0; i < n; i++)
-            if (!r[i].interrupted && r[i].state == JOB_FAILED)
-                printf("  Failed %s in %s (%s)%s%s\n", r[i].job->name, r[i].stage,
-                       r[i].reason ? r[i].reason : "failed", r[i].log ? ": " : "",
-                       r[i].log ? r[i].log : "");
+        if (uptodate)
+            printf(", %zu up to date", uptodate);
+        printf(")\n");
+        for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
+            if (r[i].interrupted || r[i].state != JOB_FAILED)
+                continue;
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
+            printf("  Failed %s in %s (%s)%s%s%s\n", r[i].job->name, stage ? stage : "?",
+                   reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
+                   log ? ": " : "", log ? log : "");
+        }
+        if (id)
+            printf("Build %lld%s (bob status, bob log JOB, bob report)\n", id,
+                   intr ? " is unfinished: bob build resumes it" : "");
         if (intr)
-            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped,
-                   n - ok - failed - skipped == 1 ? "" : "s");
+            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped - uptodate,
+                   n - ok - failed - skipped - uptodate == 1 ? "" : "s");
     }
+    if (bc->bs && bstate_error(bc->bs))
+        cli_error("%s", bstate_error(bc->bs));
     if (intr)
         return EXIT_INTERRUPTED;
+    if (bc->bs && bstate_error(bc->bs))
+        return EXIT_ERROR;
     return failed || skipped ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
@@ -355,21 +394,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
                                              {"format", required_argument, NULL, 'f'},
                                              {"events", required_argument, NULL, 'e'},
                                              {"dry-run", no_argument, NULL, 'n'},
+                                             {"all", no_argument, NULL, 'a'},
                                              {NULL, 0, NULL, 0}};
-    struct bcmd bc;
     const char *format = "text", *events = NULL;
     bool dry_run = false;
+    struct bstate_opts so = {0};
     struct strv names = {0};
-    size_t *jobs = NULL, njobs = 0;
-    struct display_opts po = {0};
-    struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
-                                 on_job_output, on_job_finished, on_job_skipped,
-                                 on_note,       on_finished,     &bc};
-    struct err e;
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:n",
+    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:na",
                             longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
@@ -380,6 +414,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
             continue;
         case 'n':
             dry_run = true;
+            continue;
+        case 'a':
+            so.all = true;
             continue;
         case CLI_OPT_HELP:
             fputs(build_help, stdout);
@@ -394,25 +431,67 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++)
         strv_push(&names, argv[i]);
-    if (dry_run) {
+    if (dry_run)
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
-        strv_free(&names);
-        return rc;
-    }
+    else
+        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v,
+                           names.n, &so);
+    strv_free(&names);
+    return rc;
+}
+
+int cmd_build_run(struct cli *cli, const char *what, bool json, const char *events,
+                  char *const *names, size_t nnames, const struct bstate_opts *so)
+{
+    struct bcmd bc;
+    size_t *jobs = NULL, njobs = 0;
+    struct display_opts po = {0};
+    struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
+                                 on_job_output, on_job_finished, on_job_skipped,
+                                 on_note,       on_finished,     &bc};
+    struct build_observer rec;
+    struct err e;
+    int rc;
+
     memset(&bc, 0, sizeof(bc));
-    bc.json = strcmp(format, "json") == 0;
-    if ((rc = sbx_cmd_init(&bc.c, cli, "bob build", CTX_BUILD)) != EXIT_OK) {
-        strv_free(&names);
+    bc.json = json;
+    if ((rc = sbx_cmd_init(&bc.c, cli, what, CTX_BUILD)) != EXIT_OK)
         return rc;
-    }
     rc = EXIT_ERROR;
     if (bc.c.cfg.njobs == 0) {
         cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
     }
-    if (sched_select(&bc.c.cfg, names.v, names.n, &jobs, &njobs, &e) < 0) {
+    if (sched_select(&bc.c.cfg, names, nnames, &jobs, &njobs, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;
+    }
+    if (!bc.c.cfg.nostate) {
+        struct bstate_opts o = *so;
+        bool *retry = NULL;
+        /* rebuild JOB...: those are retried (their dependents follow unless --only). */
+        if (so->nretry) {
+            size_t *sel = NULL, nsel = 0;
+            if (sched_select(&bc.c.cfg, so->retry_names, so->nretry, &sel, &nsel, &e) < 0) {
+                cli_error("%s", e.msg);
+                goto out;
+            }
+            free(sel);
+            retry = xcalloc(bc.c.cfg.njobs + 1, sizeof(*retry));
+            for (size_t j = 0; j < bc.c.cfg.njobs; j++)
+                for (size_t k = 0; k < so->nretry; k++)
+                    if (strcmp(bc.c.cfg.jobs[j].name, so->retry_names[k]) == 0)
+                        retry[j] = true;
+            o.retry = retry;
+        }
+        rc = bstate_open(&bc.c.cfg, &bc.c.loop, jobs, njobs, &o, &bc.bs, &e);
+        free(retry);
+        if (rc < 0) {
+            cli_error("%s", e.msg);
+            rc = EXIT_ERROR;
+            goto out;
+        }
+        rc = EXIT_ERROR;
     }
     /* The build's mounts are its own: they go with it, even on SIGKILL. */
     if (plat_own_mount_ns(&e) < 0) {
@@ -435,11 +514,18 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     po.title = "Building";
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
-    bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
+    if (bc.bs) {
+        bstate_wrap(bc.bs, &obs, &rec);
+        bc.build = build_start_plan(&bc.c.ctx, jobs, njobs, bstate_plan(bc.bs), &rec);
+        bstate_started(bc.bs, bc.build);
+    } else {
+        bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
+    }
     bc.prog = display_new(&po);
     display_set_total(bc.prog, njobs);
     log_set_hook(on_log, &bc);
-    emit(&bc, "run_started", "\"jobs\":%zu,\"sandboxes\":%zu", njobs, po.nslots);
+    emit(&bc, "run_started", "\"build\":%lld,\"jobs\":%zu,\"sandboxes\":%zu",
+         bc.bs ? (long long)bstate_id(bc.bs) : 0, njobs, po.nslots);
     sbx_cmd_run_loop(&bc.c);
     rc = bc.rc;
 out:
@@ -447,7 +533,7 @@ out:
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
     free(jobs);
-    strv_free(&names);
+    bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);
     return rc;
 }

@@ -1386,12 +1386,15 @@ static int section(struct loader *ld, const char *name)
     return lua_gettop(L);
 }
 
-/* The default data directory: $XDG_DATA_HOME/bob or ~/.local/share/bob. */
+/* The default data directory: $BOB_DATADIR, $XDG_DATA_HOME/bob or ~/.local/share/bob. */
 static char *default_dbdir(void)
 {
     const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    const char *bd = getenv("BOB_DATADIR");
     struct passwd *pw;
 
+    if (bd && bd[0] == '/')
+        return xstrdup(bd);
     if (x && x[0] == '/')
         return xasprintf("%s/bob", x);
     if ((!home || home[0] != '/') && (pw = getpwuid(getuid())) && pw->pw_dir)
@@ -1419,7 +1422,14 @@ static void parse_options(struct loader *ld)
         warn_unknown(ld, t, "options", known);
         cfg->build_threads = opt_count(ld, t, "build_threads", "options", 1);
         cfg->scan_threads = opt_count(ld, t, "scan_threads", "options", 1);
-        cfg->dbdir = dbdir = opt_str(ld, t, "dbdir", "options", true);
+        /* options.dbdir = false: no build state (the logs keep the default place). */
+        if (getf(ld->L, t, "dbdir") == LUA_TBOOLEAN && !lua_toboolean(ld->L, -1)) {
+            lua_pop(ld->L, 1);
+            cfg->nostate = true;
+        } else {
+            lua_pop(ld->L, 1);
+            cfg->dbdir = dbdir = opt_str(ld, t, "dbdir", "options", true);
+        }
         cfg->logdir = opt_str(ld, t, "logdir", "options", true);
         cfg->log_level = opt_str(ld, t, "log_level", "options", true);
         cfg->strict_scan = opt_bool(ld, t, "strict_scan", "options", false);
