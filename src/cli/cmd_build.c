@@ -300,7 +300,7 @@ static int summary(struct bcmd *bc)
                 continue;
             if (r[i].settled && bc->bs)
                 bstate_failure(bc->bs, i, &stage, &reason, &log);
-            printf("  Failed %s in %s (%s)%s%s%s\n", r[i].job->name, stage ? stage : "?",
+            printf("  Failed %s in %s (%s%s)%s%s\n", r[i].job->name, stage ? stage : "?",
                    reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
                    log ? ": " : "", log ? log : "");
         }
