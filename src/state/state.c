@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fault.h"
+
 struct state {
     sqlite3 *db;
     char *dir;
@@ -229,6 +231,7 @@ static int state_commit(struct state *st)
     if (!st->in_txn)
         return 0;
     st->in_txn = false;
+    fault_step("state.commit");
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK && !st->failed) {
         struct err e;
@@ -389,6 +392,8 @@ static void state_write(struct state *st, const char *sql, const char *types, ..
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)
         goto fail;
+    /* A SIGKILL here leaves a transaction half written: the WAL drops it. */
+    fault_step("state.write");
     if (!st->prep)
         state_commit(st);
     return;

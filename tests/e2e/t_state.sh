@@ -187,6 +187,22 @@ check "after the kills, a resume finishes the build" [ $? = 0 ] || diag "$(cat "
 check "after the resume every job succeeded (or is up to date)" st "assert all(r['status'] in ('succeeded','up-to-date') for r in s.values()), s" || diag "$(bob status)"
 check "no job ran after a recorded success (k1 at most 6 times)" [ "$(ran k1)" -le 6 ]
 
+# 7b. SIGKILL in the middle of a database write and of a commit, then resume.
+for f in state.write:3 state.write:17 state.commit:2 state.commit:5 state.write:40; do
+    write_cfg "$(for i in 1 2 3 4 5 6; do J "w$i" "$([ $i -gt 1 ] && echo "\"w$((i - 1))\"")"; done)"
+    bob clean >/dev/null 2>&1
+    : >"$T/shared/order"
+    BOB_FAULT="kill@$f" bob build --all >/dev/null 2>&1
+    sweep
+    check "kill@$f: the database reads" bash -c "'$BOB' -c '$CFG' list -f json >/dev/null"
+    bob status -f json >"$T/k.json" 2>/dev/null || echo '[]' >"$T/k.json"
+    check "kill@$f: no success recorded that did not run" python3 -c "
+import json; s=json.load(open('$T/k.json')); o=open('$T/shared/order').read().split()
+bad=[r['job'] for r in s if r['status'] in ('succeeded',) and r['job'] not in o]; assert not bad, bad"
+    bob build >/dev/null 2>&1
+    check "kill@$f: the resume finishes" st "assert all(r['status'] in ('succeeded','up-to-date') for r in s.values()), s"
+done
+
 # 8. A reader while a build writes: status sees the running job and its stage.
 write_cfg "$(J slow '' 'sleep 2') $(J after '"slow"')"
 "$BOB" -c "$CFG" build >/dev/null 2>&1 &
