@@ -4,9 +4,10 @@
  * readers. It records every build (id, start, end, config, outcome, counts)
  * and every job of it (status, stage, reason, sandbox, log, per-stage wall
  * and CPU time, the hash of its definition). Writes come from the loop
- * thread only: with a loop attached they are batched into one transaction
- * per loop pass, committed just before the loop waits again, so a SIGKILL
- * loses at most the pass it interrupts and never leaves a half-written row.
+ * thread only: with a loop attached they are batched into transactions
+ * that end at a loop pass, at most every 50 ms (a timer wakes the loop for
+ * a due commit), so a SIGKILL loses at most the last 50 ms and never leaves
+ * a half-written row.
  * This module takes plain values (names, strings, numbers): no config or
  * build types, so that it sits below the layers that use it.
  */
@@ -54,7 +55,7 @@ int state_lock(struct state *st, struct err *e);
 /* Whether a bob holds the lock now (a build is running on this database). */
 bool state_locked_by_other(const struct state *st);
 
-/* Batches the writes per pass of loop (an unreferenced uv_prepare). */
+/* Batches the writes per pass of loop (an unreferenced uv_prepare and timer). */
 void state_attach(struct state *st, uv_loop_t *loop);
 /* Commits, then stops batching (each write commits alone) and closes the handle. */
 void state_detach(struct state *st);
