@@ -431,8 +431,8 @@ static void bstate_on_job_started(void *data, size_t slot, unsigned sandbox, con
         bs->inner.job_started(bs->inner.data, slot, sandbox, j);
 }
 
-static void bstate_on_stage_started(void *data, size_t slot, const struct job *j,
-                                    const char *stage, const struct capture *output)
+static void bstate_on_stage_started(void *data, size_t slot, const struct job *j, const char *stage,
+                                    const struct capture *output)
 {
     struct bstate *bs = data;
     state_job_stage(bs->st, bs->id, j->name, stage, bstate_now());
@@ -450,7 +450,7 @@ static void bstate_on_job_output(void *data, size_t slot)
 static void bstate_on_job_finished(void *data, size_t slot, const struct build_result *r)
 {
     struct bstate *bs = data;
-    enum state_status s = r->interrupted               ? STATE_INTERRUPTED
+    enum state_status s = r->interrupted              ? STATE_INTERRUPTED
                           : r->state == JOB_SUCCEEDED ? STATE_SUCCEEDED
                                                       : STATE_FAILED;
     bool failed = s == STATE_FAILED;

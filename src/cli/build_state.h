@@ -13,10 +13,10 @@
 
 /* How bob build (or bob rebuild) treats the recorded state. */
 struct bstate_opts {
-    bool all;        /* --all: a new build, every job runs */
-    bool rebuild;    /* bob rebuild: the current build again, retrying failures */
-    bool retry_all;  /* rebuild -a: every failure */
-    const bool *retry; /* rebuild JOB...: per cfg job, or NULL (filled by cmd_build_run) */
+    bool all;                 /* --all: a new build, every job runs */
+    bool rebuild;             /* bob rebuild: the current build again, retrying failures */
+    bool retry_all;           /* rebuild -a: every failure */
+    const bool *retry;        /* rebuild JOB...: per cfg job, or NULL (filled by cmd_build_run) */
     char *const *retry_names; /* rebuild JOB... */
     size_t nretry;
 };
@@ -31,8 +31,7 @@ int bstate_open(const struct config *cfg, uv_loop_t *loop, const size_t *jobs, s
                 const struct bstate_opts *o, struct bstate **out, struct err *e);
 const struct build_plan *bstate_plan(const struct bstate *bs);
 /* The observer that records, then tells inner. */
-void bstate_wrap(struct bstate *bs, const struct build_observer *inner,
-                 struct build_observer *out);
+void bstate_wrap(struct bstate *bs, const struct build_observer *inner, struct build_observer *out);
 /* The build started: records what the plan settled (skips of kept failures). */
 void bstate_started(struct bstate *bs, struct build *b);
 int64_t bstate_id(const struct bstate *bs);

@@ -522,7 +522,14 @@ int cmd_build_run(struct cli *cli, const char *what, bool json, const char *even
         bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
     }
     bc.prog = display_new(&po);
-    display_set_total(bc.prog, njobs);
+    {
+        /* The progress counts the jobs this run may start, not the settled ones. */
+        const struct build_result *r = build_results(bc.build);
+        size_t settled = 0;
+        for (size_t i = 0; bc.bs && i < njobs; i++)
+            settled += r[jobs[i]].settled;
+        display_set_total(bc.prog, njobs - settled);
+    }
     log_set_hook(on_log, &bc);
     emit(&bc, "run_started", "\"build\":%lld,\"jobs\":%zu,\"sandboxes\":%zu",
          bc.bs ? (long long)bstate_id(bc.bs) : 0, njobs, po.nslots);

@@ -56,8 +56,8 @@ int cmd_diff(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob diff", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:Ho:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob diff", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             if (!statecmd_format("bob diff", optarg, &p.format))
@@ -88,8 +88,8 @@ int cmd_diff(struct cli *cli, int argc, char **argv)
         args[0] = argv[optind];
         args[1] = argv[optind + 1];
     } else {
-        if (state_query(st, "SELECT CAST(id AS TEXT) FROM builds ORDER BY id DESC LIMIT 2", NULL,
-                        0, &last, &e) < 0) {
+        if (state_query(st, "SELECT CAST(id AS TEXT) FROM builds ORDER BY id DESC LIMIT 2", NULL, 0,
+                        &last, &e) < 0) {
             cli_error("%s", e.msg);
             goto out;
         }

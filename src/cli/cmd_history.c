@@ -32,8 +32,8 @@ int cmd_history(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob history", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:Ho:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob history", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             if (!statecmd_format("bob history", optarg, &p.format))

@@ -33,8 +33,8 @@ int cmd_list(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob list", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:Ho:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob list", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             if (!statecmd_format("bob list", optarg, &p.format))

@@ -94,7 +94,8 @@ int cmd_log(struct cli *cli, int argc, char **argv)
     job = argv[optind];
     if (strchr(job, '/') || strcmp(job, "..") == 0 || strcmp(job, ".") == 0 ||
         (stage && (strchr(stage, '/') || !*stage))) {
-        cli_error("bob log: '%s' is not a job or stage name", stage && strchr(stage, '/') ? stage : job);
+        cli_error("bob log: '%s' is not a job or stage name",
+                  stage && strchr(stage, '/') ? stage : job);
         return EXIT_USAGE;
     }
     if ((rc = statecmd_open(cli, "bob log", false, &cfg, &st)) != EXIT_OK)
@@ -117,8 +118,10 @@ int cmd_log(struct cli *cli, int argc, char **argv)
     snprintf(id, sizeof(id), "%lld", (long long)cur);
     args[0] = id;
     args[1] = job;
-    if (state_query(st, "SELECT status, stage, log FROM jobs WHERE build=CAST(?1 AS INTEGER)"
-                        " AND job=?2", args, 2, &rows, &e) < 0) {
+    if (state_query(st,
+                    "SELECT status, stage, log FROM jobs WHERE build=CAST(?1 AS INTEGER)"
+                    " AND job=?2",
+                    args, 2, &rows, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;
     }

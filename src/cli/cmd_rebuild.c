@@ -34,8 +34,8 @@ int cmd_rebuild(struct cli *cli, int argc, char **argv)
 
     so.rebuild = true;
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob rebuild", argc, argv, ":" CLI_COMMON_SHORTOPTS "af:e:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob rebuild", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "af:e:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'a':
             so.retry_all = true;

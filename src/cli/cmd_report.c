@@ -388,8 +388,8 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob report", argc, argv, ":" CLI_COMMON_SHORTOPTS "o:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob report", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "o:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'o':
             dir = optarg;
@@ -421,8 +421,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     r.id = id;
     gethostname(r.host, sizeof(r.host) - 1);
     uname(&r.un);
-    if (state_query(st,
-                    "SELECT CAST(max(id) AS TEXT) FROM builds WHERE id < CAST(?1 AS INTEGER)",
+    if (state_query(st, "SELECT CAST(max(id) AS TEXT) FROM builds WHERE id < CAST(?1 AS INTEGER)",
                     &r.id, 1, &prev, &e) < 0 ||
         report_query(st, &r, &e) < 0) {
         cli_error("%s", e.msg);

@@ -38,8 +38,8 @@ int cmd_status(struct cli *cli, int argc, char **argv)
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob status", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:Ho:",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob status", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             if (!statecmd_format("bob status", optarg, &p.format))
@@ -93,7 +93,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
     }
     if (p.format == STATECMD_TABLE && !p.no_header)
         fprintf(stderr, "Build %lld: %s\n", (long long)cur,
-                running ? "running" : finished ? "finished" : "unfinished (bob build resumes it)");
+                running    ? "running"
+                : finished ? "finished"
+                           : "unfinished (bob build resumes it)");
     rc = statecmd_print(stdout, &rows, &p, "bob status");
     state_rows_free(&rows);
 out:

@@ -151,8 +151,8 @@ int statecmd_print(FILE *out, const struct state_rows *rows, const struct statec
         }
         for (size_t r = p->no_header ? 1 : 0; r <= rows->nrows; r++)
             for (size_t i = 0; i < n; i++) {
-                const char *v = r == 0 ? rows->cols[cols[i]]
-                                       : rows->cells[(r - 1) * rows->ncols + cols[i]];
+                const char *v =
+                    r == 0 ? rows->cols[cols[i]] : rows->cells[(r - 1) * rows->ncols + cols[i]];
                 if (!v)
                     v = "-";
                 if (i + 1 < n)

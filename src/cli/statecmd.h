@@ -19,7 +19,7 @@ enum statecmd_format {
 
 struct statecmd_print {
     enum statecmd_format format;
-    bool no_header; /* -H */
+    bool no_header;   /* -H */
     const char *cols; /* -o a,b,c, or NULL for every column */
 };
 

@@ -47,7 +47,7 @@ struct state {
     bool failed;
     char *error;
     uv_prepare_t *prep;
-    uv_timer_t *wake; /* wakes the loop for a commit that is due */
+    uv_timer_t *wake;     /* wakes the loop for a commit that is due */
     uint64_t last_commit; /* uv_now at the last commit */
     /* Prepared once, by the address of their (literal) SQL text. */
     struct {
@@ -73,7 +73,7 @@ static const char state_schema[] =
 
 const char *state_status_name(enum state_status s)
 {
-    static const char *const names[] = {"pending", "running", "succeeded",  "failed",
+    static const char *const names[] = {"pending", "running",    "succeeded",  "failed",
                                         "skipped", "up-to-date", "interrupted"};
     return names[s];
 }
@@ -102,8 +102,8 @@ static int state_fail(const struct state *st, int rc, struct err *e, const char 
                        "options.dbdir elsewhere, or options.dbdir = false",
                        what, st->path, msg, st->dir);
     case SQLITE_FULL:
-        return err_set(e, "cannot %s the build state %s: the disk is full: free space in %s",
-                       what, st->path, st->dir);
+        return err_set(e, "cannot %s the build state %s: the disk is full: free space in %s", what,
+                       st->path, st->dir);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return err_set(e, "cannot %s the build state %s: it stays locked (%s)", what, st->path,
@@ -219,8 +219,8 @@ int state_open(const char *dbdir, bool writer, struct state **out, struct err *e
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 1);
     if (writer) {
-        rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-                          NULL, NULL);
+        rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                          NULL);
         if (rc != SQLITE_OK) {
             state_fail(st, rc, e, "open");
             goto fail;
@@ -589,8 +589,7 @@ void state_job_plan(struct state *st, int64_t build, const char *job, enum state
         state_write(st, "DELETE FROM stages WHERE build=? AND job=?", "is", build, job);
 }
 
-void state_job_started(struct state *st, int64_t build, const char *job, unsigned sandbox,
-                       double t)
+void state_job_started(struct state *st, int64_t build, const char *job, unsigned sandbox, double t)
 {
     state_write(st,
                 "UPDATE jobs SET status='running', sandbox=?, started=?, stage=NULL, reason=NULL,"
@@ -601,13 +600,11 @@ void state_job_started(struct state *st, int64_t build, const char *job, unsigne
 /* Closes the job's open stage (the one without a wall time) at t. */
 static void state_stage_close(struct state *st, int64_t build, const char *job, double t)
 {
-    state_write(st,
-                "UPDATE stages SET wall=?-started WHERE build=? AND job=? AND wall IS NULL", "dis",
-                t, build, job);
+    state_write(st, "UPDATE stages SET wall=?-started WHERE build=? AND job=? AND wall IS NULL",
+                "dis", t, build, job);
 }
 
-void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage,
-                     double t)
+void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage, double t)
 {
     state_stage_close(st, build, job, t);
     state_write(st, "INSERT OR REPLACE INTO stages(build, job, stage, started) VALUES(?,?,?,?)",
@@ -616,8 +613,7 @@ void state_job_stage(struct state *st, int64_t build, const char *job, const cha
 }
 
 void state_job_finished(struct state *st, int64_t build, const char *job, enum state_status s,
-                        const char *stage, const char *reason, const char *log, double ms,
-                        double t)
+                        const char *stage, const char *reason, const char *log, double ms, double t)
 {
     state_stage_close(st, build, job, t);
     state_write(st,
@@ -657,11 +653,19 @@ static int state_job_rows(struct state *st, const char *sql, int64_t build, stat
     if (build)
         sqlite3_bind_int64(q, 1, build);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct state_job j = {
-            sqlite3_column_int64(q, 0), state_col(q, 1), state_col(q, 2), state_col(q, 3),
-            state_col(q, 4),            state_col(q, 5), state_col(q, 6), state_col(q, 7),
-            sqlite3_column_type(q, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 8),
-            state_cold(q, 9),           state_cold(q, 10), state_cold(q, 11)};
+        struct state_job j = {sqlite3_column_int64(q, 0),
+                              state_col(q, 1),
+                              state_col(q, 2),
+                              state_col(q, 3),
+                              state_col(q, 4),
+                              state_col(q, 5),
+                              state_col(q, 6),
+                              state_col(q, 7),
+                              sqlite3_column_type(q, 8) == SQLITE_NULL ? -1
+                                                                       : sqlite3_column_int64(q, 8),
+                              state_cold(q, 9),
+                              state_cold(q, 10),
+                              state_cold(q, 11)};
         cb(&j, data);
     }
     sqlite3_finalize(q);

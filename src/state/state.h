@@ -84,8 +84,7 @@ void state_job_plan(struct state *st, int64_t build, const char *job, enum state
 void state_job_started(struct state *st, int64_t build, const char *job, unsigned sandbox,
                        double t);
 /* A stage started (the previous one, if any, ended at t). */
-void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage,
-                     double t);
+void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage, double t);
 /* The job's end (succeeded, failed or interrupted); stage/reason/log NULL unless failed. */
 void state_job_finished(struct state *st, int64_t build, const char *job, enum state_status s,
                         const char *stage, const char *reason, const char *log, double ms,
@@ -99,7 +98,7 @@ void state_build_settle_running(struct state *st, int64_t build);
 struct state_job {
     int64_t build;
     const char *job, *status, *stage, *reason, *blocker, *log, *hash;
-    int64_t sandbox; /* -1: none */
+    int64_t sandbox;                 /* -1: none */
     double started, ended, duration; /* epoch ms; <0 when unknown */
 };
 typedef void (*state_job_cb)(const struct state_job *j, void *data);

@@ -241,9 +241,12 @@ static void test_state_write_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_state_create),   harness_test(test_state_batched),
-        harness_test(test_state_latest_and_forget), harness_test(test_state_bad_files),
-        harness_test(test_state_lock),     harness_test(test_state_write_error),
+        harness_test(test_state_create),
+        harness_test(test_state_batched),
+        harness_test(test_state_latest_and_forget),
+        harness_test(test_state_bad_files),
+        harness_test(test_state_lock),
+        harness_test(test_state_write_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
