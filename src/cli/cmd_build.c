@@ -250,9 +250,10 @@ static int summary(struct bcmd *bc)
         static const struct {
             const char *key;
             enum job_state st;
-        } lists[] = {
-            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED},
-            {"up_to_date", JOB_SUCCEEDED}};
+        } lists[] = {{"succeeded", JOB_SUCCEEDED},
+                     {"failed", JOB_FAILED},
+                     {"skipped", JOB_SKIPPED},
+                     {"up_to_date", JOB_SUCCEEDED}};
         printf("{\"build\":%lld,", id);
         for (size_t l = 0; l < 4; l++) {
             printf("\"%s\":[", lists[l].key);
@@ -289,8 +290,8 @@ static int summary(struct bcmd *bc)
         printf("]}\n");
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
-        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped", ok + failed + skipped,
-               d, ok, failed, skipped);
+        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped", ok + failed + skipped, d,
+               ok, failed, skipped);
         if (uptodate)
             printf(", %zu up to date", uptodate);
         printf(")\n");
@@ -434,8 +435,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     if (dry_run)
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
     else
-        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v,
-                           names.n, &so);
+        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n,
+                           &so);
     strv_free(&names);
     return rc;
 }

@@ -475,7 +475,8 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
         b->results[j].job = &ctx->cfg->jobs[j];
     for (size_t i = 0; plan && plan->settled && i < n; i++) {
         enum job_state st = plan->settled[jobs[i]];
-        if ((st != JOB_SUCCEEDED && st != JOB_FAILED) || sched_state(b->sched, jobs[i]) != JOB_PENDING)
+        if ((st != JOB_SUCCEEDED && st != JOB_FAILED) ||
+            sched_state(b->sched, jobs[i]) != JOB_PENDING)
             continue;
         b->results[jobs[i]].state = st;
         b->results[jobs[i]].settled = true;

@@ -23,8 +23,8 @@ struct sched {
     enum job_state *state;
     size_t *waiting; /* dependencies not yet succeeded */
     size_t *prio;
-    double *weight; /* per job: its recorded duration, or NULL (each counts 1) */
-    double *path;   /* the heaviest chain of dependents each job heads, itself included */
+    double *weight;  /* per job: its recorded duration, or NULL (each counts 1) */
+    double *path;    /* the heaviest chain of dependents each job heads, itself included */
     size_t *rev_off; /* njobs + 1 offsets into rev */
     size_t *rev;     /* the dependents of each job in the run, in config order */
     size_t *heap;    /* the ready jobs: pending, nothing left to wait for */
