@@ -231,8 +231,7 @@ static void hard_stop_arm(struct hard_stop *h, const char *path, unsigned ms)
 
     n += (size_t)snprintf(hard_msg, sizeof(hard_msg), "Error: ");
     /* Control bytes of the path are written escaped, as cli_error does. */
-    for (const unsigned char *p = (const unsigned char *)path;
-         *p && n + 4 < sizeof(hard_msg) - sizeof(tail); p++) {
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof(hard_msg) - sizeof(tail); p++) {
         if (*p < 0x20 || *p == 0x7f)
             n += (size_t)snprintf(hard_msg + n, 5, "\\x%02x", *p);
         else
