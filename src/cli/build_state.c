@@ -54,7 +54,8 @@ static uint64_t bstate_fnv(uint64_t h, const char *s)
 }
 
 /*
- * Every job's hash, dependencies first: an explicit post-order walk (a
+ * Every job's hash (name, stages, environment, limits, network, the
+ * dependencies' hashes), dependencies first: an explicit post-order walk (a
  * chain of 20,000 jobs must not take 20,000 C frames).
  */
 char **bstate_hashes(const struct config *cfg)
@@ -92,6 +93,13 @@ char **bstate_hashes(const struct config *cfg)
             x = bstate_fnv(x, "env");
             for (size_t s = 0; s < jb->env.n; s++)
                 x = bstate_fnv(x, jb->env.v[s]);
+            {
+                char lim[128];
+                snprintf(lim, sizeof(lim), "limits %u %u %llu %llu net %d", jb->limits.time,
+                         jb->limits.silence, (unsigned long long)jb->limits.memory,
+                         (unsigned long long)jb->limits.tasks, jb->network);
+                x = bstate_fnv(x, lim);
+            }
             x = bstate_fnv(x, "deps");
             /* A cycle is refused by the loader; "" stands in defensively. */
             for (size_t s = 0; s < jb->depends.n; s++)

@@ -121,6 +121,8 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
     int cmd, rc;
     struct strv env = {0};
     struct proc_opts o = {0};
+    struct cgroup_job *cg = NULL;
+    struct launch_cgroup lc;
     struct proc_cbs cbs = {run_on_data, run_on_exit, run_on_linger, &r};
     struct err e;
     struct stat st;
@@ -186,6 +188,8 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         goto out_log;
     }
     rc = EXIT_ERROR;
+    if (sandbox_ctx_cgroup(&r.c.ctx, "run", &cg, &lc) == 0)
+        o.cgroup = &lc;
     r.proc = proc_spawn(&r.c.loop, &o, &cbs, &e);
     strv_free(&env);
     if (!r.proc) {
@@ -195,13 +199,14 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
     }
     r.pgid = proc_pid(r.proc);
     r.pl = pipeline_new(&r.c.ctx, r.root, false, &run_ops, &r);
-    /* Without CMD's start time (it could not be read), nothing is spared. */
-    pipeline_spare_before(r.pl, r.pgid);
+    pipeline_set_cgroup(r.pl, cg);
     pipeline_start(r.pl);
     sbx_cmd_run_loop(&r.c);
     pipeline_free(r.pl); /* NULL unless the loop ended before it did */
     rc = r.interrupted ? EXIT_INTERRUPTED : r.status;
 out_log:
+    cgroup_job_free(cg); /* empty now: the kill waited for it */
+    cg = NULL;
     if (r.logging && capture_close(&r.log, &e) < 0) {
         cli_error("%s", e.msg);
         if (rc == 0)
@@ -209,6 +214,7 @@ out_log:
     }
     r.logging = false;
 out:
+    cgroup_job_free(cg);
     if (r.logging)
         capture_close(&r.log, &e);
     free(r.root);

@@ -152,7 +152,7 @@ static void shcmd_on_signal(enum run_state state, int signum, void *data)
         return; /* the destroy finishes whatever happens */
     pipeline_cancel(s->pl);
     if (s->sh)
-        pipeline_kill(s->pl, 0);
+        pipeline_kill(s->pl, devshell_pid(s->sh));
 }
 
 int cmd_sandbox_shell(struct cli *cli, int argc, char **argv)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/util.h"
@@ -77,6 +78,21 @@ struct stage {
     char *run;
 };
 
+/*
+ * The limits of a job (0: none). The texts keep the user's wording ("2h",
+ * "512M"; a number as its digits) for messages and config show; NULL when
+ * the limit is not set.
+ */
+struct job_limits {
+    unsigned time;    /* seconds of wall clock */
+    unsigned silence; /* seconds without output */
+    uint64_t memory;  /* bytes of memory (RAM + swap) */
+    uint64_t tasks;   /* processes and threads */
+    char *time_text;  /* "2h", "30m", "90s" or "90" */
+    char *silence_text;
+    char *memory_text; /* "512M" or "536870912" */
+};
+
 struct job {
     char *name;
     struct strv depends; /* job names, validated to exist */
@@ -84,6 +100,8 @@ struct job {
     struct strv env;     /* "K=V", sorted by key */
     struct stage *stages;
     size_t nstages;
+    struct job_limits limits; /* effective: options.limits, then the job's own */
+    bool network;             /* false: a network namespace with only loopback */
 };
 
 struct config {
@@ -100,6 +118,8 @@ struct config {
     bool strict_scan;
     bool tui;       /* default true */
     bool keep_logs; /* extension, default false */
+    struct job_limits limits; /* options.limits: every job's defaults */
+    bool network;             /* options.network, default true */
 
     /* pkgsrc */
     bool has_pkgsrc;

@@ -4,9 +4,11 @@
  * the same config, or as JSON.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
+#include "config/config_int.h"
+#include "util/json.h"
 
 /* ---- Lua ---------------------------------------------------------------- */
 
@@ -17,12 +19,8 @@ static bool show_name_ok(const char *s)
         "and",      "break",  "do",   "else", "elseif", "end",   "false", "for",
         "function", "goto",   "if",   "in",   "local",  "nil",   "not",   "or",
         "repeat",   "return", "then", "true", "until",  "while", NULL};
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+    if (!value_is_ident(s))
         return false;
-    for (const char *p = s + 1; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-              *p == '_'))
-            return false;
     for (const char *const *r = reserved; *r; r++)
         if (strcmp(s, *r) == 0)
             return false;
@@ -243,6 +241,58 @@ static void show_policy(FILE *out, const char *name, const struct env_policy *p)
     fputs("        },\n", out);
 }
 
+/* Writes ` key = v,` for show_limits: digits as a number, another text as a string, NULL as false.
+ */
+static void show_limit(FILE *out, const char *key, const char *text)
+{
+    fprintf(out, " %s = ", key);
+    if (!text)
+        fputs("false", out);
+    else if (text[strspn(text, "0123456789")] == '\0')
+        fputs(text, out);
+    else
+        show_str(out, text);
+    fputc(',', out);
+}
+
+/*
+ * Writes `limits = { ... },` at indent ind: the limits set in l, or with
+ * def (a job's against options.limits) those that differ from it, false
+ * for one the job removes. Nothing when there is nothing to write.
+ */
+static void show_limits(FILE *out, int ind, const struct job_limits *l,
+                        const struct job_limits *def)
+{
+    static const char *const keys[4] = {"time", "silence", "memory", "tasks"};
+    char tasks[2][24];
+    const char *v[4] = {l->time_text, l->silence_text, l->memory_text, NULL};
+    const char *d[4] = {NULL, NULL, NULL, NULL};
+    bool any = false, show[4];
+
+    if (l->tasks)
+        v[3] =
+            (snprintf(tasks[0], sizeof(tasks[0]), "%llu", (unsigned long long)l->tasks), tasks[0]);
+    if (def) {
+        d[0] = def->time_text;
+        d[1] = def->silence_text;
+        d[2] = def->memory_text;
+        if (def->tasks)
+            d[3] = (snprintf(tasks[1], sizeof(tasks[1]), "%llu", (unsigned long long)def->tasks),
+                    tasks[1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        show[i] = (v[i] || d[i]) && !(v[i] && d[i] && strcmp(v[i], d[i]) == 0);
+        any |= show[i];
+    }
+    if (!any)
+        return;
+    fprintf(out, "%*slimits = {", ind, "");
+    for (int i = 0; i < 4; i++)
+        if (show[i])
+            show_limit(out, keys[i], v[i]);
+    fputs(" },\n", out);
+}
+
 /* Prints the effective config as a Lua config that loads back to the same config. */
 void config_show_lua(const struct config *cfg, FILE *out)
 {
@@ -256,6 +306,8 @@ void config_show_lua(const struct config *cfg, FILE *out)
     fprintf(out, "    strict_scan = %s,\n", cfg->strict_scan ? "true" : "false");
     fprintf(out, "    tui = %s,\n", cfg->tui ? "true" : "false");
     fprintf(out, "    keep_logs = %s,\n", cfg->keep_logs ? "true" : "false");
+    fprintf(out, "    network = %s,\n", cfg->network ? "true" : "false");
+    show_limits(out, 4, &cfg->limits, NULL);
     fputs("}\n", out);
 
     if (cfg->has_pkgsrc) {
@@ -309,6 +361,9 @@ void config_show_lua(const struct config *cfg, FILE *out)
                 fputs(" },\n", out);
             }
             fputs("        },\n", out);
+            show_limits(out, 8, &j->limits, &cfg->limits);
+            if (j->network != cfg->network)
+                fprintf(out, "        network = %s,\n", j->network ? "true" : "false");
             fputs("    },\n", out);
         }
         fputs("}\n", out);
@@ -317,235 +372,187 @@ void config_show_lua(const struct config *cfg, FILE *out)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* A small pretty-printing JSON writer that places the commas. */
-struct jw {
-    FILE *out;
-    int depth;
-    bool first[32];
-};
-
-/* Starts a member (key non-NULL, inside an object) or an element (inside an array). */
-static void jw_item(struct jw *w, const char *key)
-{
-    if (w->depth > 0) {
-        fputs(w->first[w->depth] ? "\n" : ",\n", w->out);
-        w->first[w->depth] = false;
-    }
-    fprintf(w->out, "%*s", 2 * w->depth, "");
-    if (key) {
-        json_write_str(w->out, key);
-        fputs(": ", w->out);
-    }
-}
-
-/* Opens an object or array ('{' or '['). */
-static void jw_open(struct jw *w, const char *key, char c)
-{
-    jw_item(w, key);
-    fputc(c, w->out);
-    w->depth++;
-    w->first[w->depth] = true;
-}
-
-/* Closes the innermost object or array. */
-static void jw_close(struct jw *w, char c)
-{
-    bool empty = w->first[w->depth];
-    w->depth--;
-    if (!empty)
-        fprintf(w->out, "\n%*s", 2 * w->depth, "");
-    fputc(c, w->out);
-}
-
-/* A string member, or null when s is NULL. */
-static void jw_str(struct jw *w, const char *key, const char *s)
-{
-    jw_item(w, key);
-    if (s)
-        json_write_str(w->out, s);
-    else
-        fputs("null", w->out);
-}
-
-/* A boolean member. */
-static void jw_bool(struct jw *w, const char *key, bool b)
-{
-    jw_item(w, key);
-    fputs(b ? "true" : "false", w->out);
-}
-
-/* A number member. */
-static void jw_uint(struct jw *w, const char *key, unsigned long v)
-{
-    jw_item(w, key);
-    fprintf(w->out, "%lu", v);
-}
-
-/* A null member. */
-static void jw_null(struct jw *w, const char *key)
-{
-    jw_item(w, key);
-    fputs("null", w->out);
-}
-
-/* An array of strings. */
-static void jw_list(struct jw *w, const char *key, const struct strv *l)
-{
-    jw_open(w, key, '[');
-    for (size_t i = 0; i < l->n; i++)
-        jw_str(w, NULL, l->v[i]);
-    jw_close(w, ']');
-}
-
 /* A "K=V" list as an object. */
-static void jw_env(struct jw *w, const char *key, const struct strv *env)
+static void show_json_env(struct json *w, const char *key, const struct strv *env)
 {
-    jw_open(w, key, '{');
+    json_object_begin(w, key);
     for (size_t i = 0; i < env->n; i++) {
-        char name[256];
         const char *eq = strchr(env->v[i], '=');
-        size_t kl = eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]);
-        snprintf(name, sizeof(name), "%.*s", (int)kl, env->v[i]);
-        jw_str(w, name, eq ? eq + 1 : "");
+        char *name = xstrndup(env->v[i], eq ? (size_t)(eq - env->v[i]) : strlen(env->v[i]));
+        json_string(w, name, eq ? eq + 1 : "");
+        free(name);
     }
-    jw_close(w, '}');
+    json_object_end(w);
 }
 
 /* A script value as {"run": ..., "env": {...}}, or null. */
-static void jw_script(struct jw *w, const char *key, const struct script *s)
+static void show_json_script(struct json *w, const char *key, const struct script *s)
 {
     if (!s->run) {
-        jw_null(w, key);
+        json_null(w, key);
         return;
     }
-    jw_open(w, key, '{');
-    jw_str(w, "run", s->run);
-    jw_env(w, "env", &s->env);
-    jw_close(w, '}');
+    json_object_begin(w, key);
+    json_string(w, "run", s->run);
+    show_json_env(w, "env", &s->env);
+    json_object_end(w);
 }
 
 /* An action list. */
-static void jw_actions(struct jw *w, const char *key, const struct action_list *l)
+static void show_json_actions(struct json *w, const char *key, const struct action_list *l)
 {
-    jw_open(w, key, '[');
+    json_array_begin(w, key);
     for (size_t i = 0; i < l->n; i++) {
         const struct action *a = &l->v[i];
-        jw_open(w, NULL, '{');
-        jw_str(w, "action", action_kind_name(a->kind));
-        jw_str(w, "where", a->where);
+        json_object_begin(w, NULL);
+        json_string(w, "action", action_kind_name(a->kind));
+        json_string(w, "where", a->where);
         if (a->kind == ACTION_MOUNT) {
-            jw_str(w, "fs", fs_type_name(a->fs));
-            jw_str(w, "fs_name", a->fs_name);
-            jw_str(w, "opts", a->opts);
+            json_string(w, "fs", fs_type_name(a->fs));
+            json_string(w, "fs_name", a->fs_name);
+            json_string(w, "opts", a->opts);
         }
         if (a->kind != ACTION_CMD && a->kind != ACTION_MDNS) {
-            jw_str(w, "src", a->src);
-            jw_str(w, "dest", a->dest);
+            json_string(w, "src", a->src);
+            json_string(w, "dest", a->dest);
         }
         if (a->kind == ACTION_CMD) {
-            jw_bool(w, "chroot", a->chroot);
-            jw_script(w, "create", &a->create);
-            jw_script(w, "destroy", &a->destroy);
+            json_bool(w, "chroot", a->chroot);
+            show_json_script(w, "create", &a->create);
+            show_json_script(w, "destroy", &a->destroy);
         }
-        jw_open(w, "only", '{');
-        jw_str(w, "environment",
-               a->only_env == CTX_BUILD ? "build"
-               : a->only_env == CTX_DEV ? "dev"
-                                        : NULL);
-        jw_str(w, "exists", a->only_exists);
-        jw_close(w, '}');
-        jw_close(w, '}');
+        json_object_begin(w, "only");
+        json_string(w, "environment",
+                    a->only_env == CTX_BUILD ? "build"
+                    : a->only_env == CTX_DEV ? "dev"
+                                             : NULL);
+        json_string(w, "exists", a->only_exists);
+        json_object_end(w);
+        json_object_end(w);
     }
-    jw_close(w, ']');
+    json_array_end(w);
 }
 
 /* sandboxes.environment.<name>, or null. */
-static void jw_policy(struct jw *w, const char *key, const struct env_policy *p, bool dev)
+static void show_json_policy(struct json *w, const char *key, const struct env_policy *p, bool dev)
 {
     if (!p->present) {
-        jw_null(w, key);
+        json_null(w, key);
         return;
     }
-    jw_open(w, key, '{');
-    jw_bool(w, "clear", p->clear);
-    jw_list(w, "inherit", &p->inherit);
-    jw_env(w, "vars", &p->vars);
+    json_object_begin(w, key);
+    json_bool(w, "clear", p->clear);
+    json_strv(w, "inherit", &p->inherit);
+    show_json_env(w, "vars", &p->vars);
     if (dev)
-        jw_str(w, "shell", p->shell ? p->shell : "/bin/sh");
-    jw_close(w, '}');
+        json_string(w, "shell", p->shell ? p->shell : "/bin/sh");
+    json_object_end(w);
+}
+
+/* A job_limits as an object: each limit in seconds, bytes or a count (null: none), and as written.
+ */
+static void show_json_limits(struct json *w, const char *key, const struct job_limits *l)
+{
+    json_object_begin(w, key);
+    if (l->time)
+        json_uint(w, "time", l->time);
+    else
+        json_null(w, "time");
+    json_string(w, "time_text", l->time_text);
+    if (l->silence)
+        json_uint(w, "silence", l->silence);
+    else
+        json_null(w, "silence");
+    json_string(w, "silence_text", l->silence_text);
+    if (l->memory)
+        json_uint(w, "memory", l->memory);
+    else
+        json_null(w, "memory");
+    json_string(w, "memory_text", l->memory_text);
+    if (l->tasks)
+        json_uint(w, "tasks", l->tasks);
+    else
+        json_null(w, "tasks");
+    json_object_end(w);
 }
 
 /* Prints the effective config as one JSON object, with the warnings. */
 void config_show_json(const struct config *cfg, FILE *out)
 {
-    struct jw w = {.out = out};
+    struct json w;
 
-    jw_open(&w, NULL, '{');
-    jw_str(&w, "path", cfg->path);
+    json_init(&w, out, true);
 
-    jw_open(&w, "options", '{');
-    jw_uint(&w, "build_threads", cfg->build_threads);
-    jw_uint(&w, "scan_threads", cfg->scan_threads);
-    jw_str(&w, "dbdir", cfg->dbdir);
-    jw_str(&w, "logdir", cfg->logdir);
-    jw_str(&w, "log_level", cfg->log_level);
-    jw_bool(&w, "strict_scan", cfg->strict_scan);
-    jw_bool(&w, "tui", cfg->tui);
-    jw_bool(&w, "keep_logs", cfg->keep_logs);
-    jw_close(&w, '}');
+    json_object_begin(&w, NULL);
+    json_string(&w, "path", cfg->path);
+
+    json_object_begin(&w, "options");
+    json_uint(&w, "build_threads", cfg->build_threads);
+    json_uint(&w, "scan_threads", cfg->scan_threads);
+    json_string(&w, "dbdir", cfg->dbdir);
+    json_string(&w, "logdir", cfg->logdir);
+    json_string(&w, "log_level", cfg->log_level);
+    json_bool(&w, "strict_scan", cfg->strict_scan);
+    json_bool(&w, "tui", cfg->tui);
+    json_bool(&w, "keep_logs", cfg->keep_logs);
+    json_bool(&w, "network", cfg->network);
+    show_json_limits(&w, "limits", &cfg->limits);
+    json_object_end(&w);
 
     if (cfg->has_pkgsrc) {
-        jw_open(&w, "pkgsrc", '{');
-        jw_str(&w, "basedir", cfg->pkgsrc_basedir);
-        jw_str(&w, "make", cfg->make);
-        jw_str(&w, "bootstrap", cfg->bootstrap);
+        json_object_begin(&w, "pkgsrc");
+        json_string(&w, "basedir", cfg->pkgsrc_basedir);
+        json_string(&w, "make", cfg->make);
+        json_string(&w, "bootstrap", cfg->bootstrap);
         if (cfg->bootstrap_max_size)
-            jw_uint(&w, "bootstrap_max_size", cfg->bootstrap_max_size);
-        jw_str(&w, "build_user", cfg->build_user);
-        jw_str(&w, "build_user_home", cfg->build_user_home);
-        jw_list(&w, "cachevars", &cfg->cachevars);
-        jw_list(&w, "pkgpaths", &cfg->pkgpaths);
-        jw_list(&w, "save_wrkdir_patterns", &cfg->save_wrkdir_patterns);
-        jw_close(&w, '}');
+            json_uint(&w, "bootstrap_max_size", cfg->bootstrap_max_size);
+        json_string(&w, "build_user", cfg->build_user);
+        json_string(&w, "build_user_home", cfg->build_user_home);
+        json_strv(&w, "cachevars", &cfg->cachevars);
+        json_strv(&w, "pkgpaths", &cfg->pkgpaths);
+        json_strv(&w, "save_wrkdir_patterns", &cfg->save_wrkdir_patterns);
+        json_object_end(&w);
     } else {
-        jw_null(&w, "pkgsrc");
+        json_null(&w, "pkgsrc");
     }
 
     if (cfg->has_sandboxes) {
-        jw_open(&w, "sandboxes", '{');
-        jw_str(&w, "basedir", cfg->basedir);
-        jw_str(&w, "bindfs", cfg->bindfs);
-        jw_open(&w, "environment", '{');
-        jw_policy(&w, "build", &cfg->env_build, false);
-        jw_policy(&w, "dev", &cfg->env_dev, true);
-        jw_close(&w, '}');
-        jw_actions(&w, "setup", &cfg->setup);
-        jw_actions(&w, "hooks", &cfg->hooks);
-        jw_close(&w, '}');
+        json_object_begin(&w, "sandboxes");
+        json_string(&w, "basedir", cfg->basedir);
+        json_string(&w, "bindfs", cfg->bindfs);
+        json_object_begin(&w, "environment");
+        show_json_policy(&w, "build", &cfg->env_build, false);
+        show_json_policy(&w, "dev", &cfg->env_dev, true);
+        json_object_end(&w);
+        show_json_actions(&w, "setup", &cfg->setup);
+        show_json_actions(&w, "hooks", &cfg->hooks);
+        json_object_end(&w);
     } else {
-        jw_null(&w, "sandboxes");
+        json_null(&w, "sandboxes");
     }
 
-    jw_open(&w, "jobs", '[');
+    json_array_begin(&w, "jobs");
     for (size_t i = 0; i < cfg->njobs; i++) {
         const struct job *j = &cfg->jobs[i];
-        jw_open(&w, NULL, '{');
-        jw_str(&w, "name", j->name);
-        jw_list(&w, "depends", &j->depends);
-        jw_env(&w, "env", &j->env);
-        jw_open(&w, "stages", '[');
+        json_object_begin(&w, NULL);
+        json_string(&w, "name", j->name);
+        json_strv(&w, "depends", &j->depends);
+        show_json_env(&w, "env", &j->env);
+        json_array_begin(&w, "stages");
         for (size_t k = 0; k < j->nstages; k++) {
-            jw_open(&w, NULL, '{');
-            jw_str(&w, "name", j->stages[k].name);
-            jw_str(&w, "run", j->stages[k].run);
-            jw_close(&w, '}');
+            json_object_begin(&w, NULL);
+            json_string(&w, "name", j->stages[k].name);
+            json_string(&w, "run", j->stages[k].run);
+            json_object_end(&w);
         }
-        jw_close(&w, ']');
-        jw_close(&w, '}');
+        json_array_end(&w);
+        show_json_limits(&w, "limits", &j->limits);
+        json_bool(&w, "network", j->network);
+        json_object_end(&w);
     }
-    jw_close(&w, ']');
+    json_array_end(&w);
 
-    jw_list(&w, "warnings", &cfg->warnings);
-    jw_close(&w, '}');
+    json_strv(&w, "warnings", &cfg->warnings);
+    json_object_end(&w);
     fputc('\n', out);
 }

@@ -414,7 +414,7 @@ int plat_copy(const char *root, const char *src, const char *dest, const atomic_
         rc = lx_err(e, ECANCELED, "copy of %s to %s cancelled", src, host);
         goto out;
     }
-    lx_split(dest, &c);
+    path_split(dest, &c);
     if (c.n == 0) {
         /* Into the sandbox root itself: a directory only, and the root keeps its attributes. */
         if (!S_ISDIR(st.st_mode)) {

@@ -12,6 +12,7 @@
 #include <linux/openat2.h>
 #include <sys/types.h>
 
+#include "util/path.h"
 #include "util/util.h"
 
 /* The number of directory levels a tree walk keeps open (per walk). */
@@ -42,8 +43,6 @@ int lx_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
 /* The resolve flags of every lookup inside a sandbox. */
 #define LX_BENEATH (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
-/* Splits a guest path into components, dropping empty ones and ".". */
-void lx_split(const char *guest, struct strv *comps);
 /* Joins comps[from, to) with "/"; "." when the range is empty. */
 char *lx_join(const struct strv *comps, size_t from, size_t to);
 
@@ -93,8 +92,6 @@ void lx_unescape(char *s);
  */
 void lx_mounts_select(const struct lx_mount *v, size_t n, const char *under, size_t **idx,
                       size_t *cnt);
-/* True when path is `base` or below it ("/a/b" is below "/a", "/ab" is not). */
-bool lx_path_under(const char *path, const char *base);
 
 /*
  * True when mounts are made with mount(2) instead of the new mount API:

@@ -287,12 +287,12 @@ static int launch_init_proc(void)
     if (mount("proc", "/proc", "proc", flags, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
-        if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) != 0) {
+        if (mount(ro[i], ro[i], "none", MS_BIND | MS_REC, NULL) != 0) {
             if (errno == ENOENT)
                 continue;
             return -1;
         }
-        if (mount(NULL, ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) != 0)
+        if (mount("none", ro[i], "none", MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) != 0)
             return -1;
     }
     return 0;
@@ -469,7 +469,7 @@ void launch_child_init(struct launch *l)
         launch_fail_enter(l, LAUNCH_STEP_STDIO, "cannot set up the standard streams of", l->file);
     if (launch_join_cgroups(l) < 0)
         launch_fail_enter(l, LAUNCH_STEP_CGROUP, "cannot join the cgroup for", l->file);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         launch_fail_enter(l, LAUNCH_STEP_PRIVATE, "cannot make the mounts private for", l->file);
     if (launch_init_chroot(l) < 0)
         launch_fail_enter(l, LAUNCH_STEP_CHROOT, "cannot chroot into", l->root);

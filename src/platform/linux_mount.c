@@ -207,7 +207,7 @@ static int mount_point(struct lx_root *r, const char *guest, bool dir, int *tfd,
     char *rel, *name = NULL, *host = lx_host(r, guest);
     int fd, pfd = -1, rc = 0;
 
-    lx_split(guest, &c);
+    path_split(guest, &c);
     rel = lx_join(&c, 0, c.n);
     fd = lx_openat2(r->fd, rel, O_PATH, LX_BENEATH);
     if (fd == -EXDEV) {
@@ -252,17 +252,9 @@ static int mount_point(struct lx_root *r, const char *guest, bool dir, int *tfd,
     return 0;
 }
 
-/* True when canonical path mp is r's root or below it. */
-static bool in_root(const struct lx_root *r, const char *mp)
-{
-    size_t cl = strlen(r->canon);
-
-    return strncmp(mp, r->canon, cl) == 0 && (mp[cl] == '\0' || mp[cl] == '/');
-}
-
 /*
  * Opens (O_PATH) the parent directory of canonical path mp, which is r's
- * root or below it (in_root), without following any symlink below the
+ * root or below it (path_covers), without following any symlink below the
  * root; *name is mp's last component. Returns the fd or a negative errno.
  */
 static int canon_parent(struct lx_root *r, const char *mp, const char **name)
@@ -296,7 +288,7 @@ static int umount_one(struct lx_root *r, const char *mp, struct err *e)
     const char *name;
     int pfd, rc = 0;
 
-    if (!in_root(r, mp))
+    if (!path_covers(r->canon, mp))
         return lx_err(e, EINVAL, "cannot unmount %s: it is not in sandbox %s", mp, r->path);
     pfd = canon_parent(r, mp, &name);
     if (pfd < 0)
@@ -510,7 +502,7 @@ static int classic_find(struct lx_root *r, int tfd, int *rootfd, uint64_t *id, c
     int fd, rc;
 
     *id = 0;
-    if (!canon || !in_root(r, canon)) {
+    if (!canon || !path_covers(r->canon, canon)) {
         free(canon);
         return lx_err(e, EXDEV, "cannot find the new mount on %s: it is not in sandbox %s", host,
                       r->path);
@@ -878,12 +870,12 @@ int plat_unmount(const char *root, const char *dest, struct err *e)
     }
     if (rc < 0)
         return rc;
-    lx_split(dest, &c);
+    path_split(dest, &c);
     rc = lx_lookup(&r, &c, dest, &fd, &nexist, e);
     if (rc < 0 || nexist < c.n)
         goto out; /* a missing path is not a mount point: nothing to do */
     canon = lx_fd_path(fd);
-    if (!canon || !lx_path_under(canon, r.canon)) {
+    if (!canon || !path_covers(r.canon, canon)) {
         rc = lx_err(e, EXDEV, "Path escapes sandbox: %s resolves outside %s", dest, r.path);
         goto out;
     }

@@ -136,7 +136,7 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
     /* The mount holding basedir: the longest mount point above it, the last
      * one mounted when several are stacked there. */
     for (size_t i = 0; i < n; i++)
-        if (lx_path_under(canon, v[i].path) &&
+        if (path_covers(v[i].path, canon) &&
             (!holder || strlen(v[i].path) >= strlen(holder->path)))
             holder = &v[i];
     if (!holder || !strstr(holder->optional, "shared:"))
@@ -145,7 +145,7 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
         rc = err_sys(e, errno, "cannot bind %s onto itself", canon);
         goto out;
     }
-    if (mount(NULL, canon, NULL, MS_PRIVATE, NULL) != 0) {
+    if (mount("none", canon, "none", MS_PRIVATE, NULL) != 0) {
         rc = err_sys(e, errno, "cannot make %s private", canon);
         if (strcmp(holder->path, canon) != 0)
             umount2(canon, UMOUNT_NOFOLLOW);
@@ -188,7 +188,7 @@ void lx_mounts_select(const struct lx_mount *v, size_t n, const char *under, siz
     size_t k = 0;
 
     for (size_t i = 0; i < n; i++)
-        sel[i] = lx_path_under(v[i].path, under);
+        sel[i] = path_covers(under, v[i].path);
     /*
      * The depth of a mount is counted in the mount tree (its chain of
      * parents among the selected mounts), not in path components: a child
@@ -267,7 +267,7 @@ int plat_own_mount_ns(struct err *e)
 {
     if (unshare(CLONE_NEWNS) != 0)
         return err_sys(e, errno, "cannot make a mount namespace of our own");
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return err_sys(e, errno, "cannot make the mounts of our namespace private");
     return 0;
 }

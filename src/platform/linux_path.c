@@ -67,7 +67,7 @@ static int beneath_by_hand(int dirfd, const char *path, int flags, uint64_t reso
         free(stack);
         return -errno;
     }
-    lx_split(path, &todo);
+    path_split(path, &todo);
     for (size_t i = 0; i < todo.n / 2; i++) {
         char *t = todo.v[i];
         todo.v[i] = todo.v[todo.n - 1 - i];
@@ -100,7 +100,7 @@ static int beneath_by_hand(int dirfd, const char *path, int flags, uint64_t reso
                     r = -errno;
                 else if ((target[n] = '\0', target[0] == '/'))
                     r = -EXDEV; /* an absolute link leaves dirfd */
-                lx_split(target, &parts);
+                path_split(target, &parts);
                 for (size_t i = parts.n; r == 0 && i-- > 0;) {
                     strv_push_owned(&todo, parts.v[i]);
                     parts.v[i] = NULL;
@@ -157,23 +157,6 @@ int lx_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
     return beneath_by_hand(dirfd, path, flags, resolve);
 }
 
-void lx_split(const char *guest, struct strv *comps)
-{
-    const char *p = guest;
-
-    while (*p) {
-        const char *q;
-        while (*p == '/')
-            p++;
-        q = p;
-        while (*q && *q != '/')
-            q++;
-        if (q > p && !(q - p == 1 && *p == '.'))
-            strv_push_owned(comps, xstrndup(p, (size_t)(q - p)));
-        p = q;
-    }
-}
-
 char *lx_join(const struct strv *comps, size_t from, size_t to)
 {
     struct buf b = {0};
@@ -193,7 +176,7 @@ char *lx_host(const struct lx_root *r, const char *guest)
     struct strv c = {0};
     char *rel, *host;
 
-    lx_split(guest, &c);
+    path_split(guest, &c);
     if (c.n == 0) {
         strv_free(&c);
         return xstrdup(r->path);
@@ -228,15 +211,6 @@ char *lx_canonical(const char *path)
     while (len > 1 && path[len - 1] == '/')
         len--;
     return xstrndup(path, len);
-}
-
-bool lx_path_under(const char *path, const char *base)
-{
-    size_t n = strlen(base);
-
-    if (n == 1 && base[0] == '/')
-        return path[0] == '/';
-    return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 int lx_mnt_id(int fd, uint64_t *id)
@@ -373,7 +347,7 @@ int lx_parent(struct lx_root *r, const char *guest, bool create, int *pfd, char 
 
     *pfd = -1;
     *name = NULL;
-    lx_split(guest, &c);
+    path_split(guest, &c);
     if (c.n == 0 || strcmp(c.v[c.n - 1], "..") == 0) {
         rc = lx_err(e, EINVAL, "invalid path %s in sandbox %s", guest, r->path);
         goto out;
@@ -437,7 +411,7 @@ int plat_resolve(const char *root, const char *guest, char **host, struct err *e
     rc = lx_root_open(&r, root, e);
     if (rc < 0)
         return rc;
-    lx_split(guest, &c);
+    path_split(guest, &c);
     rc = lx_lookup(&r, &c, guest, &fd, &nexist, e);
     if (rc < 0)
         goto out;
@@ -447,7 +421,7 @@ int plat_resolve(const char *root, const char *guest, char **host, struct err *e
         goto out;
     }
     abs = lx_fd_path(fd);
-    if (!abs || !lx_path_under(abs, r.canon)) {
+    if (!abs || !path_covers(r.canon, abs)) {
         rc = lx_err(e, EXDEV, "Path escapes sandbox: %s resolves outside %s", guest, r.path);
         goto out;
     }

@@ -183,7 +183,7 @@ static int find_pids(const char *root, const struct plat_since *s, pid_t **pids,
         for (pid_t pid = s->first; pid <= last; pid++) {
             snprintf(name, sizeof(name), "/proc/%d", (int)pid);
             if (pid != self && proc_link(AT_FDCWD, name, "root", target, sizeof(target)) &&
-                lx_path_under(target, canon) && started_since(AT_FDCWD, name, pid, s) &&
+                path_covers(canon, target) && started_since(AT_FDCWD, name, pid, s) &&
                 proc_is_leader(AT_FDCWD, name, pid))
                 pid_push(pids, n, &cap, pid);
         }
@@ -200,7 +200,7 @@ static int find_pids(const char *root, const struct plat_since *s, pid_t **pids,
         pid_t pid = proc_pid(de->d_name);
         if (pid == 0 || pid == self ||
             !proc_link(dirfd(d), de->d_name, "root", target, sizeof(target)) ||
-            !lx_path_under(target, canon) || (s && !started_since(dirfd(d), de->d_name, pid, s)))
+            !path_covers(canon, target) || (s && !started_since(dirfd(d), de->d_name, pid, s)))
             continue;
         pid_push(pids, n, &cap, pid);
     }
@@ -234,7 +234,7 @@ static bool maps_line_under(const char *line, const char *canon)
     }
     if (*p != '/')
         return false;
-    return lx_path_under(p, canon);
+    return path_covers(canon, p);
 }
 
 /* True when process pid holds canon: root, cwd, an open file or a mapping. */
@@ -247,8 +247,8 @@ static bool proc_holds(int procfd, const char *pid, const char *canon)
     FILE *f;
     int fd;
 
-    if ((proc_link(procfd, pid, "root", target, sizeof(target)) && lx_path_under(target, canon)) ||
-        (proc_link(procfd, pid, "cwd", target, sizeof(target)) && lx_path_under(target, canon)))
+    if ((proc_link(procfd, pid, "root", target, sizeof(target)) && path_covers(canon, target)) ||
+        (proc_link(procfd, pid, "cwd", target, sizeof(target)) && path_covers(canon, target)))
         return true;
     snprintf(rel, sizeof(rel), "%s/fd", pid);
     fd = openat(procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -261,7 +261,7 @@ static bool proc_holds(int procfd, const char *pid, const char *canon)
             if (len <= 0)
                 continue;
             target[len] = '\0';
-            found = lx_path_under(target, canon);
+            found = path_covers(canon, target);
         }
         closedir(d);
     } else if (fd >= 0) {

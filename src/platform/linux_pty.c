@@ -33,7 +33,7 @@ int plat_pty_open(const char *root, int *master, int *slave, struct err *e)
     *master = *slave = -1;
     if ((rc = lx_root_open(&r, root, e)) < 0)
         return rc;
-    lx_split("dev/pts", &comps);
+    path_split("dev/pts", &comps);
     rc = lx_lookup(&r, &comps, "/dev/pts", &dir, &nexist, e);
     if (rc >= 0 && nexist != comps.n)
         rc = lx_err(e, ENOENT, "%s/dev/pts does not exist", r.path);

@@ -431,7 +431,7 @@ int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, 
     rc = rm_begin(&r, root, guest, &rmnt, e);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    lx_split(guest, &c);
+    path_split(guest, &c);
     if (c.n == 0) {
         rc = remove_root(&r, rmnt, cancel, e);
         goto out;
@@ -449,7 +449,7 @@ int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, 
         goto out;
     }
     pcanon = lx_fd_path(pfd);
-    if (!pcanon || !lx_path_under(pcanon, r.canon)) {
+    if (!pcanon || !path_covers(r.canon, pcanon)) {
         rc = lx_err(e, EXDEV, "Path escapes sandbox: %s resolves outside %s", guest, r.path);
         goto out;
     }

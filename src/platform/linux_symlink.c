@@ -88,7 +88,7 @@ void plat_prune_empty(const char *root, const char *guest)
 
     if (lx_root_open(&r, root, &e) < 0)
         return;
-    lx_split(guest, &c);
+    path_split(guest, &c);
     for (size_t k = c.n; k >= 1; k--) {
         char *sub = lx_join(&c, 0, k), *name = NULL;
         int pfd, rc = lx_parent(&r, sub, false, &pfd, &name, &e);

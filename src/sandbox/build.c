@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "loop/proc.h"
+#include "platform/cgroup.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
+#include "sandbox/limits.h"
 #include "sandbox/pipeline.h"
 #include "util/fault.h"
 
@@ -32,6 +34,10 @@ struct slot {
     char *logdir; /* <logdir>/<job> */
     double started;
     struct build_result *res;
+    /* Limits: the job's cgroup and watchdog, from its first stage to the final kill. */
+    struct cgroup_job *cg;
+    struct launch_cgroup lcg;
+    struct limits *lim;
 };
 
 enum build_phase {
@@ -55,9 +61,12 @@ struct build {
     char *error;
     double started, ended;
     uv_timer_t defer; /* starts the run from the loop */
+    /* The build's cgroup (each job's is in it), or NULL. */
+    struct cgroup_base *cg_base;
 };
 
 static void dispatch(struct build *b);
+static void slot_limits_stop(struct slot *sl);
 
 static const char *job_name(const struct build *b, long j)
 {
@@ -175,6 +184,9 @@ static void job_end(struct slot *sl)
         r->state = JOB_PENDING;
     else
         r->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
+    slot_limits_stop(sl);
+    cgroup_job_free(sl->cg); /* still busy: cgroup_base_close removes it */
+    sl->cg = NULL;
     if (b->obs.job_finished)
         b->obs.job_finished(b->obs.data, sl->index, r);
     /* The skips it causes are reported after the failure itself. */
@@ -211,6 +223,7 @@ static void job_fail(struct slot *sl, const char *stage, char *log, const char *
 static void on_stage_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
 {
     struct slot *sl = data;
+    limits_output(sl->lim);
     capture_add(&sl->cap, buf, n);
     if (sl->b->obs.job_output)
         sl->b->obs.job_output(sl->b->obs.data, sl->index);
@@ -233,6 +246,8 @@ static void on_stage_exit(struct proc *p, void *data)
     proc_describe_status(p, status, sizeof(status));
     proc_free(p);
     sl->proc = NULL;
+    /* A limit reached during the stage (the kernel's OOM kill, a failed fork) is the reason. */
+    limits_check(sl->lim);
     if (!ok)
         capture_note(&sl->cap, "=> %s", status);
     if (capture_close(&sl->cap, &e) < 0) {
@@ -296,6 +311,8 @@ static void start_stage(struct slot *sl)
     o.out = PROC_IO_PIPE;
     o.err = PROC_IO_PIPE;
     o.drain_ms = STAGE_DRAIN_MS;
+    o.new_net = !j->network;
+    o.cgroup = sl->cg ? &sl->lcg : NULL;
     sl->proc = proc_spawn(b->ctx->loop, &o, &cbs, &e);
     strv_free(&extra);
     strv_free(&env);
@@ -308,8 +325,105 @@ static void start_stage(struct slot *sl)
         return;
     }
     free(log);
+    if (limits_arm(sl->lim, &e) < 0)
+        log_warn("sandbox %u: %s", sl->id, e.msg);
     if (b->obs.stage_started)
         b->obs.stage_started(b->obs.data, sl->index, j, st->name, &sl->cap);
+}
+
+/* ---- limits (sandbox/limits.h) ---- */
+
+/* A limit of the job was reached: it fails with the reason, and all its processes are killed. */
+static void slot_on_limit(struct limits *l, enum limits_kind kind, const char *reason, void *data)
+{
+    struct slot *sl = data;
+    const struct job *j = &sl->b->cfg->jobs[sl->job];
+    const char *stage = j->stages[sl->stage < j->nstages ? sl->stage : j->nstages - 1].name;
+    struct err e;
+    if (sl->cap_open) {
+        capture_note(&sl->cap, "=> %s", reason);
+        job_fail(sl, stage, xasprintf("%s/%s.log", sl->logdir, stage), reason);
+    } else {
+        job_fail(sl, stage, note_log(sl, stage, reason), reason);
+    }
+    if (sl->cg && cgroup_job_kill(sl->cg, &e) == 0)
+        return;
+    if (sl->cg)
+        log_warn("sandbox %u: %s", sl->id, e.msg);
+    /* No cgroup: the namespace's init takes the whole stage with it. */
+    if (sl->proc)
+        proc_kill(sl->proc, SIGKILL);
+}
+
+/*
+ * At the job's first stage: its cgroup, with the limits the host enforces,
+ * and the watchdog, which refuses a limit the host does not enforce: the
+ * job then fails with that reason before its first stage.
+ */
+static int slot_limits_start(struct slot *sl)
+{
+    struct build *b = sl->b;
+    const struct job *j = &b->cfg->jobs[sl->job];
+    unsigned can = cgroup_base_limits(b->cg_base);
+    struct cgroup_limits cl;
+    struct err e;
+    char name[40];
+
+    if (b->cg_base) {
+        limits_cgroup_limits(&j->limits, &cl);
+        if (!(can & CGROUP_LIMIT_MEMORY))
+            cl.memory = 0;
+        if (!(can & CGROUP_LIMIT_TASKS))
+            cl.tasks = 0;
+        snprintf(name, sizeof(name), "job-%ld", sl->job);
+        if (cgroup_job_new(b->cg_base, name, &cl, &sl->cg, &e) < 0) {
+            log_warn("sandbox %u: %s", sl->id, e.msg);
+        } else {
+            sl->lcg.dir_fd = cgroup_job_dirfd(sl->cg);
+            sl->lcg.n_procs = cgroup_job_procs_fds(sl->cg, &sl->lcg.procs_fds);
+            pipeline_set_cgroup(sl->pl, sl->cg); /* the job's kills go through it */
+        }
+    }
+    if (limits_start(b->ctx->loop, &j->limits, sl->cg, sl->cg ? can : 0, slot_on_limit, sl,
+                     &sl->lim, &e) < 0) {
+        job_fail(sl, j->stages[0].name, note_log(sl, j->stages[0].name, e.msg), e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The work is over: no limit applies any more, and what is left in the job's cgroup is killed. */
+static void slot_limits_stop(struct slot *sl)
+{
+    struct err e;
+    limits_free(sl->lim);
+    sl->lim = NULL;
+    if (sl->cg && cgroup_job_kill(sl->cg, &e) < 0)
+        log_warn("sandbox %u: %s", sl->id, e.msg);
+}
+
+/*
+ * Says once, at the start, which limits the selected jobs set that this
+ * host cannot enforce (those jobs will fail with that reason).
+ */
+static void build_limits_warn(struct build *b, const size_t *jobs, size_t n, const char *why)
+{
+    unsigned wanted = 0, missing;
+    char how[512];
+    for (size_t i = 0; i < n; i++)
+        wanted |= limits_cgroup_wanted(&b->cfg->jobs[jobs[i]].limits);
+    missing = wanted & ~cgroup_base_limits(b->cg_base);
+    if (!missing)
+        return;
+    if (!why) {
+        cgroup_base_describe(b->cg_base, how, sizeof(how));
+        why = how;
+    }
+    log_warn("%s limits cannot be enforced on this host (%s): the jobs that set one fail",
+             missing == (CGROUP_LIMIT_MEMORY | CGROUP_LIMIT_TASKS) ? "memory and task"
+             : missing == CGROUP_LIMIT_MEMORY                      ? "memory"
+                                                                   : "task",
+             why);
 }
 
 /* The pipeline's work: the job's stages, one after the other. */
@@ -319,6 +433,11 @@ static void slot_work(struct pipeline *p, void *data)
     struct build *b = sl->b;
     if (b->shutdown) {
         sl->res->interrupted = true;
+        pipeline_work_done(p, 0);
+        return;
+    }
+    /* Limits start with the first stage; a limit reached between stages ends the work. */
+    if ((!sl->lim && slot_limits_start(sl) < 0) || sl->res->stage) {
         pipeline_work_done(p, 0);
         return;
     }
@@ -335,6 +454,8 @@ static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
     struct build *b = sl->b;
     if (step == PIPELINE_WORK)
         sl->stage = 0;
+    if (step == PIPELINE_KILL)
+        slot_limits_stop(sl);
     if ((step == PIPELINE_PRE || step == PIPELINE_POST) && b->obs.stage_started)
         b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job],
                              step == PIPELINE_PRE ? "pre-build" : "post-build", NULL);
@@ -466,6 +587,8 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
 {
     struct build *b = xcalloc(1, sizeof(*b));
     size_t left = n;
+    struct err e;
+    unsigned stale = 0;
     b->ctx = ctx;
     b->cfg = ctx->cfg;
     b->obs = *obs;
@@ -491,6 +614,15 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
         b->slots[i].index = i;
         b->slots[i].job = -1;
     }
+    /* One cgroup for the build, one per job in it; without it, only time and silence. */
+    if (cgroup_base_open(&b->cg_base, &e) < 0) {
+        b->cg_base = NULL;
+    } else if (cgroup_sweep(b->cg_base, 1000, &stale, &e) < 0) {
+        log_warn("%s", e.msg);
+    } else if (stale) {
+        log_debug("cgroup: killed and removed %u cgroup(s) of a bob that died", stale);
+    }
+    build_limits_warn(b, jobs, n, b->cg_base ? NULL : e.msg);
     b->started = now_ms();
     uv_timer_init(ctx->loop, &b->defer);
     b->defer.data = b;
@@ -560,6 +692,7 @@ static void on_close(uv_handle_t *h)
 
 void build_free(struct build *b)
 {
+    struct err e;
     if (!b)
         return;
     for (size_t j = 0; j < b->cfg->njobs; j++) {
@@ -570,7 +703,11 @@ void build_free(struct build *b)
     for (size_t i = 0; i < b->nslots; i++) {
         free(b->slots[i].root);
         free(b->slots[i].logdir);
+        limits_free(b->slots[i].lim);
+        cgroup_job_free(b->slots[i].cg);
     }
+    if (b->cg_base && cgroup_base_close(b->cg_base, 2000, &e) < 0)
+        log_warn("%s", e.msg);
     sandbox_batch_free(b->batch);
     sched_free(b->sched);
     free(b->results);

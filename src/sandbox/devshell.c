@@ -18,6 +18,7 @@
 struct devshell {
     struct proc *proc;
     struct ptyrelay *relay; /* the shell's pty, when we are on a terminal */
+    struct cgroup_job *cg;  /* the shell's own cgroup, or NULL */
     devshell_cb cb;
     void *data;
 };
@@ -136,6 +137,7 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
     struct devshell *sh = xcalloc(1, sizeof(*sh));
     struct strv env = {0};
     struct proc_opts o = {0};
+    struct launch_cgroup lc;
     struct proc_cbs cbs = {NULL, devshell_on_exit, NULL, sh};
     const char *argv[] = {"/bin/sh", DEVSHELL_INIT, NULL};
     int slave;
@@ -157,13 +159,14 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
         o.fd[0] = o.fd[1] = o.fd[2] = slave;
         o.setsid = o.ctty = true;
     }
+    if (sandbox_ctx_cgroup(ctx, "shell", &sh->cg, &lc) == 0)
+        o.cgroup = &lc;
     sh->proc = proc_spawn(ctx->loop, &o, &cbs, e);
     if (slave >= 0)
         close(slave);
     strv_free(&env);
     if (!sh->proc) {
-        ptyrelay_free(sh->relay);
-        free(sh);
+        devshell_free(sh);
         return NULL;
     }
     return sh;
@@ -171,9 +174,18 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
 
 void devshell_free(struct devshell *sh)
 {
+    struct err e;
     if (!sh)
         return;
     proc_free(sh->proc);
     ptyrelay_free(sh->relay);
+    if (sh->cg && cgroup_job_kill(sh->cg, &e) < 0)
+        log_debug("%s", e.msg);
+    cgroup_job_free(sh->cg);
     free(sh);
+}
+
+pid_t devshell_pid(const struct devshell *sh)
+{
+    return sh->proc ? proc_pid(sh->proc) : 0;
 }

@@ -7,6 +7,8 @@
 #ifndef BOB_DEVSHELL_H
 #define BOB_DEVSHELL_H
 
+#include <sys/types.h>
+
 #include "sandbox/sandbox.h"
 
 struct devshell;
@@ -26,6 +28,8 @@ int devshell_write_init(const struct sbx_ctx *ctx, const char *root, unsigned id
 /* Starts the shell in root; NULL with e when it cannot start. */
 struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_cb cb, void *data,
                                 struct err *e);
+/* The shell's first process (the launcher's init, which leads its process group). */
+pid_t devshell_pid(const struct devshell *sh);
 /* Frees it (in or after the callback). */
 void devshell_free(struct devshell *sh);
 

@@ -1,11 +1,14 @@
 /* The job pipeline of one sandbox: one transition function drives it. */
 #include "sandbox/pipeline.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
-#include "platform/platform.h"
-#include "sandbox/killer.h"
+#include "loop/cgwatch.h"
+#include "loop/defer.h"
 #include "sandbox/prepost.h"
+#include "util/ref.h"
 
 enum pipeline_event {
     PL_EV_START,
@@ -16,6 +19,7 @@ enum pipeline_event {
 };
 
 struct pipeline {
+    struct ref ref; /* util/ref.h: the owner, a pending deferred kill end */
     struct sbx_ctx *ctx;
     char *root;
     bool prepost;
@@ -23,9 +27,10 @@ struct pipeline {
     void *data;
     enum pipeline_step step;
     struct prepost *pp;
-    struct killer *killer;
-    struct plat_since since;
-    bool has_since;
+    const struct cgroup_job *cg; /* the work's cgroup (pipeline_set_cgroup), or NULL */
+    struct cgwatch *watch;       /* a kill waits for the cgroup to be empty */
+    bool killing;                /* a kill runs */
+    struct err kill_err;
     pid_t final_pgid;  /* the group the final kill includes */
     bool pre_failed;   /* the pre-build failed: no work */
     bool cancelled;    /* shutting down: no work */
@@ -75,23 +80,62 @@ static enum pipeline_step pipeline_transition(const struct pipeline *p, enum pip
 static void pipeline_event(struct pipeline *p, enum pipeline_event ev);
 
 /* A kill ended: report it, then let the state machine decide. */
-static void pipeline_on_killed(struct killer *k, int status, const struct err *e, void *data)
+static void pipeline_kill_ended(struct pipeline *p, int status)
 {
-    struct pipeline *p = data;
-    killer_free(k);
-    p->killer = NULL;
+    p->killing = false;
     if (p->ops->ended)
-        p->ops->ended(p, PIPELINE_KILL, status, e, p->data);
+        p->ops->ended(p, PIPELINE_KILL, status, &p->kill_err, p->data);
     pipeline_event(p, PL_EV_KILLED);
 }
 
-/* Starts a kill of the sandbox's processes (and of group pgid), unless one runs. */
+/* The work's cgroup is empty: the kill is over. */
+static void pipeline_on_cgroup(struct cgwatch *w, enum cgwatch_event ev, unsigned limits,
+                               void *data)
+{
+    struct pipeline *p = data;
+    if (ev != CGWATCH_EMPTY)
+        return;
+    cgwatch_free(w);
+    p->watch = NULL;
+    pipeline_kill_ended(p, 0);
+}
+
+/* The deferred end of a kill that had nothing to wait for. */
+static void pipeline_on_kill_deferred(void *data)
+{
+    struct pipeline *p = data;
+    if (p->killing && !p->ref.free_requested)
+        pipeline_kill_ended(p, p->kill_err.msg[0] ? -1 : 0);
+    ref_drop(&p->ref);
+}
+
+/*
+ * Kills what the work left: exactly, through the kernel's boundaries, never
+ * by scanning /proc. Every command of the work ran in a pid namespace of
+ * its own (the launcher's init leads its process group), so SIGKILL to the
+ * group pgid ends it and everything in it; with the work's cgroup, the
+ * whole cgroup is killed at once (cgroup.kill) and the kill ends when the
+ * kernel says it is empty (cgroup.events, an event on the loop).
+ */
 static void pipeline_start_kill(struct pipeline *p, pid_t pgid)
 {
-    if (p->killer)
+    if (p->killing)
         return;
-    p->killer = killer_start(p->ctx->loop, p->root, p->has_since ? &p->since : NULL, pgid,
-                             pipeline_on_killed, p);
+    p->killing = true;
+    err_clear(&p->kill_err);
+    if (pgid > 0)
+        kill(-pgid, SIGKILL);
+    if (p->cg) {
+        if (cgroup_job_kill((struct cgroup_job *)p->cg, &p->kill_err) == 0 &&
+            cgwatch_start(p->ctx->loop, p->cg, pipeline_on_cgroup, p, &p->watch, &p->kill_err) ==
+                0)
+            return;
+    }
+    ref_hold(&p->ref);
+    if (loop_defer(p->ctx->loop, pipeline_on_kill_deferred, p) < 0) {
+        ref_drop(&p->ref);
+        p->killing = false; /* cannot happen on Unix: the loop refused a timer */
+    }
 }
 
 /* The pre-build or the post-build ended. */
@@ -151,10 +195,19 @@ static void pipeline_event(struct pipeline *p, enum pipeline_event ev)
         pipeline_enter(p, next);
 }
 
+/* The last hold is gone: nothing of it runs any more. */
+static void pipeline_release(struct ref *r)
+{
+    struct pipeline *p = REF_CONTAINER(r, struct pipeline, ref);
+    free(p->root);
+    free(p);
+}
+
 struct pipeline *pipeline_new(struct sbx_ctx *ctx, const char *root, bool prepost,
                               const struct pipeline_ops *ops, void *data)
 {
     struct pipeline *p = xcalloc(1, sizeof(*p));
+    ref_init(&p->ref, pipeline_release);
     p->ctx = ctx;
     p->root = xstrdup(root);
     p->prepost = prepost;
@@ -168,11 +221,9 @@ void pipeline_start(struct pipeline *p)
     pipeline_event(p, PL_EV_START);
 }
 
-int pipeline_spare_before(struct pipeline *p, pid_t pid)
+void pipeline_set_cgroup(struct pipeline *p, const struct cgroup_job *cg)
 {
-    int r = plat_since_mark(pid, &p->since);
-    p->has_since = r == 0;
-    return r;
+    p->cg = cg;
 }
 
 void pipeline_kill(struct pipeline *p, pid_t pgid)
@@ -186,7 +237,7 @@ void pipeline_work_next(struct pipeline *p)
     if (p->step != PIPELINE_WORK)
         return;
     /* A kill of the work's leftovers must end first: it would kill what comes next too. */
-    if (p->killer)
+    if (p->killing)
         p->work_waiting = true;
     else
         p->ops->work(p, p->data);
@@ -222,8 +273,9 @@ void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
-    killer_free(p->killer);
+    cgwatch_free(p->watch);
+    p->watch = NULL;
     prepost_free(p->pp);
-    free(p->root);
-    free(p);
+    p->pp = NULL;
+    ref_request_free(&p->ref);
 }

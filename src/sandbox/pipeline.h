@@ -4,8 +4,10 @@
  * stages), sandbox shell (an interactive shell) and sandbox run (a command,
  * without pre- and post-build). The caller supplies the work as a callback
  * and says when it is over; the pipeline owns the pre/post-build and every
- * kill of the sandbox's processes, and keeps the order: a kill started
- * during the work ends before the work goes on or the post-build begins.
+ * kill of the work's processes, and keeps the order: a kill started during
+ * the work ends before the work goes on or the post-build begins. Kills
+ * go through the kernel's boundaries (pid namespace, cgroup), never a scan
+ * of /proc.
  */
 #ifndef BOB_PIPELINE_H
 #define BOB_PIPELINE_H
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "platform/cgroup.h"
 #include "sandbox/sandbox.h"
 
 enum pipeline_step {
@@ -50,8 +53,12 @@ struct pipeline *pipeline_new(struct sbx_ctx *ctx, const char *root, bool prepos
                               const struct pipeline_ops *ops, void *data);
 /* Starts the first step; the work callback may run inside this call. */
 void pipeline_start(struct pipeline *p);
-/* Later kills spare the processes that were in the sandbox before pid started (sandbox run). */
-int pipeline_spare_before(struct pipeline *p, pid_t pid);
+/*
+ * The cgroup the work's commands run in (NULL: none, then a kill ends the
+ * process group it is given, which the launcher's pid namespace makes the
+ * whole of a command). Borrowed: it must outlive the pipeline's kills.
+ */
+void pipeline_set_cgroup(struct pipeline *p, const struct cgroup_job *cg);
 /* During the work: kills everything in the sandbox (and group pgid, if not 0), unless a kill runs.
  */
 void pipeline_kill(struct pipeline *p, pid_t pgid);

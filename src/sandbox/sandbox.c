@@ -123,6 +123,36 @@ void sandbox_ctx_free(struct sbx_ctx *ctx)
     free(ctx->prefix);
     free(ctx->pkg_dbdir);
     free(ctx->pkg_refcount_dbdir);
+    if (ctx->cg_base) {
+        struct err e;
+        if (cgroup_base_close(ctx->cg_base, 1000, &e) < 0)
+            log_warn("%s", e.msg);
+        ctx->cg_base = NULL;
+    }
+}
+
+int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job **job,
+                       struct launch_cgroup *lc)
+{
+    struct err e;
+    *job = NULL;
+    *lc = (struct launch_cgroup){.dir_fd = -1};
+    if (!ctx->cg_tried) {
+        ctx->cg_tried = true;
+        if (cgroup_base_open(&ctx->cg_base, &e) < 0)
+            log_debug("%s", e.msg);
+        else if (cgroup_sweep(ctx->cg_base, 1000, NULL, &e) < 0)
+            log_warn("%s", e.msg);
+    }
+    if (!ctx->cg_base)
+        return -ENOTSUP;
+    if (cgroup_job_new(ctx->cg_base, name, NULL, job, &e) < 0) {
+        log_warn("%s", e.msg);
+        return -ENOTSUP;
+    }
+    lc->dir_fd = cgroup_job_dirfd(*job);
+    lc->n_procs = cgroup_job_procs_fds(*job, &lc->procs_fds);
+    return 0;
 }
 
 void sandbox_ctx_set_pkgsrc(struct sbx_ctx *ctx, const struct strv *names,

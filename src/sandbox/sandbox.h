@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "platform/cgroup.h"
+#include "platform/launch.h"
 #include "util/util.h"
 
 /* What every sandbox operation of one command shares. */
@@ -34,8 +36,20 @@ struct sbx_ctx {
         int fd;
     } * held;
     size_t nheld;
+    /* bob's own cgroup for the commands it runs (sandbox_ctx_cgroup), opened on first use. */
+    struct cgroup_base *cg_base;
+    bool cg_tried;
 };
 
+/*
+ * A cgroup of its own for one command (`sandbox run`, the dev shell), under
+ * bob's cgroup, and lc filled for proc_opts.cgroup: 0; -ENOTSUP (nothing
+ * made, lc empty) where cgroup v2 cannot be written, as the launcher then
+ * needs none: the command's pid namespace holds it. Free with
+ * cgroup_job_free; bob's cgroup goes at sandbox_ctx_free.
+ */
+int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job **job,
+                       struct launch_cgroup *lc);
 /* Fills ctx->env from the configuration (bob_logdir, bob_make, ...). */
 void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config *cfg,
                       enum env_ctx env_ctx);

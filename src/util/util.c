@@ -2,7 +2,6 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,81 +294,3 @@ void log_debug(const char *fmt, ...)
     log_line("debug: ", fmt, ap);
     va_end(ap);
 }
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
-size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* Writes s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
-void json_write_str(FILE *out, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t len;
-        switch (c) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        case '\b':
-            fputs("\\b", out);
-            break;
-        case '\f':
-            fputs("\\f", out);
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                fprintf(out, "\\u%04x", c);
-            } else if ((len = utf8_len(s + i, n - i)) == 0) {
-                fputs("\\ufffd", out);
-            } else {
-                fwrite(s + i, 1, len, out);
-                i += len;
-                continue;
-            }
-        }
-        i++;
-    }
-    fputc('"', out);
-}
-

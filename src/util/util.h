@@ -64,11 +64,6 @@ void buf_adds(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
-size_t utf8_len(const unsigned char *s, size_t n);
-/* Writes str as a JSON string; bytes that are not UTF-8 become U+FFFD. */
-void json_write_str(FILE *out, const char *str);
-
 bool str_startswith(const char *s, const char *prefix);
 /* Parses a whole decimal unsigned number; false on junk or overflow. */
 bool str_to_uint(const char *s, unsigned long *out);
@@ -86,5 +81,9 @@ void log_set_hook(void (*hook)(const char *line, void *data), void *data);
 double now_ms(void);
 /* Formats a duration as "1.2s", "1m 2s" or "1h 2m 3s" into out. */
 void fmt_duration(char *out, size_t n, double ms);
+
+/* utf8_len and json_write_str live in util/json.h; callers that knew them from here still see them.
+ */
+#include "util/json.h"
 
 #endif

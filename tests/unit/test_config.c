@@ -1364,7 +1364,9 @@ static void test_jobs_errors(void **state)
     load_fails("jobs = { { name = 'a', stages = {} } }",
                "jobs[1].stages: must have at least one stage", NULL);
     load_fails("jobs = { { name = 'a', run = 'x', deps = {} } }",
-               "jobs[1].deps: unknown key (expected name, depends, env, stages or run)", NULL);
+               "jobs[1].deps: unknown key (expected name, depends, env, stages, run, limits or "
+               "network)",
+               NULL);
     load_fails("jobs = { { name = '/abs', run = 'x' } }",
                "jobs[1].name: invalid job name '/abs': must not be absolute", NULL);
     load_fails("jobs = { { name = 'a/../b', run = 'x' } }",
@@ -1751,6 +1753,134 @@ static void test_pkgsrc_bootstrap_max_size(void **state)
     config_free(&cfg);
 }
 
+/* limits and network: forms, defaults from options, per-job overrides and removal, show. */
+static void test_job_limits(void **state)
+{
+    static const struct {
+        const char *value;
+        unsigned secs;
+        const char *text;
+    } times[] = {{"90", 90, "90"},       {"'90'", 90, "90"},   {"'90s'", 90, "90s"},
+                 {"'30m'", 1800, "30m"}, {"'2h'", 7200, "2h"}, {"'1d'", 86400, "1d"}};
+    static const char *const bad_times[] = {"0",       "-1",   "1.5",   "''",
+                                            "'h'",     "'2x'", "'2hh'", "' 2h'",
+                                            "'2 h'",   "true", "{}",    "'99999999999999999999'",
+                                            "'20000d'"};
+    static const char *const bad_tasks[] = {"0", "-3", "1.5", "'20'", "true", "4194305"};
+    struct config cfg;
+    char lua[512], p[PATH_MAX + 16], *text;
+    const struct job *j;
+    (void)state;
+
+    /* None by default; network on. */
+    load_ok("jobs = { { name = 'a', run = 'x' } }", &cfg);
+    j = &cfg.jobs[0];
+    assert_int_equal(j->limits.time + j->limits.silence, 0);
+    assert_int_equal(j->limits.memory + j->limits.tasks, 0);
+    assert_null(j->limits.time_text);
+    assert_true(cfg.network);
+    assert_true(j->network);
+    config_free(&cfg);
+
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        snprintf(lua, sizeof(lua),
+                 "jobs = { { name = 'a', run = 'x', limits = { time = %s, silence = %s } } }",
+                 times[i].value, times[i].value);
+        load_ok(lua, &cfg);
+        assert_int_equal(cfg.jobs[0].limits.time, times[i].secs);
+        assert_int_equal(cfg.jobs[0].limits.silence, times[i].secs);
+        assert_string_equal(cfg.jobs[0].limits.time_text, times[i].text);
+        assert_string_equal(cfg.jobs[0].limits.silence_text, times[i].text);
+        round_trip(&cfg);
+        config_free(&cfg);
+    }
+    for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
+        snprintf(lua, sizeof(lua), "jobs = { { name = 'a', run = 'x', limits = { time = %s } } }",
+                 bad_times[i]);
+        load_fails(lua, "jobs[1].limits.time: must be a ", NULL);
+        snprintf(lua, sizeof(lua), "options = { limits = { silence = %s } }", bad_times[i]);
+        load_fails(lua, "options.limits.silence: must be a ", NULL);
+    }
+    for (size_t i = 0; i < sizeof(bad_tasks) / sizeof(bad_tasks[0]); i++) {
+        snprintf(lua, sizeof(lua), "jobs = { { name = 'a', run = 'x', limits = { tasks = %s } } }",
+                 bad_tasks[i]);
+        load_fails(lua, "jobs[1].limits.tasks: must be an integer from 1 to 4194304", NULL);
+    }
+    load_fails("jobs = { { name = 'a', run = 'x', limits = { memory = '64X' } } }",
+               "jobs[1].limits.memory: must be a positive number of bytes", "'64X'", NULL);
+    load_fails("options = { limits = { memory = true } }",
+               "options.limits.memory: must be a number of bytes", NULL);
+    load_fails("options = { limits = { cpu = 3 } }",
+               "options.limits.cpu: unknown key (expected time, silence, memory or tasks)", NULL);
+    load_fails("options = { limits = 5 }", "options.limits: must be a table", NULL);
+    load_fails("jobs = { { name = 'a', run = 'x', limits = 'x' } }",
+               "jobs[1].limits: must be a table", NULL);
+    load_fails("options = { network = 'no' }", "options.network: must be a boolean", NULL);
+    load_fails("jobs = { { name = 'a', run = 'x', network = 0 } }",
+               "jobs[1].network: must be a boolean", NULL);
+
+    /* Defaults from options; a job overrides key by key, or removes one with false. */
+    load_ok("options = { network = false,\n"
+            "  limits = { time = '2h', silence = 600, memory = '512M', tasks = 100 } }\n"
+            "jobs = {\n"
+            "  { name = 'a', run = 'x' },\n"
+            "  { name = 'b', run = 'x', network = true,\n"
+            "    limits = { time = 60, memory = 1048576, tasks = false, silence = false } },\n"
+            "}\n",
+            &cfg);
+    assert_int_equal(cfg.warnings.n, 0);
+    assert_false(cfg.network);
+    assert_int_equal(cfg.limits.time, 7200);
+    assert_string_equal(cfg.limits.memory_text, "512M");
+    j = &cfg.jobs[0];
+    assert_false(j->network);
+    assert_int_equal(j->limits.time, 7200);
+    assert_string_equal(j->limits.time_text, "2h");
+    assert_int_equal(j->limits.silence, 600);
+    assert_string_equal(j->limits.silence_text, "600");
+    assert_int_equal(j->limits.memory, (uint64_t)512 << 20);
+    assert_string_equal(j->limits.memory_text, "512M");
+    assert_int_equal(j->limits.tasks, 100);
+    j = &cfg.jobs[1];
+    assert_true(j->network);
+    assert_int_equal(j->limits.time, 60);
+    assert_string_equal(j->limits.time_text, "60");
+    assert_int_equal(j->limits.silence, 0);
+    assert_null(j->limits.silence_text);
+    assert_int_equal(j->limits.memory, 1048576);
+    assert_string_equal(j->limits.memory_text, "1048576");
+    assert_int_equal(j->limits.tasks, 0);
+    round_trip(&cfg);
+
+    /* Shown as written: the options' limits, and what a job changes. */
+    snprintf(p, sizeof(p), "%s/show.lua", tmpdir);
+    show_to(&cfg, p, false);
+    text = read_text(p);
+    assert_non_null(strstr(text, "    network = false,\n"));
+    assert_non_null(strstr(
+        text, "    limits = { time = \"2h\", silence = 600, memory = \"512M\", tasks = 100, },\n"));
+    assert_non_null(strstr(text, "        limits = { time = 60, silence = false, memory = 1048576, "
+                                 "tasks = false, },\n        network = true,\n"));
+    free(text);
+    show_to(&cfg, p, true);
+    text = read_text(p);
+    assert_non_null(strstr(text, "\"network\": false"));
+    assert_non_null(strstr(text, "\"time\": 7200,\n      \"time_text\": \"2h\""));
+    assert_non_null(strstr(text, "\"memory\": 536870912,\n      \"memory_text\": \"512M\""));
+    assert_non_null(strstr(text, "\"silence\": null,\n        \"silence_text\": null"));
+    free(text);
+    config_free(&cfg);
+
+    /* Generated pkgsrc jobs get the defaults too. */
+    load_ok("options = { limits = { tasks = 7 } }\n"
+            "pkgsrc = { basedir = '/p', make = '/m', pkgpaths = { 'devel/a' } }",
+            &cfg);
+    assert_true(cfg.njobs > 0);
+    for (size_t i = 0; i < cfg.njobs; i++)
+        assert_int_equal(cfg.jobs[i].limits.tasks, 7);
+    config_free(&cfg);
+}
+
 /* Runs a shell command; returns its exit status (or -1). */
 static int run(const char *cmd)
 {
@@ -1955,6 +2085,7 @@ int main(void)
         cmocka_unit_test(test_show_lua_filtered),
         cmocka_unit_test(test_show_json),
         cmocka_unit_test(test_pkgsrc_bootstrap_max_size),
+        cmocka_unit_test(test_job_limits),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_bundled_configs),

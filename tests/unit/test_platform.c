@@ -757,7 +757,7 @@ static bool any_shared_under(const char *path)
     bool shared = false;
     assert_int_equal(lx_mountinfo(&v, &n, &e), 0);
     for (size_t i = 0; i < n; i++)
-        if (lx_path_under(v[i].path, path) && strstr(v[i].optional, "shared:"))
+        if (path_covers(path, v[i].path) && strstr(v[i].optional, "shared:"))
             shared = true;
     lx_mountinfo_free(v, n);
     return shared;
