@@ -92,10 +92,12 @@ int cmd_log(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     job = argv[optind];
-    if (strchr(job, '/') || strcmp(job, "..") == 0 || strcmp(job, ".") == 0 ||
-        (stage && (strchr(stage, '/') || !*stage))) {
+    /* A job name may hold a '/' (pkgsrc's category/package), never a step out of logdir. */
+    if (job[0] == '/' || !*job || strcmp(job, "..") == 0 || strncmp(job, "../", 3) == 0 ||
+        strstr(job, "/../") || (strlen(job) >= 3 && strcmp(job + strlen(job) - 3, "/..") == 0) ||
+        (stage && (strchr(stage, '/') || !*stage || strcmp(stage, "..") == 0))) {
         cli_error("bob log: '%s' is not a job or stage name",
-                  stage && strchr(stage, '/') ? stage : job);
+                  stage && (strchr(stage, '/') || !*stage || !strcmp(stage, "..")) ? stage : job);
         return EXIT_USAGE;
     }
     if ((rc = statecmd_open(cli, "bob log", false, &cfg, &st)) != EXIT_OK)

@@ -55,6 +55,7 @@ check "status -o unknown: usage error" bash -c "'$BOB' -c '$CFG' status -o nope 
 check "log JOB prints the failed stage's log" bash -c "'$BOB' -c '$CFG' log c | grep -q 'exit code 4'"
 check "log -l lists the logs" bash -c "'$BOB' -c '$CFG' log -l c | grep -q '/c/build.log\$'"
 check "log -s STAGE" bash -c "'$BOB' -c '$CFG' log -s build c | head -1 | grep -q '^=> echo c'"
+check "log ../x: refused as a usage error" bash -c "'$BOB' -c '$CFG' log ../etc 2>/dev/null; [ \$? = 2 ]"
 check "log of a job that succeeded: error" bash -c "! '$BOB' -c '$CFG' log a 2>/dev/null"
 
 # 2. Resume: bob build after a finished build starts a new one, a b up to date.
