@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/build_state.h"
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
 #include "display/display.h"
@@ -14,7 +15,8 @@
 #include "util/json.h"
 
 static const char build_help[] =
-    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
+    "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [--all]\n"
+    "                           [JOB...]\n"
     "\n"
     "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
     "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
@@ -28,6 +30,15 @@ static const char build_help[] =
     "                          one per line, or with --format json one object\n"
     "                          {\"order\": [...], \"skipped\": [{\"job\", \"reason\"}]};\n"
     "                          --events is not written\n"
+    "  -a, --all               a new build that runs every job, up to date or not\n"
+    "\n"
+    "The build state is kept in <options.dbdir>/bob.db (options.dbdir = false: none).\n"
+    "After an interrupt or a crash, bob build resumes the build: jobs that succeeded\n"
+    "are not run again (unless their definition changed) and failures are kept\n"
+    "until bob rebuild. After a build that ended, bob build starts a new one where\n"
+    "jobs that succeeded before with the same definition, and whose dependencies\n"
+    "are up to date, are not run: they are counted as up to date. See bob status,\n"
+    "bob log, bob report.\n"
     "\n"
     "Logs: <options.logdir>/<job>/<stage>.log, kept for failed jobs, removed for\n"
     "successful ones unless options.keep_logs = true.\n"
@@ -48,6 +59,7 @@ struct bcmd {
     bool events_is_stdout;
     bool json;
     size_t total;
+    struct bstate *bs; /* the build state, or NULL (options.dbdir = false) */
 };
 
 /*
@@ -222,6 +234,8 @@ static int summary(struct bcmd *bc)
 {
     const struct build_result *r = build_results(bc->build);
     size_t n = build_nresults(bc->build), ok = 0, failed = 0, skipped = 0, interrupted = 0;
+    size_t uptodate = 0;
+    long long id = bc->bs ? (long long)bstate_id(bc->bs) : 0;
     bool intr = build_interrupted(bc->build);
     double secs = build_elapsed_ms(bc->build) / 1000.0;
     struct json j;
@@ -230,6 +244,9 @@ static int summary(struct bcmd *bc)
     for (size_t i = 0; i < n; i++) {
         if (r[i].interrupted)
             interrupted++;
+        else if (r[i].settled && r[i].state == JOB_SUCCEEDED && bc->bs &&
+                 bstate_uptodate(bc->bs, i))
+            uptodate++;
         else if (r[i].state == JOB_SUCCEEDED)
             ok++;
         else if (r[i].state == JOB_FAILED)
@@ -238,9 +255,11 @@ static int summary(struct bcmd *bc)
             skipped++;
     }
     if (event_begin(bc, &j, "run_finished")) {
+        json_int(&j, "build", id);
         json_uint(&j, "succeeded", ok);
         json_uint(&j, "failed", failed);
         json_uint(&j, "skipped", skipped);
+        json_uint(&j, "up_to_date", uptodate);
         json_bool(&j, "interrupted", intr);
         json_fixed(&j, "elapsed", secs, 3);
         event_end(bc, &j);
@@ -249,14 +268,19 @@ static int summary(struct bcmd *bc)
         static const struct {
             const char *key;
             enum job_state st;
-        } lists[] = {
-            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED}};
+        } lists[] = {{"succeeded", JOB_SUCCEEDED},
+                     {"failed", JOB_FAILED},
+                     {"skipped", JOB_SKIPPED},
+                     {"up_to_date", JOB_SUCCEEDED}};
         json_init(&j, stdout, false);
         json_object_begin(&j, NULL);
-        for (size_t l = 0; l < 3; l++) {
+        json_int(&j, "build", id);
+        for (size_t l = 0; l < 4; l++) {
             json_array_begin(&j, lists[l].key);
             for (size_t i = 0; i < n; i++)
-                if (!r[i].interrupted && r[i].state == lists[l].st)
+                if (!r[i].interrupted && r[i].state == lists[l].st &&
+                    (lists[l].st != JOB_SUCCEEDED ||
+                     (l == 3) == (r[i].settled && bc->bs && bstate_uptodate(bc->bs, i))))
                     json_string(&j, NULL, r[i].job->name);
             json_array_end(&j);
         }
@@ -264,13 +288,16 @@ static int summary(struct bcmd *bc)
         json_fixed(&j, "elapsed", secs, 3);
         json_array_begin(&j, "failures");
         for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
             if (r[i].interrupted || r[i].state != JOB_FAILED)
                 continue;
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
             json_object_begin(&j, NULL);
             json_string(&j, "job", r[i].job->name);
-            json_string(&j, "stage", r[i].stage);
-            json_string(&j, "log", r[i].log ? r[i].log : "");
-            json_string(&j, "reason", r[i].reason ? r[i].reason : "");
+            json_string(&j, "stage", stage ? stage : "");
+            json_string(&j, "log", log ? log : "");
+            json_string(&j, "reason", reason ? reason : "");
             json_object_end(&j);
         }
         json_array_end(&j);
@@ -278,19 +305,34 @@ static int summary(struct bcmd *bc)
         putchar('\n');
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
-        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped)\n", ok + failed + skipped,
-               d, ok, failed, skipped);
-        for (size_t i = 0; i < n; i++)
-            if (!r[i].interrupted && r[i].state == JOB_FAILED)
-                printf("  Failed %s in %s (%s)%s%s\n", r[i].job->name, r[i].stage,
-                       r[i].reason ? r[i].reason : "failed", r[i].log ? ": " : "",
-                       r[i].log ? r[i].log : "");
+        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped", ok + failed + skipped, d,
+               ok, failed, skipped);
+        if (uptodate)
+            printf(", %zu up to date", uptodate);
+        printf(")\n");
+        for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
+            if (r[i].interrupted || r[i].state != JOB_FAILED)
+                continue;
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
+            printf("  Failed %s in %s (%s%s)%s%s\n", r[i].job->name, stage ? stage : "?",
+                   reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
+                   log ? ": " : "", log ? log : "");
+        }
+        if (id)
+            printf("Build %lld%s (bob status, bob log JOB, bob report)\n", id,
+                   intr ? " is unfinished: bob build resumes it" : "");
         if (intr)
-            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped,
-                   n - ok - failed - skipped == 1 ? "" : "s");
+            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped - uptodate,
+                   n - ok - failed - skipped - uptodate == 1 ? "" : "s");
     }
+    if (bc->bs && bstate_error(bc->bs))
+        cli_error("%s", bstate_error(bc->bs));
     if (intr)
         return EXIT_INTERRUPTED;
+    if (bc->bs && bstate_error(bc->bs))
+        return EXIT_ERROR;
     return failed || skipped ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
@@ -368,22 +410,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
                                              {"format", required_argument, NULL, 'f'},
                                              {"events", required_argument, NULL, 'e'},
                                              {"dry-run", no_argument, NULL, 'n'},
+                                             {"all", no_argument, NULL, 'a'},
                                              {NULL, 0, NULL, 0}};
-    struct bcmd bc;
     const char *format = "text", *events = NULL;
     bool dry_run = false;
+    struct bstate_opts so = {0};
     struct strv names = {0};
-    size_t *jobs = NULL, njobs = 0;
-    struct display_opts po = {0};
-    struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
-                                 on_job_output, on_job_finished, on_job_skipped,
-                                 on_note,       on_finished,     &bc};
-    struct json ev;
-    struct err e;
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:n",
+    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:na",
                             longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
@@ -394,6 +430,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
             continue;
         case 'n':
             dry_run = true;
+            continue;
+        case 'a':
+            so.all = true;
             continue;
         case CLI_OPT_HELP:
             fputs(build_help, stdout);
@@ -408,25 +447,68 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++)
         strv_push(&names, argv[i]);
-    if (dry_run) {
+    if (dry_run)
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
-        strv_free(&names);
-        return rc;
-    }
+    else
+        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n,
+                           &so);
+    strv_free(&names);
+    return rc;
+}
+
+int cmd_build_run(struct cli *cli, const char *what, bool json, const char *events,
+                  char *const *names, size_t nnames, const struct bstate_opts *so)
+{
+    struct bcmd bc;
+    size_t *jobs = NULL, njobs = 0;
+    struct display_opts po = {0};
+    struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
+                                 on_job_output, on_job_finished, on_job_skipped,
+                                 on_note,       on_finished,     &bc};
+    struct build_observer rec;
+    struct json ev;
+    struct err e;
+    int rc;
+
     memset(&bc, 0, sizeof(bc));
-    bc.json = strcmp(format, "json") == 0;
-    if ((rc = sbx_cmd_init(&bc.c, cli, "bob build", CTX_BUILD)) != EXIT_OK) {
-        strv_free(&names);
+    bc.json = json;
+    if ((rc = sbx_cmd_init(&bc.c, cli, what, CTX_BUILD)) != EXIT_OK)
         return rc;
-    }
     rc = EXIT_ERROR;
     if (bc.c.cfg.njobs == 0) {
         cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
     }
-    if (sched_select(&bc.c.cfg, names.v, names.n, &jobs, &njobs, &e) < 0) {
+    if (sched_select(&bc.c.cfg, names, nnames, &jobs, &njobs, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;
+    }
+    if (!bc.c.cfg.nostate) {
+        struct bstate_opts o = *so;
+        bool *retry = NULL;
+        /* rebuild JOB...: those are retried (their dependents follow unless --only). */
+        if (so->nretry) {
+            size_t *sel = NULL, nsel = 0;
+            if (sched_select(&bc.c.cfg, so->retry_names, so->nretry, &sel, &nsel, &e) < 0) {
+                cli_error("%s", e.msg);
+                goto out;
+            }
+            free(sel);
+            retry = xcalloc(bc.c.cfg.njobs + 1, sizeof(*retry));
+            for (size_t j = 0; j < bc.c.cfg.njobs; j++)
+                for (size_t k = 0; k < so->nretry; k++)
+                    if (strcmp(bc.c.cfg.jobs[j].name, so->retry_names[k]) == 0)
+                        retry[j] = true;
+            o.retry = retry;
+        }
+        rc = bstate_open(&bc.c.cfg, &bc.c.loop, jobs, njobs, &o, &bc.bs, &e);
+        free(retry);
+        if (rc < 0) {
+            cli_error("%s", e.msg);
+            rc = EXIT_ERROR;
+            goto out;
+        }
+        rc = EXIT_ERROR;
     }
     /* The build's mounts are its own: they go with it, even on SIGKILL. */
     if (plat_own_mount_ns(&e) < 0) {
@@ -449,11 +531,25 @@ int cmd_build(struct cli *cli, int argc, char **argv)
     po.title = "Building";
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
-    bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
+    if (bc.bs) {
+        bstate_wrap(bc.bs, &obs, &rec);
+        bc.build = build_start_plan(&bc.c.ctx, jobs, njobs, bstate_plan(bc.bs), &rec);
+        bstate_started(bc.bs, bc.build);
+    } else {
+        bc.build = build_start(&bc.c.ctx, jobs, njobs, &obs);
+    }
     bc.prog = display_new(&po);
-    display_set_total(bc.prog, njobs);
+    {
+        /* The progress counts the jobs this run may start, not the settled ones. */
+        const struct build_result *r = build_results(bc.build);
+        size_t settled = 0;
+        for (size_t i = 0; bc.bs && i < njobs; i++)
+            settled += r[jobs[i]].settled;
+        display_set_total(bc.prog, njobs - settled);
+    }
     log_set_hook(on_log, &bc);
     if (event_begin(&bc, &ev, "run_started")) {
+        json_int(&ev, "build", bc.bs ? (long long)bstate_id(bc.bs) : 0);
         json_uint(&ev, "jobs", njobs);
         json_uint(&ev, "sandboxes", po.nslots);
         event_end(&bc, &ev);
@@ -464,7 +560,7 @@ out:
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
     free(jobs);
-    strv_free(&names);
+    bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);
     return rc;
 }

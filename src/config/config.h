@@ -111,7 +111,8 @@ struct config {
     /* options */
     unsigned build_threads; /* default 1, at least 1 */
     unsigned scan_threads;  /* default 1, at least 1 */
-    char *dbdir;            /* absolute; default $XDG_DATA_HOME/bob (~/.local/share/bob) */
+    char *dbdir;            /* absolute; default $BOB_DATADIR, else $XDG_DATA_HOME/bob... */
+    bool nostate;           /* options.dbdir = false: no build state */
     char *logdir;           /* as given, default <dbdir>/logs */
     char *log_level;        /* default "info" */
     bool strict_scan;

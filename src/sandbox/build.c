@@ -569,17 +569,45 @@ static void on_defer(uv_timer_t *t)
 struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
                           const struct build_observer *obs)
 {
+    return build_start_plan(ctx, jobs, n, NULL, obs);
+}
+
+/* A dependent of a kept failure: skipped before the start, silently. */
+static void on_settled_skip(size_t job, size_t failed, void *data)
+{
+    struct build *b = data;
+    b->results[job].state = JOB_SKIPPED;
+    b->results[job].settled = true;
+    free(b->results[job].reason);
+    b->results[job].reason = xasprintf("depends on %s", b->cfg->jobs[failed].name);
+}
+
+struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
+                               const struct build_plan *plan, const struct build_observer *obs)
+{
     struct build *b = xcalloc(1, sizeof(*b));
+    size_t left = n;
     struct err e;
     unsigned stale = 0;
     b->ctx = ctx;
     b->cfg = ctx->cfg;
     b->obs = *obs;
-    b->sched = sched_new(ctx->cfg, jobs, n);
+    b->sched = sched_new_weighted(ctx->cfg, jobs, n, plan ? plan->weight : NULL);
     b->results = xcalloc(ctx->cfg->njobs ? ctx->cfg->njobs : 1, sizeof(*b->results));
     for (size_t j = 0; j < ctx->cfg->njobs; j++)
         b->results[j].job = &ctx->cfg->jobs[j];
-    b->nslots = n < ctx->cfg->build_threads ? n : ctx->cfg->build_threads;
+    for (size_t i = 0; plan && plan->settled && i < n; i++) {
+        enum job_state st = plan->settled[jobs[i]];
+        if ((st != JOB_SUCCEEDED && st != JOB_FAILED) ||
+            sched_state(b->sched, jobs[i]) != JOB_PENDING)
+            continue;
+        b->results[jobs[i]].state = st;
+        b->results[jobs[i]].settled = true;
+        sched_done(b->sched, jobs[i], st == JOB_SUCCEEDED, on_settled_skip, b);
+    }
+    if (plan && plan->settled)
+        left = sched_count(b->sched, JOB_PENDING);
+    b->nslots = left < ctx->cfg->build_threads ? left : ctx->cfg->build_threads;
     b->slots = xcalloc(b->nslots ? b->nslots : 1, sizeof(*b->slots));
     for (size_t i = 0; i < b->nslots; i++) {
         b->slots[i].b = b;

@@ -22,6 +22,8 @@ mount --make-rprivate / 2>/dev/null
 
 T=$(mktemp -d /tmp/bob-e2e.XXXXXX)
 export BOB_BASEDIR="$T/sandboxes"
+# Each test keeps its build state (options.dbdir's default) to itself.
+export BOB_DATADIR="$T/bobdata"
 HOST="$T/host"
 mkdir -p "$HOST"
 _ntest=0

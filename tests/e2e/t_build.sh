@@ -21,7 +21,9 @@ jobs = { $1 }
 LUA
 }
 mkdir -p "$T/shared"
-bob() { "$BOB" -c "$CFG" "$@"; }
+# Every build here is a first one: no state from the build before (t_state
+# tests resume and up to date).
+bob() { [ "$1" != build ] || rm -rf "$BOB_DATADIR"; "$BOB" -c "$CFG" "$@"; }
 # Every job appends "<name>" to /shared/order when it runs.
 J() {
     local deps=""
