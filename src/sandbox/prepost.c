@@ -12,7 +12,9 @@
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
+#include "loop/defer.h"
 #include "util/fault.h"
+#include "util/ref.h"
 
 #define FETCH_OUTPUT_MAX (256 * 1024)
 
@@ -29,7 +31,8 @@ struct prepost {
     struct sbx_ctx *ctx;
     char *root;
     enum pp_step step;
-    bool cancelled, finished, free_requested, busy;
+    struct ref ref; /* util/ref.h: the owner, the running step, the deferred start */
+    bool cancelled, finished;
     prepost_cb cb;
     void *data;
     struct err err;
@@ -40,35 +43,24 @@ struct prepost {
     struct buf out;
     struct strv names;
     uv_work_t work;
-    uv_timer_t defer; /* the first step runs from the loop, never from the start call */
 };
 
 static void pp_next(struct prepost *pp);
 
-static void on_close(uv_handle_t *h)
+/* The last hold is gone. */
+static void prepost_release(struct ref *r)
 {
-    struct prepost *pp = h->data;
+    struct prepost *pp = REF_CONTAINER(r, struct prepost, ref);
     free(pp->root);
     buf_free(&pp->out);
     strv_free(&pp->names);
     free(pp);
 }
 
-static void maybe_free(struct prepost *pp)
-{
-    if (!pp->free_requested || pp->busy || uv_is_closing((uv_handle_t *)&pp->defer))
-        return;
-    uv_close((uv_handle_t *)&pp->defer, on_close);
-}
-
-/* A step ended: whether the prepost was abandoned meanwhile (then it is freed). */
+/* A step ended: whether the prepost was abandoned meanwhile (the step's hold is dropped after). */
 static bool abandoned(struct prepost *pp)
 {
-    pp->busy = false;
-    if (!pp->free_requested)
-        return false;
-    maybe_free(pp);
-    return true;
+    return pp->ref.free_requested;
 }
 
 static void finish(struct prepost *pp, int status)
@@ -85,7 +77,7 @@ static void pre_fail(struct prepost *pp)
     finish(pp, -1);
 }
 
-static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+static void on_unpacked_step(struct unpack *u, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
@@ -100,6 +92,15 @@ static void on_unpacked(struct unpack *u, int status, const struct err *e, void 
     }
     pp->step = PP_FETCH;
     pp_next(pp);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    on_unpacked_step(u, status, e, data);
+    ref_drop(&pp->ref);
 }
 
 static void on_fetch_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
@@ -138,7 +139,7 @@ out:
     return r;
 }
 
-static void on_fetch_exit(struct proc *p, void *data)
+static void on_fetch_exit_step(struct proc *p, void *data)
 {
     struct prepost *pp = data;
     char status[64];
@@ -164,6 +165,15 @@ static void on_fetch_exit(struct proc *p, void *data)
     }
     pp->step = PP_HOOKS;
     pp_next(pp);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_fetch_exit(struct proc *p, void *data)
+{
+    struct prepost *pp = data;
+    on_fetch_exit_step(p, data);
+    ref_drop(&pp->ref);
 }
 
 /* Asks pkgsrc, inside the sandbox, for PREFIX and the package databases. */
@@ -211,10 +221,10 @@ static void start_fetch(struct prepost *pp)
         pre_fail(pp);
         return;
     }
-    pp->busy = true;
+    ref_hold(&pp->ref);
 }
 
-static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+static void on_actions_step(struct actrun *r, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
@@ -238,6 +248,15 @@ static void on_actions(struct actrun *r, int status, const struct err *e, void *
     pp_next(pp);
 }
 
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    on_actions_step(r, status, e, data);
+    ref_drop(&pp->ref);
+}
+
 static void start_hooks(struct prepost *pp, bool reverse)
 {
     struct actrun_opts o = {
@@ -252,8 +271,16 @@ static void start_hooks(struct prepost *pp, bool reverse)
         .cb = on_actions,
         .data = pp,
     };
-    pp->busy = true;
+    ref_hold(&pp->ref);
     pp->run = actrun_start(&o);
+    if (!pp->run) { /* libuv refused a timer: only for a closing loop */
+        ref_drop(&pp->ref);
+        err_set(&pp->err, "cannot start the hooks");
+        if (reverse)
+            finish(pp, -1);
+        else
+            pre_fail(pp);
+    }
 }
 
 /* Thread pool: removes PREFIX and the package databases, inside the sandbox only. */
@@ -271,7 +298,7 @@ static void remove_work(uv_work_t *w)
     }
 }
 
-static void remove_after(uv_work_t *w, int status)
+static void remove_after_step(uv_work_t *w, int status)
 {
     struct prepost *pp = w->data;
     if (abandoned(pp))
@@ -279,10 +306,19 @@ static void remove_after(uv_work_t *w, int status)
     finish(pp, pp->status);
 }
 
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void remove_after(uv_work_t *w, int status)
+{
+    struct prepost *pp = w->data;
+    remove_after_step(w, status);
+    ref_drop(&pp->ref);
+}
+
 static void pp_next(struct prepost *pp)
 {
     const struct config *cfg = pp->ctx->cfg;
-    if (pp->free_requested)
+    if (pp->ref.free_requested)
         return;
     if (pp->cancelled && pp->step <= PP_HOOKS) {
         err_set(&pp->err, "interrupted");
@@ -296,9 +332,14 @@ static void pp_next(struct prepost *pp)
     switch (pp->step) {
     case PP_UNPACK:
         if (cfg->bootstrap) {
-            pp->busy = true;
+            ref_hold(&pp->ref);
             pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root,
                                       cfg->bootstrap_max_size, on_unpacked, pp);
+            if (!pp->unpack) {
+                ref_drop(&pp->ref);
+                err_set(&pp->err, "cannot start unpacking %s", cfg->bootstrap);
+                pre_fail(pp);
+            }
             return;
         }
         pp->step = PP_FETCH;
@@ -317,18 +358,25 @@ static void pp_next(struct prepost *pp)
         start_hooks(pp, true);
         return;
     case PP_REMOVE:
-        pp->busy = true;
+        ref_hold(&pp->ref);
         pp->work.data = pp;
-        uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after);
+        if (uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after) < 0) {
+            ref_drop(&pp->ref);
+            err_set(&pp->err, "cannot queue the removal of the pkgsrc directories");
+            finish(pp, -1);
+        }
         return;
     case PP_DONE:
         return;
     }
 }
 
-static void on_defer(uv_timer_t *t)
+/* The deferred first step: no callback runs inside sandbox_prebuild or _postbuild. */
+static void pp_on_defer(void *data)
 {
-    pp_next(t->data);
+    struct prepost *pp = data;
+    pp_next(pp);
+    ref_drop(&pp->ref);
 }
 
 static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_step step,
@@ -340,9 +388,10 @@ static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_ste
     pp->step = step;
     pp->cb = cb;
     pp->data = data;
-    uv_timer_init(ctx->loop, &pp->defer);
-    pp->defer.data = pp;
-    uv_timer_start(&pp->defer, on_defer, 0, 0);
+    ref_init(&pp->ref, prepost_release);
+    ref_hold(&pp->ref);
+    if (loop_defer(ctx->loop, pp_on_defer, pp) < 0)
+        abort(); /* libuv refuses a timer only for a closing loop: a bug of ours */
     return pp;
 }
 
@@ -373,6 +422,5 @@ void prepost_free(struct prepost *pp)
 {
     if (!pp)
         return;
-    pp->free_requested = true;
-    maybe_free(pp);
+    ref_request_free(&pp->ref);
 }
