@@ -45,7 +45,8 @@ void bstate_failure(const struct bstate *bs, size_t j, const char **stage, const
 const char *bstate_error(const struct bstate *bs);
 void bstate_free(struct bstate *bs);
 
-/* The definition hash of every cfg job (hex, 16 chars): stages, env, limits, dependencies' hashes. */
+/* The definition hash of every cfg job (hex, 16 chars): stages, env, limits, dependencies' hashes.
+ */
 char **bstate_hashes(const struct config *cfg);
 void bstate_hashes_free(char **h, size_t n);
 

@@ -68,12 +68,12 @@ struct sbx {
     struct killer *killer;
     uv_work_t work;
     int work_status;
-    struct err cause; /* why a create is rolled back (its first error) */
-    struct err last;  /* the error of the step that failed */
-    char *error;      /* "sandbox N: ...", set when it failed */
-    struct unmount *sweep;  /* SBX_UNMOUNT, SBX_SWEEP: the unmount running */
-    struct strv foreign;    /* SBX_UNMOUNT: the mounts no setup action made (guest paths) */
-    size_t iforeign;        /* the next of them to unmount */
+    struct err cause;      /* why a create is rolled back (its first error) */
+    struct err last;       /* the error of the step that failed */
+    char *error;           /* "sandbox N: ...", set when it failed */
+    struct unmount *sweep; /* SBX_UNMOUNT, SBX_SWEEP: the unmount running */
+    struct strv foreign;   /* SBX_UNMOUNT: the mounts no setup action made (guest paths) */
+    size_t iforeign;       /* the next of them to unmount */
 };
 
 struct sbx_batch {
