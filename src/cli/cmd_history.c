@@ -36,14 +36,10 @@ int cmd_history(struct cli *cli, int argc, char **argv)
                             ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
-            if (!statecmd_format("bob history", optarg, &p.format))
-                return EXIT_USAGE;
-            continue;
         case 'H':
-            p.no_header = true;
-            continue;
         case 'o':
-            p.cols = optarg;
+            if (!statecmd_print_opt("bob history", rc, optarg, &p))
+                return EXIT_USAGE;
             continue;
         case CLI_OPT_HELP:
             fputs(history_help, stdout);

@@ -42,14 +42,10 @@ int cmd_status(struct cli *cli, int argc, char **argv)
                             ":" CLI_COMMON_SHORTOPTS "f:Ho:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
-            if (!statecmd_format("bob status", optarg, &p.format))
-                return EXIT_USAGE;
-            continue;
         case 'H':
-            p.no_header = true;
-            continue;
         case 'o':
-            p.cols = optarg;
+            if (!statecmd_print_opt("bob status", rc, optarg, &p))
+                return EXIT_USAGE;
             continue;
         case CLI_OPT_HELP:
             fputs(status_help, stdout);

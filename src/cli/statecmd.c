@@ -165,3 +165,14 @@ int statecmd_print(FILE *out, const struct state_rows *rows, const struct statec
     free(cols);
     return EXIT_OK;
 }
+
+bool statecmd_print_opt(const char *what, int opt, const char *arg, struct statecmd_print *p)
+{
+    if (opt == 'f')
+        return statecmd_format(what, arg, &p->format);
+    if (opt == 'H')
+        p->no_header = true;
+    else if (opt == 'o')
+        p->cols = arg;
+    return true;
+}

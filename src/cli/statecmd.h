@@ -25,6 +25,8 @@ struct statecmd_print {
 
 /* Parses -f; prints the usage error for `what` and returns false when unknown. */
 bool statecmd_format(const char *what, const char *s, enum statecmd_format *f);
+/* Takes one of the row options -f FORMAT, -H, -o COLS into p; false (said) on a bad value. */
+bool statecmd_print_opt(const char *what, int opt, const char *arg, struct statecmd_print *p);
 /*
  * Loads the config and opens its database (a reader, or the writer);
  * prints the error. EXIT_OK, or the exit status to return.

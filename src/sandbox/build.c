@@ -16,6 +16,7 @@
 #include "sandbox/limits.h"
 #include "sandbox/pipeline.h"
 #include "util/fault.h"
+#include "util/file.h"
 
 #define STAGE_DRAIN_MS 2000
 
@@ -81,28 +82,6 @@ static void remove_logdir(const struct build *b, const char *name)
     if (plat_remove(b->cfg->logdir, guest, NULL, &e) < 0)
         log_warn("%s", e.msg);
     free(guest);
-}
-
-/* mkdir -p, 0755. */
-static int mkdirs(const char *path, struct err *e)
-{
-    char *p = xstrdup(path);
-    int r = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-                r = err_sys(e, errno, "cannot create %s", p);
-                break;
-            }
-            *s = c;
-            if (!c)
-                break;
-        }
-    }
-    free(p);
-    return r;
 }
 
 /* Writes a one-line note into a log of the job's (for failures outside stages). */
@@ -496,7 +475,7 @@ static void start_job(struct slot *sl, long j)
     if (b->obs.job_started)
         b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[j]);
     sl->pl = pipeline_new(b->ctx, sl->root, true, &slot_ops, sl);
-    if (mkdirs(sl->logdir, &e) < 0) {
+    if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0) {
         job_fail(sl, "pre-build", NULL, e.msg);
         pipeline_cancel(sl->pl); /* straight to the kill and the post-build */
     }

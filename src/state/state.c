@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "util/fault.h"
+#include "util/file.h"
 
 #define STATE_CACHE 24
 #define STATE_COMMIT_MS 50
@@ -113,29 +115,14 @@ static int state_fail(const struct state *st, int rc, struct err *e, const char 
     }
 }
 
-/* mkdir -p for the dbdir. */
+/* mkdir -p for the dbdir, with the advice of what to do. */
 static int state_mkdirs(const char *path, struct err *e)
 {
-    char *p = xstrdup(path);
-    int r = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-                r = err_sys(e, errno,
-                            "cannot create the build state directory %s (set options.dbdir "
-                            "elsewhere, or options.dbdir = false)",
-                            p);
-                break;
-            }
-            *s = c;
-            if (!c)
-                break;
-        }
-    }
-    free(p);
-    return r;
+    char msg[sizeof(e->msg)];
+    if (file_mkdir_p(path, 0755, 0, e) == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "%s", e->msg);
+    return err_set(e, "%s (set options.dbdir elsewhere, or options.dbdir = false)", msg);
 }
 
 /* Reads or writes the schema: a new file gets it, an old one must carry our version. */
