@@ -12,10 +12,7 @@ static const char diff_help[] =
     "fail now and did not (new failure), that succeed now and failed (fixed), that\n"
     "are new or gone, and successes whose duration changed by more than 20% and\n"
     "a second (slower, faster). Build ids: bob list.\n"
-    "\n"
-    "  -f, --format table|csv|json  output format\n"
-    "  -H, --no-header              no header line\n"
-    "  -o, --columns A,B,...        these columns, in this order\n";
+    "\n" STATECMD_ROW_HELP;
 
 /* The comparison of two builds ?1 (before) and ?2 (after), one row per change. */
 const char cmd_diff_sql[] =
@@ -42,11 +39,8 @@ const char cmd_diff_sql[] =
 
 int cmd_diff(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"no-header", no_argument, NULL, 'H'},
-                                             {"columns", required_argument, NULL, 'o'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS, STATECMD_ROW_LONGOPTS, {NULL, 0, NULL, 0}};
     struct statecmd_print p = {STATECMD_TABLE, false, NULL};
     struct config cfg;
     struct state *st;

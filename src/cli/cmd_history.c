@@ -11,18 +11,12 @@ static const char history_help[] =
     "Prints every recorded run of the jobs whose name matches PATTERN (a shell\n"
     "glob, default *), across builds: build id, job, outcome, failed stage,\n"
     "duration in seconds and the wall time of each stage (stage=seconds).\n"
-    "\n"
-    "  -f, --format table|csv|json  output format\n"
-    "  -H, --no-header              no header line\n"
-    "  -o, --columns A,B,...        these columns, in this order\n";
+    "\n" STATECMD_ROW_HELP;
 
 int cmd_history(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"no-header", no_argument, NULL, 'H'},
-                                             {"columns", required_argument, NULL, 'o'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS, STATECMD_ROW_LONGOPTS, {NULL, 0, NULL, 0}};
     struct statecmd_print p = {STATECMD_TABLE, false, NULL};
     struct config cfg;
     struct state *st;

@@ -11,18 +11,12 @@ static const char list_help[] =
     "Prints every build recorded in options.dbdir: its id, start date, outcome\n"
     "(succeeded, failed, interrupted, or running/unfinished), its counts and its\n"
     "duration in seconds. The current build is marked with current = 1.\n"
-    "\n"
-    "  -f, --format table|csv|json  output format\n"
-    "  -H, --no-header              no header line\n"
-    "  -o, --columns A,B,...        these columns, in this order\n";
+    "\n" STATECMD_ROW_HELP;
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"no-header", no_argument, NULL, 'H'},
-                                             {"columns", required_argument, NULL, 'o'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS, STATECMD_ROW_LONGOPTS, {NULL, 0, NULL, 0}};
     struct statecmd_print p = {STATECMD_TABLE, false, NULL};
     struct config cfg;
     struct state *st;

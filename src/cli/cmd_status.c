@@ -21,11 +21,8 @@ static const char status_help[] =
 
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"no-header", no_argument, NULL, 'H'},
-                                             {"columns", required_argument, NULL, 'o'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS, STATECMD_ROW_LONGOPTS, {NULL, 0, NULL, 0}};
     struct statecmd_print p = {STATECMD_TABLE, false, NULL};
     struct config cfg;
     struct state *st;

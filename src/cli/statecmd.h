@@ -25,6 +25,17 @@ struct statecmd_print {
 
 /* Parses -f; prints the usage error for `what` and returns false when unknown. */
 bool statecmd_format(const char *what, const char *s, enum statecmd_format *f);
+/* The row options of the commands that print rows: their help lines and long options. */
+#define STATECMD_ROW_HELP                                                                          \
+    "  -f, --format table|csv|json  output format\n"                                               \
+    "  -H, --no-header              no header line\n"                                              \
+    "  -o, --columns A,B,...        these columns, in this order\n"
+#define STATECMD_ROW_LONGOPTS                                                                      \
+    {"format", required_argument, NULL, 'f'}, {"no-header", no_argument, NULL, 'H'},               \
+    {                                                                                              \
+        "columns", required_argument, NULL, 'o'                                                    \
+    }
+
 /* Takes one of the row options -f FORMAT, -H, -o COLS into p; false (said) on a bad value. */
 bool statecmd_print_opt(const char *what, int opt, const char *arg, struct statecmd_print *p);
 /*
