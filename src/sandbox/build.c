@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop/defer.h"
 #include "loop/proc.h"
 #include "platform/cgroup.h"
 #include "platform/platform.h"
@@ -17,6 +18,7 @@
 #include "sandbox/pipeline.h"
 #include "util/fault.h"
 #include "util/file.h"
+#include "util/ref.h"
 
 #define STAGE_DRAIN_MS 2000
 
@@ -61,12 +63,14 @@ struct build {
     bool stopping, shutdown;
     char *error;
     double started, ended;
-    uv_timer_t defer; /* starts the run from the loop */
+    struct ref ref; /* util/ref.h: the owner, and the deferred start */
     /* The build's cgroup (each job's is in it), or NULL. */
     struct cgroup_base *cg_base;
 };
 
 static void dispatch(struct build *b);
+static void build_begin_run(struct build *b);
+static void build_release(struct ref *r);
 static void slot_limits_stop(struct slot *sl);
 
 static const char *job_name(const struct build *b, long j)
@@ -532,9 +536,18 @@ static void on_created(struct sbx_batch *batch, void *data)
     finish_run(b);
 }
 
-static void on_defer(uv_timer_t *t)
+/* The deferred start: no observer callback runs inside build_start. */
+static void build_on_start(void *data)
 {
-    struct build *b = t->data;
+    struct build *b = data;
+    if (!b->ref.free_requested)
+        build_begin_run(b);
+    ref_drop(&b->ref);
+}
+
+/* Creates the sandboxes, or ends at once when there is nothing to do. */
+static void build_begin_run(struct build *b)
+{
     if (b->nslots == 0 || b->shutdown) {
         sched_abandon(b->sched);
         b->phase = B_DONE;
@@ -603,9 +616,10 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
     }
     build_limits_warn(b, jobs, n, b->cg_base ? NULL : e.msg);
     b->started = now_ms();
-    uv_timer_init(ctx->loop, &b->defer);
-    b->defer.data = b;
-    uv_timer_start(&b->defer, on_defer, 0, 0);
+    ref_init(&b->ref, build_release);
+    ref_hold(&b->ref);
+    if (loop_defer(ctx->loop, build_on_start, b) < 0)
+        abort(); /* libuv refuses a timer only on a closing loop: a bug of ours */
     return b;
 }
 
@@ -664,9 +678,10 @@ double build_elapsed_ms(const struct build *b)
     return (b->ended ? b->ended : now_ms()) - b->started;
 }
 
-static void on_close(uv_handle_t *h)
+/* The last hold is gone. */
+static void build_release(struct ref *r)
 {
-    free(h->data);
+    free(REF_CONTAINER(r, struct build, ref));
 }
 
 void build_free(struct build *b)
@@ -692,5 +707,10 @@ void build_free(struct build *b)
     free(b->results);
     free(b->slots);
     free(b->error);
-    uv_close((uv_handle_t *)&b->defer, on_close);
+    b->batch = NULL;
+    b->sched = NULL;
+    b->results = NULL;
+    b->slots = NULL;
+    b->error = NULL;
+    ref_request_free(&b->ref);
 }
