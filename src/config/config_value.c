@@ -113,7 +113,7 @@ void value_warn_unknown(struct loader *ld, int t, const char *label, const char 
         strv_push_owned(
             w, xasprintf("unknown config key '%s.%s'", label, value_key_name(L, -1, k, sizeof(k))));
     }
-    {
+    if (w->n > first) { /* (w->v is NULL while there is no warning) */
         struct strv added = {w->v + first, w->n - first, 0}; /* a view: strv_sort only sorts */
         strv_sort(&added);
     }
