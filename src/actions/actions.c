@@ -322,8 +322,7 @@ static void start_cmd(struct actrun *r, const struct script *sc)
         struct err cge;
         cgroup_sandbox_key(r->o.root, key);
         if (cgroup_sandbox_open(key, &cg, &cge) == 0) {
-            lc.dir_fd = cgroup_job_dirfd(cg);
-            lc.n_procs = cgroup_job_procs_fds(cg, &lc.procs_fds);
+            cgroup_job_launch(cg, &lc.dir_fd, &lc.procs_fds, &lc.n_procs);
             po.cgroup = &lc;
         } else if (cge.code != ENOTSUP) {
             log_warn("%s", cge.msg);

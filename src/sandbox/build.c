@@ -362,8 +362,7 @@ static int slot_limits_start(struct slot *sl)
         if (cgroup_job_new(b->cg_base, name, &cl, &sl->cg, &e) < 0) {
             log_warn("sandbox %u: %s", sl->id, e.msg);
         } else {
-            sl->lcg.dir_fd = cgroup_job_dirfd(sl->cg);
-            sl->lcg.n_procs = cgroup_job_procs_fds(sl->cg, &sl->lcg.procs_fds);
+            cgroup_job_launch(sl->cg, &sl->lcg.dir_fd, &sl->lcg.procs_fds, &sl->lcg.n_procs);
             pipeline_set_cgroup(sl->pl, sl->cg); /* the job's kills go through it */
         }
     }

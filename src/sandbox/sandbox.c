@@ -150,8 +150,7 @@ int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job 
         log_warn("%s", e.msg);
         return -ENOTSUP;
     }
-    lc->dir_fd = cgroup_job_dirfd(*job);
-    lc->n_procs = cgroup_job_procs_fds(*job, &lc->procs_fds);
+    cgroup_job_launch(*job, &lc->dir_fd, &lc->procs_fds, &lc->n_procs);
     return 0;
 }
 
