@@ -77,6 +77,50 @@ static void pre_fail(struct prepost *pp)
     finish(pp, -1);
 }
 
+/* What ended a step. */
+enum pp_event {
+    PP_EV_DONE,   /* the step did its work (or had none) */
+    PP_EV_FAILED, /* the step failed; pp->err says why */
+};
+
+/*
+ * The steps, as s6-supervise's actions[state][event]:
+ *
+ *   step    | DONE    | FAILED
+ *   --------+---------+-------------------------------------------
+ *   UNPACK  | FETCH   | DONE (the pre-build failed)
+ *   FETCH   | HOOKS   | DONE (the pre-build failed)
+ *   HOOKS   | DONE    | DONE (the pre-build failed)
+ *   UNHOOKS | REMOVE  | REMOVE (the removal runs all the same)
+ *   REMOVE  | DONE    | DONE
+ *   DONE    | DONE    | DONE
+ */
+static enum pp_step prepost_transition(enum pp_step st, enum pp_event ev)
+{
+    static const enum pp_step next[][2] = {
+        [PP_UNPACK] = {PP_FETCH, PP_DONE}, [PP_FETCH] = {PP_HOOKS, PP_DONE},
+        [PP_HOOKS] = {PP_DONE, PP_DONE},   [PP_UNHOOKS] = {PP_REMOVE, PP_REMOVE},
+        [PP_REMOVE] = {PP_DONE, PP_DONE},  [PP_DONE] = {PP_DONE, PP_DONE},
+    };
+    return next[st][ev];
+}
+
+/* A step ended: the transition function says what comes next; DONE reports the outcome. */
+static void prepost_event(struct prepost *pp, enum pp_event ev)
+{
+    enum pp_step from = pp->step, to = prepost_transition(from, ev);
+    if (to != PP_DONE) {
+        pp->step = to;
+        pp_next(pp);
+    } else if (from >= PP_UNHOOKS) {
+        finish(pp, pp->status); /* a failed hook undo is reported after the removal */
+    } else if (ev == PP_EV_FAILED) {
+        pre_fail(pp);
+    } else {
+        finish(pp, 0);
+    }
+}
+
 static void on_unpacked_step(struct unpack *u, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
@@ -86,12 +130,7 @@ static void on_unpacked_step(struct unpack *u, int status, const struct err *e, 
     pp->unpack = NULL;
     if (abandoned(pp))
         return;
-    if (status < 0) {
-        pre_fail(pp);
-        return;
-    }
-    pp->step = PP_FETCH;
-    pp_next(pp);
+    prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
 }
 
 /* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
@@ -149,22 +188,12 @@ static void on_fetch_exit_step(struct proc *p, void *data)
     pp->proc = NULL;
     if (abandoned(pp))
         return;
-    if (pp->cancelled) {
+    if (pp->cancelled)
         err_set(&pp->err, "interrupted");
-        pre_fail(pp);
-        return;
-    }
-    if (code != 0) {
+    else if (code != 0)
         err_set(&pp->err, "cannot query pkgsrc with %s show-vars (%s)", pp->ctx->cfg->make, status);
-        pre_fail(pp);
-        return;
-    }
-    if (parse_fetch(pp) < 0) {
-        pre_fail(pp);
-        return;
-    }
-    pp->step = PP_HOOKS;
-    pp_next(pp);
+    prepost_event(pp,
+                  pp->cancelled || code != 0 || parse_fetch(pp) < 0 ? PP_EV_FAILED : PP_EV_DONE);
 }
 
 /* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
@@ -233,19 +262,13 @@ static void on_actions_step(struct actrun *r, int status, const struct err *e, v
     pp->run = NULL;
     if (abandoned(pp))
         return;
-    if (pp->step == PP_HOOKS) {
+    if (pp->step == PP_UNHOOKS) {
+        /* Post-build: the removal runs even when undoing a hook failed. */
+        pp->status = status;
         if (status < 0)
-            pre_fail(pp);
-        else
-            finish(pp, 0);
-        return;
+            err_prefix(&pp->err, "post-build failed");
     }
-    /* Post-build: the removal runs even when undoing a hook failed. */
-    pp->status = status;
-    if (status < 0)
-        err_prefix(&pp->err, "post-build failed");
-    pp->step = PP_REMOVE;
-    pp_next(pp);
+    prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
 }
 
 /* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
@@ -303,7 +326,7 @@ static void remove_after_step(uv_work_t *w, int status)
     struct prepost *pp = w->data;
     if (abandoned(pp))
         return;
-    finish(pp, pp->status);
+    prepost_event(pp, PP_EV_DONE);
 }
 
 /* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
@@ -342,14 +365,14 @@ static void pp_next(struct prepost *pp)
             }
             return;
         }
-        pp->step = PP_FETCH;
+        pp->step = prepost_transition(pp->step, PP_EV_DONE); /* no kit: FETCH */
         /* fall through */
     case PP_FETCH:
         if (cfg->has_pkgsrc && cfg->bootstrap && !pp->ctx->prefix) {
             start_fetch(pp);
             return;
         }
-        pp->step = PP_HOOKS;
+        pp->step = prepost_transition(pp->step, PP_EV_DONE); /* nothing to ask: HOOKS */
         /* fall through */
     case PP_HOOKS:
         start_hooks(pp, false);

@@ -683,7 +683,12 @@ static void sandbox_enter(struct sbx *s)
         fault_step("destroy.kill");
         sandbox_kill_host_cgroup(s);
         ref_hold(&b->ref);
-        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, sandbox_on_killed, s);
+        s->killer = killer_start(b->ctx->loop, s->root, 0, sandbox_on_killed, s);
+        if (!s->killer) {
+            ref_drop(&b->ref);
+            err_set(&s->last, "cannot start killing the processes in %s", s->root);
+            sandbox_event(s, SBX_EV_FAILED);
+        }
         return;
     case SBX_UNHOOK:
         if (!b->undo_hooks) {

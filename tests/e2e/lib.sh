@@ -88,6 +88,30 @@ SYSTEM_LUA='    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
     { action = "symlink", src = "usr/lib", dest = "/lib" },
     { action = "symlink", src = "usr/lib64", dest = "/lib64" },'
 
+# The setup actions of a job sandbox most tests use: /dev, /proc, a tmpfs /tmp.
+JOB_SETUP_LUA='    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+    { action = "mount", fs = "tmp", dir = "/tmp" },'
+
+# build_lua JOBS [OPTIONS] [SETUP]: a build config on stdout, the shared
+# preamble of the build tests: options (2 threads, logdir $T/logs, no live
+# display, then OPTIONS), sandboxes under $BOB_BASEDIR made of the
+# read-only host system ($SYSTEM_LUA) and the SETUP actions (Lua lines),
+# and the JOBS (Lua table entries).
+build_lua() {
+    cat <<LUA
+options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+$SYSTEM_LUA
+${3:-}
+  },
+}
+jobs = { $1 }
+LUA
+}
+
 # Writes a config to $1 from the bundled example, plus extra Lua appended.
 example_config() {
     cp "$BOB_SOURCE_DIR/contrib/linux.lua" "$1"
