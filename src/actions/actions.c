@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "actions/unmount.h"
+#include "loop/defer.h"
 #include "loop/proc.h"
 #include "platform/cgroup.h"
 #include "platform/launch.h"
 #include "platform/platform.h"
 #include "util/fault.h"
+#include "util/ref.h"
 
 #define CMD_DRAIN_MS 2000
 #define STDERR_KEEP 4096
@@ -45,10 +47,7 @@ struct actrun {
     struct proc *proc;
     struct unmount *unmount;
     struct buf errout;
-    uv_timer_t timer; /* defers the first step out of actrun_start */
-    bool timer_inited;
-    bool free_requested;
-    int handles; /* open handles and pending work that must end before free */
+    struct ref ref; /* util/ref.h: the owner, queued work, a running command, the deferred start */
 };
 
 static void next_step(struct actrun *r);
@@ -64,12 +63,12 @@ bool action_matches(const struct action *a, enum env_ctx ctx)
     return true;
 }
 
-static void maybe_free(struct actrun *r)
+/* The last hold is gone. */
+static void actions_release(struct ref *ref)
 {
-    if (r->free_requested && r->handles == 0) {
-        buf_free(&r->errout);
-        free(r);
-    }
+    struct actrun *r = REF_CONTAINER(ref, struct actrun, ref);
+    buf_free(&r->errout);
+    free(r);
 }
 
 static void finish(struct actrun *r, int status)
@@ -77,7 +76,8 @@ static void finish(struct actrun *r, int status)
     if (r->finished)
         return;
     r->finished = true;
-    r->o.cb(r, status, status < 0 ? &r->err : NULL, r->o.data);
+    if (!r->ref.free_requested) /* no callback after actrun_free */
+        r->o.cb(r, status, status < 0 ? &r->err : NULL, r->o.data);
 }
 
 /* The platform's filesystem type of a config's. */
@@ -159,25 +159,18 @@ static void work_run(uv_work_t *w)
     r->work_status = s;
 }
 
-static void on_timer_close(uv_handle_t *h)
-{
-    struct actrun *r = h->data;
-    r->handles--;
-    maybe_free(r);
-}
-
 static void work_after(uv_work_t *w, int status)
 {
     struct actrun *r = w->data;
-    r->handles--;
     if (status == UV_ECANCELED) {
         err_set(&r->err, "interrupted");
         step_done(r, -ECANCELED);
-        return;
+    } else {
+        if (r->work_status < 0)
+            memcpy(&r->err, &r->work_err, sizeof(r->err));
+        step_done(r, r->work_status);
     }
-    if (r->work_status < 0)
-        memcpy(&r->err, &r->work_err, sizeof(r->err));
-    step_done(r, r->work_status);
+    ref_drop(&r->ref); /* the queued work's hold, last: step_done may free the run */
 }
 
 static void start_work(struct actrun *r, enum step_op op)
@@ -191,7 +184,7 @@ static void start_work(struct actrun *r, enum step_op op)
         step_done(r, rc);
         return;
     }
-    r->handles++;
+    ref_hold(&r->ref);
 }
 
 /* The undo of a mount action has ended. */
@@ -287,8 +280,8 @@ static void on_cmd_exit(struct proc *p, void *data)
     }
     r->proc = NULL;
     proc_free(p);
-    r->handles--;
     step_done(r, s);
+    ref_drop(&r->ref); /* the command's hold */
 }
 
 static void start_cmd(struct actrun *r, const struct script *sc)
@@ -329,8 +322,7 @@ static void start_cmd(struct actrun *r, const struct script *sc)
         struct err cge;
         cgroup_sandbox_key(r->o.root, key);
         if (cgroup_sandbox_open(key, &cg, &cge) == 0) {
-            lc.dir_fd = cgroup_job_dirfd(cg);
-            lc.n_procs = cgroup_job_procs_fds(cg, &lc.procs_fds);
+            cgroup_job_launch(cg, &lc.dir_fd, &lc.procs_fds, &lc.n_procs);
             po.cgroup = &lc;
         } else if (cge.code != ENOTSUP) {
             log_warn("%s", cge.msg);
@@ -345,7 +337,7 @@ static void start_cmd(struct actrun *r, const struct script *sc)
         step_done(r, -1);
         return;
     }
-    r->handles++;
+    ref_hold(&r->ref);
 }
 
 /* Starts the step for r->cur, or completes it at once when there is nothing to do. */
@@ -408,6 +400,8 @@ static void step_done(struct actrun *r, int status)
 static void next_step(struct actrun *r)
 {
     for (;;) {
+        if (r->ref.free_requested) /* abandoned: nothing more starts */
+            return;
         if (r->cancelled) {
             err_set(&r->err, "interrupted");
             finish(r, -ECANCELED);
@@ -433,9 +427,12 @@ static void next_step(struct actrun *r)
 }
 
 /* The deferred first step: callbacks never run from inside actrun_start. */
-static void on_start(uv_timer_t *t)
+static void actions_on_start(void *data)
 {
-    next_step(t->data);
+    struct actrun *r = data;
+    if (!r->ref.free_requested)
+        next_step(r);
+    ref_drop(&r->ref);
 }
 
 struct actrun *actrun_start(const struct actrun_opts *o)
@@ -445,15 +442,11 @@ struct actrun *actrun_start(const struct actrun_opts *o)
     if (r->o.count > o->list->n)
         r->o.count = o->list->n;
     r->pos = o->reverse ? r->o.count : 0;
-    if (uv_timer_init(r->o.loop, &r->timer) != 0) {
-        free(r);
-        return NULL;
-    }
-    r->timer.data = r;
-    r->timer_inited = true;
-    r->handles++;
-    if (uv_timer_start(&r->timer, on_start, 0, 0) != 0) {
-        actrun_free(r);
+    ref_init(&r->ref, actions_release);
+    ref_hold(&r->ref);
+    if (loop_defer(r->o.loop, actions_on_start, r) < 0) {
+        ref_drop(&r->ref);
+        ref_request_free(&r->ref);
         return NULL;
     }
     return r;
@@ -483,12 +476,7 @@ void actrun_free(struct actrun *r)
 {
     if (!r)
         return;
-    r->free_requested = true;
     unmount_free(r->unmount); /* abandoned: no callback comes */
     r->unmount = NULL;
-    if (r->timer_inited) {
-        r->timer_inited = false;
-        uv_close((uv_handle_t *)&r->timer, on_timer_close);
-    }
-    maybe_free(r);
+    ref_request_free(&r->ref);
 }

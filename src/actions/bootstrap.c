@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/ref.h"
+
 #define BOOTSTRAP_BLOCK 65536
 #define BOOTSTRAP_RETRIES 8
 #define BOOTSTRAP_SHOWN 300 /* longest entry name put in a message as is */
@@ -40,7 +42,8 @@ struct unpack {
     atomic_bool cancel; /* read by the thread-pool work */
     int status;
     struct err err;
-    bool done, in_cb, free_requested;
+    bool done;
+    struct ref ref; /* util/ref.h: the owner, and the queued work until unpack_after */
 };
 
 /* A directory's times from the kit, set again at the end. */
@@ -692,14 +695,15 @@ static void unpack_work(uv_work_t *w)
 }
 
 /* Frees the unpack's memory. */
-static void unpack_release(struct unpack *u)
+static void unpack_release(struct ref *r)
 {
+    struct unpack *u = REF_CONTAINER(r, struct unpack, ref);
     free(u->archive);
     free(u->root);
     free(u);
 }
 
-/* On the loop: reports the result once, then frees if that was asked for. */
+/* On the loop: reports the result once (unless freed), then drops the work's hold. */
 static void unpack_after(uv_work_t *w, int status)
 {
     struct unpack *u = w->data;
@@ -710,13 +714,9 @@ static void unpack_after(uv_work_t *w, int status)
         u->status = -ECANCELED;
     }
     u->done = true;
-    if (!u->free_requested && u->cb) {
-        u->in_cb = true;
+    if (!u->ref.free_requested && u->cb)
         u->cb(u, u->status, u->status < 0 ? &u->err : NULL, u->data);
-        u->in_cb = false;
-    }
-    if (u->free_requested)
-        unpack_release(u);
+    ref_drop(&u->ref); /* the work's hold, last: the callback may have freed it */
 }
 
 struct unpack *unpack_start(uv_loop_t *loop, const char *archive, const char *root,
@@ -731,10 +731,12 @@ struct unpack *unpack_start(uv_loop_t *loop, const char *archive, const char *ro
     u->cb = cb;
     u->data = data;
     u->work.data = u;
+    ref_init(&u->ref, unpack_release);
     if (uv_queue_work(loop, &u->work, unpack_work, unpack_after) != 0) {
-        unpack_release(u);
+        ref_request_free(&u->ref);
         return NULL;
     }
+    ref_hold(&u->ref);
     return u;
 }
 
@@ -752,11 +754,7 @@ void unpack_free(struct unpack *u)
 {
     if (u == NULL)
         return;
-    if (!u->done || u->in_cb) {
-        if (!u->done)
-            unpack_cancel(u);
-        u->free_requested = true;
-        return;
-    }
-    unpack_release(u);
+    if (!u->done)
+        unpack_cancel(u);
+    ref_request_free(&u->ref);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/build_state.h"
 #include "cli/commands.h"
 #include "cli/pkgplan.h"
 #include "cli/pkgscan.h"
@@ -13,6 +14,7 @@
 #include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
+#include "util/json.h"
 
 static const char build_help[] =
     "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [--all]\n"
@@ -30,7 +32,9 @@ static const char build_help[] =
     "                          one per line, or with --format json one object\n"
     "                          {\"order\": [...], \"skipped\": [{\"job\", \"reason\"}]};\n"
     "                          --events is not written\n"
-    "  -a, --all               pkgsrc: build every package, also those up to date\n"
+    "  -a, --all               a new build that runs every job, up to date or not;\n"
+    "                          pkgsrc: also the packages whose binary package is\n"
+    "                          up to date\n"
     "\n"
     "With pkgsrc.pkgpaths and no `jobs`, the pkgpaths (or the JOB... given, as\n"
     "pkgpaths) are first scanned with `bmake pbulk-index` in options.scan_threads\n"
@@ -38,6 +42,14 @@ static const char build_help[] =
     "does; the packages whose binary package in PACKAGES/All is up to date are not\n"
     "built, the others become jobs named by their pkgpaths. --dry-run then needs\n"
     "root too (the scan runs in sandboxes); its JSON `skipped` gives the reasons.\n"
+    "\n"
+    "The build state is kept in <options.dbdir>/bob.db (options.dbdir = false: none).\n"
+    "After an interrupt or a crash, bob build resumes the build: jobs that succeeded\n"
+    "are not run again (unless their definition changed) and failures are kept\n"
+    "until bob rebuild. After a build that ended, bob build starts a new one where\n"
+    "jobs that succeeded before with the same definition, and whose dependencies\n"
+    "are up to date, are not run: they are counted as up to date. See bob status,\n"
+    "bob log, bob report.\n"
     "\n"
     "Logs: <options.logdir>/<job>/<stage>.log, kept for failed jobs, removed for\n"
     "successful ones unless options.keep_logs = true.\n"
@@ -58,78 +70,67 @@ struct bcmd {
     bool events_is_stdout;
     bool json;
     size_t total;
+    struct bstate *bs; /* the build state, or NULL (options.dbdir = false) */
+    const struct bstate_opts *so;
     /* pkgsrc: the scan, then the plan that makes the jobs */
-    bool pkgsrc, dry_run, all;
+    bool pkgsrc, dry_run;
     struct strv roots;
     struct pkgscan *scan;
     struct pkgplan plan;
     bool have_plan;
-    struct strv names;
+    char *const *names;
+    size_t nnames;
     const char *events_path;
     double t0;
 };
 
 static int build_begin(struct bcmd *bc);
 
-/* Writes one event line: {"event":..., "time":..., <extra members>}. */
-static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void emit(struct bcmd *bc, const char *event, const char *fmt, ...)
+/*
+ * Starts one event line, {"event":..., "time":..., then the caller's
+ * members: false (nothing started) without --events.
+ */
+static bool event_begin(struct bcmd *bc, struct json *j, const char *event)
 {
-    va_list ap;
     if (!bc->events)
-        return;
-    fprintf(bc->events, "{\"event\":\"%s\",\"time\":%.3f", event,
-            (bc->build ? build_elapsed_ms(bc->build) : now_ms() - bc->t0) / 1000.0);
-    if (fmt && *fmt) {
-        fputc(',', bc->events);
-        va_start(ap, fmt);
-        vfprintf(bc->events, fmt, ap);
-        va_end(ap);
-    }
-    fputs("}\n", bc->events);
+        return false;
+    json_init(j, bc->events, false);
+    json_object_begin(j, NULL);
+    json_string(j, "event", event);
+    json_fixed(j, "time", (bc->build ? build_elapsed_ms(bc->build) : now_ms() - bc->t0) / 1000.0,
+               3);
+    return true;
+}
+
+/* Ends the event line and flushes it, so that a reader sees each event as it happens. */
+static void event_end(struct bcmd *bc, struct json *j)
+{
+    json_object_end(j);
+    fputc('\n', bc->events);
     fflush(bc->events);
-}
-
-/* A ring of JSON strings made by js(), for emit's arguments. */
-static char *js_ring[8];
-static int js_next;
-
-/* s as a JSON string (NULL as ""), valid for the next 7 calls. */
-static const char *js(const char *s)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    json_write_str(f, s ? s : "");
-    fclose(f);
-    free(js_ring[js_next]);
-    js_ring[js_next] = buf;
-    js_next = (js_next + 1) % 8;
-    return buf;
-}
-
-static void js_free(void)
-{
-    for (int i = 0; i < 8; i++) {
-        free(js_ring[i]);
-        js_ring[i] = NULL;
-    }
 }
 
 static void on_sandboxes(void *data, const unsigned *ids, size_t n, bool created)
 {
     struct bcmd *bc = data;
+    struct json j;
     for (size_t i = 0; i < n; i++)
-        emit(bc, created ? "sandbox_created" : "sandbox_destroyed", "\"sandbox\":%u", ids[i]);
+        if (event_begin(bc, &j, created ? "sandbox_created" : "sandbox_destroyed")) {
+            json_uint(&j, "sandbox", ids[i]);
+            event_end(bc, &j);
+        }
 }
 
 static void on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct bcmd *bc = data;
+    struct json w;
     display_slot_start(bc->prog, slot, sandbox, j->name);
-    emit(bc, "job_started", "\"job\":%s,\"sandbox\":%u", js(j->name), sandbox);
+    if (event_begin(bc, &w, "job_started")) {
+        json_string(&w, "job", j->name);
+        json_uint(&w, "sandbox", sandbox);
+        event_end(bc, &w);
+    }
 }
 
 static void on_stage_started(void *data, size_t slot, const struct job *j, const char *stage,
@@ -137,14 +138,36 @@ static void on_stage_started(void *data, size_t slot, const struct job *j, const
 {
     struct bcmd *bc = data;
     display_slot_stage(bc->prog, slot, stage);
+    struct json w;
     display_slot_output(bc->prog, slot, output);
-    emit(bc, "stage_started", "\"job\":%s,\"stage\":%s", js(j->name), js(stage));
+    if (event_begin(bc, &w, "stage_started")) {
+        json_string(&w, "job", j->name);
+        json_string(&w, "stage", stage);
+        event_end(bc, &w);
+    }
 }
 
 static void on_job_output(void *data, size_t slot)
 {
     struct bcmd *bc = data;
     display_slot_touch(bc->prog, slot);
+}
+
+/* The job_finished event: its status, and for a failure the stage, log and reason. */
+static void event_job_finished(struct bcmd *bc, const struct build_result *r, const char *status)
+{
+    struct json j;
+    if (!event_begin(bc, &j, "job_finished"))
+        return;
+    json_string(&j, "job", r->job->name);
+    json_string(&j, "status", status);
+    if (strcmp(status, "failed") == 0) {
+        json_string(&j, "stage", r->stage ? r->stage : "");
+        json_string(&j, "log", r->log ? r->log : "");
+        json_string(&j, "reason", r->reason ? r->reason : "");
+    }
+    json_fixed(&j, "elapsed", r->ms / 1000.0, 3);
+    event_end(bc, &j);
 }
 
 static void on_job_finished(void *data, size_t slot, const struct build_result *r)
@@ -155,39 +178,43 @@ static void on_job_finished(void *data, size_t slot, const struct build_result *
     display_slot_output(bc->prog, slot, NULL);
     display_slot_idle(bc->prog, slot);
     if (r->interrupted) {
-        emit(bc, "job_finished", "\"job\":%s,\"status\":\"interrupted\",\"elapsed\":%.3f",
-             js(r->job->name), r->ms / 1000.0);
+        event_job_finished(bc, r, "interrupted");
         return;
     }
     if (r->state == JOB_SUCCEEDED) {
         display_finished(bc->prog, true, r->job->name, d);
-        emit(bc, "job_finished", "\"job\":%s,\"status\":\"succeeded\",\"elapsed\":%.3f",
-             js(r->job->name), r->ms / 1000.0);
+        event_job_finished(bc, r, "succeeded");
         return;
     }
     snprintf(detail, sizeof(detail), "%s, %s", r->stage, d);
     display_finished(bc->prog, false, r->job->name, detail);
-    emit(bc, "job_finished",
-         "\"job\":%s,\"status\":\"failed\",\"stage\":%s,\"log\":%s,\"reason\":%s,\"elapsed\":%.3f",
-         js(r->job->name), js(r->stage), js(r->log), js(r->reason), r->ms / 1000.0);
+    event_job_finished(bc, r, "failed");
 }
 
 static void on_job_skipped(void *data, const struct build_result *r)
 {
     struct bcmd *bc = data;
+    struct json j;
     display_skipped(bc->prog, r->job->name, r->reason);
-    emit(bc, "job_skipped", "\"job\":%s,\"reason\":%s", js(r->job->name), js(r->reason));
+    if (event_begin(bc, &j, "job_skipped")) {
+        json_string(&j, "job", r->job->name);
+        json_string(&j, "reason", r->reason ? r->reason : "");
+        event_end(bc, &j);
+    }
 }
 
 static void on_note(void *data, const char *event, const char *text)
 {
     struct bcmd *bc = data;
+    struct json j;
     display_set_note(bc->prog, text);
-    emit(bc,
-         strcmp(event, "stopping") == 0   ? "run_stopping"
-         : strcmp(event, "shutdown") == 0 ? "run_shutdown"
-                                          : "cleanup",
-         "\"text\":%s", js(text));
+    if (event_begin(bc, &j,
+                    strcmp(event, "stopping") == 0   ? "run_stopping"
+                    : strcmp(event, "shutdown") == 0 ? "run_shutdown"
+                                                     : "cleanup")) {
+        json_string(&j, "text", text ? text : "");
+        event_end(bc, &j);
+    }
 }
 
 static int summary(struct bcmd *bc);
@@ -230,24 +257,33 @@ static void on_log(const char *line, void *data)
     display_message(bc->prog, line);
 }
 
-/* Prints the summary (text or JSON) on stdout; returns the exit status. */
+/*
+ * Prints the summary (text or JSON) on stdout; returns the exit status. Up to
+ * date are both the jobs the state settled and the packages the pkgsrc plan
+ * left out; skipped are also the packages the plan could not build.
+ */
 static int summary(struct bcmd *bc)
 {
     const struct build_result *r = bc->build ? build_results(bc->build) : NULL;
     size_t n = bc->build ? build_nresults(bc->build) : 0, ok = 0, failed = 0, skipped = 0,
            interrupted = 0;
+    size_t uptodate = 0;
+    long long id = bc->bs ? (long long)bstate_id(bc->bs) : 0;
     bool intr = bc->build && build_interrupted(bc->build);
     double secs = (bc->build ? build_elapsed_ms(bc->build) : now_ms() - bc->t0) / 1000.0;
     const struct strv *pskip = bc->have_plan ? &bc->plan.skipped : NULL;
     const struct strv *pwhy = bc->have_plan ? &bc->plan.reasons : NULL;
     const struct strv *utd = bc->have_plan ? &bc->plan.uptodate : NULL;
-    size_t pre;
+    size_t pre = pskip ? pskip->n : 0, putd = utd ? utd->n : 0;
+    struct json j;
     char d[32];
-    const char *sep;
 
     for (size_t i = 0; i < n; i++) {
         if (r[i].interrupted)
             interrupted++;
+        else if (r[i].settled && r[i].state == JOB_SUCCEEDED && bc->bs &&
+                 bstate_uptodate(bc->bs, i))
+            uptodate++;
         else if (r[i].state == JOB_SUCCEEDED)
             ok++;
         else if (r[i].state == JOB_FAILED)
@@ -255,97 +291,107 @@ static int summary(struct bcmd *bc)
         else if (r[i].state == JOB_SKIPPED)
             skipped++;
     }
-    pre = pskip ? pskip->n : 0;
-    emit(bc, "run_finished",
-         "\"succeeded\":%zu,\"failed\":%zu,\"skipped\":%zu,\"up_to_date\":%zu,\"interrupted\":%s,"
-         "\"elapsed\":%.3f",
-         ok, failed, skipped + pre, utd ? utd->n : 0, intr ? "true" : "false", secs);
+    if (event_begin(bc, &j, "run_finished")) {
+        json_int(&j, "build", id);
+        json_uint(&j, "succeeded", ok);
+        json_uint(&j, "failed", failed);
+        json_uint(&j, "skipped", skipped + pre);
+        json_uint(&j, "up_to_date", uptodate + putd);
+        json_bool(&j, "interrupted", intr);
+        json_fixed(&j, "elapsed", secs, 3);
+        event_end(bc, &j);
+    }
     if (bc->json) {
         static const struct {
             const char *key;
             enum job_state st;
-        } lists[] = {
-            {"succeeded", JOB_SUCCEEDED}, {"failed", JOB_FAILED}, {"skipped", JOB_SKIPPED}};
-        printf("{");
-        for (size_t l = 0; l < 3; l++) {
-            printf("\"%s\":[", lists[l].key);
-            sep = "";
+        } lists[] = {{"succeeded", JOB_SUCCEEDED},
+                     {"failed", JOB_FAILED},
+                     {"skipped", JOB_SKIPPED},
+                     {"up_to_date", JOB_SUCCEEDED}};
+        json_init(&j, stdout, false);
+        json_object_begin(&j, NULL);
+        json_int(&j, "build", id);
+        for (size_t l = 0; l < 4; l++) {
+            json_array_begin(&j, lists[l].key);
             for (size_t i = 0; i < n; i++)
-                if (!r[i].interrupted && r[i].state == lists[l].st) {
-                    printf("%s", sep);
-                    json_write_str(stdout, r[i].job->name);
-                    sep = ",";
-                }
-            for (size_t i = 0; lists[l].st == JOB_SKIPPED && pskip && i < pskip->n; i++) {
-                printf("%s", sep);
-                json_write_str(stdout, pskip->v[i]);
-                sep = ",";
-            }
-            printf("],");
+                if (!r[i].interrupted && r[i].state == lists[l].st &&
+                    (lists[l].st != JOB_SUCCEEDED ||
+                     (l == 3) == (r[i].settled && bc->bs && bstate_uptodate(bc->bs, i))))
+                    json_string(&j, NULL, r[i].job->name);
+            for (size_t i = 0; l == 2 && i < pre; i++)
+                json_string(&j, NULL, pskip->v[i]);
+            for (size_t i = 0; l == 3 && i < putd; i++)
+                json_string(&j, NULL, utd->v[i]);
+            json_array_end(&j);
         }
-        printf("\"up_to_date\":[");
-        for (size_t i = 0; utd && i < utd->n; i++) {
-            printf("%s", i ? "," : "");
-            json_write_str(stdout, utd->v[i]);
-        }
-        printf("],\"reasons\":[");
-        sep = "";
+        json_array_begin(&j, "reasons");
         for (size_t i = 0; i < n; i++) {
             if (r[i].interrupted || r[i].state != JOB_SKIPPED)
                 continue;
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, r[i].job->name);
-            printf(",\"reason\":");
-            json_write_str(stdout, r[i].reason ? r[i].reason : "");
-            printf("}");
-            sep = ",";
+            json_object_begin(&j, NULL);
+            json_string(&j, "job", r[i].job->name);
+            json_string(&j, "reason", r[i].reason ? r[i].reason : "");
+            json_object_end(&j);
         }
-        for (size_t i = 0; pskip && i < pskip->n; i++) {
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, pskip->v[i]);
-            printf(",\"reason\":");
-            json_write_str(stdout, pwhy->v[i]);
-            printf("}");
-            sep = ",";
+        for (size_t i = 0; i < pre; i++) {
+            json_object_begin(&j, NULL);
+            json_string(&j, "job", pskip->v[i]);
+            json_string(&j, "reason", pwhy->v[i]);
+            json_object_end(&j);
         }
-        printf("],");
-        printf("\"interrupted\":%s,\"elapsed\":%.3f,\"failures\":[", intr ? "true" : "false", secs);
-        sep = "";
+        json_array_end(&j);
+        json_bool(&j, "interrupted", intr);
+        json_fixed(&j, "elapsed", secs, 3);
+        json_array_begin(&j, "failures");
         for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
             if (r[i].interrupted || r[i].state != JOB_FAILED)
                 continue;
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, r[i].job->name);
-            printf(",\"stage\":");
-            json_write_str(stdout, r[i].stage);
-            printf(",\"log\":");
-            json_write_str(stdout, r[i].log ? r[i].log : "");
-            printf(",\"reason\":");
-            json_write_str(stdout, r[i].reason ? r[i].reason : "");
-            printf("}");
-            sep = ",";
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
+            json_object_begin(&j, NULL);
+            json_string(&j, "job", r[i].job->name);
+            json_string(&j, "stage", stage ? stage : "");
+            json_string(&j, "log", log ? log : "");
+            json_string(&j, "reason", reason ? reason : "");
+            json_object_end(&j);
         }
-        printf("]}\n");
+        json_array_end(&j);
+        json_object_end(&j);
+        putchar('\n');
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
         printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped",
                ok + failed + skipped + pre, d, ok, failed, skipped + pre);
-        if (utd && utd->n)
-            printf(", %zu up to date", utd->n);
+        if (uptodate + putd)
+            printf(", %zu up to date", uptodate + putd);
         printf(")\n");
-        for (size_t i = 0; i < n; i++)
-            if (!r[i].interrupted && r[i].state == JOB_FAILED)
-                printf("  Failed %s in %s (%s)%s%s\n", r[i].job->name, r[i].stage,
-                       r[i].reason ? r[i].reason : "failed", r[i].log ? ": " : "",
-                       r[i].log ? r[i].log : "");
-        for (size_t i = 0; pskip && i < pskip->n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
+            if (r[i].interrupted || r[i].state != JOB_FAILED)
+                continue;
+            if (r[i].settled && bc->bs)
+                bstate_failure(bc->bs, i, &stage, &reason, &log);
+            printf("  Failed %s in %s (%s%s)%s%s\n", r[i].job->name, stage ? stage : "?",
+                   reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
+                   log ? ": " : "", log ? log : "");
+        }
+        for (size_t i = 0; i < pre; i++)
             printf("  Skipped %s: %s\n", pskip->v[i], pwhy->v[i]);
+        if (id)
+            printf("Build %lld%s (bob status, bob log JOB, bob report)\n", id,
+                   intr ? " is unfinished: bob build resumes it" : "");
         if (intr)
-            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped,
-                   n - ok - failed - skipped == 1 ? "" : "s");
+            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped - uptodate,
+                   n - ok - failed - skipped - uptodate == 1 ? "" : "s");
     }
+    if (bc->bs && bstate_error(bc->bs))
+        cli_error("%s", bstate_error(bc->bs));
     if (intr)
         return EXIT_INTERRUPTED;
+    if (bc->bs && bstate_error(bc->bs))
+        return EXIT_ERROR;
     return failed || skipped || pre ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
@@ -363,7 +409,6 @@ static int build_dry_run(struct cli *cli, bool json, char *const *names, size_t 
     struct sched *s;
     size_t *jobs = NULL, njobs = 0, *order, norder = 0;
     bool *skipped;
-    const char *sep = "";
     long j;
     struct err e;
     if (cli_load_config(cli, &cfg) < 0)
@@ -392,24 +437,25 @@ static int build_dry_run(struct cli *cli, bool json, char *const *names, size_t 
         sched_done(s, (size_t)j, true, build_dry_skip, skipped);
     }
     if (json) {
-        printf("{\"order\":[");
-        for (size_t i = 0; i < norder; i++, sep = ",") {
-            printf("%s", sep);
-            json_write_str(stdout, cfg.jobs[order[i]].name);
-        }
-        printf("],\"skipped\":[");
-        sep = "";
+        struct json w;
+        json_init(&w, stdout, false);
+        json_object_begin(&w, NULL);
+        json_array_begin(&w, "order");
+        for (size_t i = 0; i < norder; i++)
+            json_string(&w, NULL, cfg.jobs[order[i]].name);
+        json_array_end(&w);
+        json_array_begin(&w, "skipped");
         for (size_t i = 0; i < njobs; i++) {
             if (sched_state(s, jobs[i]) == JOB_SUCCEEDED)
                 continue;
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, cfg.jobs[jobs[i]].name);
-            printf(",\"reason\":");
-            json_write_str(stdout, skipped[jobs[i]] ? "a dependency fails" : "never ready");
-            printf("}");
-            sep = ",";
+            json_object_begin(&w, NULL);
+            json_string(&w, "job", cfg.jobs[jobs[i]].name);
+            json_string(&w, "reason", skipped[jobs[i]] ? "a dependency fails" : "never ready");
+            json_object_end(&w);
         }
-        printf("]}\n");
+        json_array_end(&w);
+        json_object_end(&w);
+        putchar('\n');
     } else {
         for (size_t i = 0; i < norder; i++)
             printf("%s\n", cfg.jobs[order[i]].name);
@@ -439,27 +485,29 @@ static void build_dry_plan(struct bcmd *bc)
         sched_done(s, (size_t)j, true, NULL, NULL);
     }
     if (bc->json) {
-        const char *sep = "";
-        printf("{\"order\":[");
-        for (size_t i = 0; i < norder; i++, sep = ",") {
-            printf("%s", sep);
-            json_write_str(stdout, cfg->jobs[order[i]].name);
+        struct json w;
+        json_init(&w, stdout, false);
+        json_object_begin(&w, NULL);
+        json_array_begin(&w, "order");
+        for (size_t i = 0; i < norder; i++)
+            json_string(&w, NULL, cfg->jobs[order[i]].name);
+        json_array_end(&w);
+        json_array_begin(&w, "skipped");
+        for (size_t i = 0; i < bc->plan.skipped.n; i++) {
+            json_object_begin(&w, NULL);
+            json_string(&w, "job", bc->plan.skipped.v[i]);
+            json_string(&w, "reason", bc->plan.reasons.v[i]);
+            json_object_end(&w);
         }
-        printf("],\"skipped\":[");
-        sep = "";
-        for (size_t i = 0; i < bc->plan.skipped.n; i++, sep = ",") {
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, bc->plan.skipped.v[i]);
-            printf(",\"reason\":");
-            json_write_str(stdout, bc->plan.reasons.v[i]);
-            printf("}");
+        for (size_t i = 0; i < bc->plan.uptodate.n; i++) {
+            json_object_begin(&w, NULL);
+            json_string(&w, "job", bc->plan.uptodate.v[i]);
+            json_string(&w, "reason", "up to date");
+            json_object_end(&w);
         }
-        for (size_t i = 0; i < bc->plan.uptodate.n; i++, sep = ",") {
-            printf("%s{\"job\":", sep);
-            json_write_str(stdout, bc->plan.uptodate.v[i]);
-            printf(",\"reason\":\"up to date\"}");
-        }
-        printf("]}\n");
+        json_array_end(&w);
+        json_object_end(&w);
+        putchar('\n');
     } else {
         for (size_t i = 0; i < norder; i++)
             printf("%s\n", cfg->jobs[order[i]].name);
@@ -497,7 +545,7 @@ static void on_scan_done(struct pkgscan *ps, void *data)
     }
     log_debug("scan: %zu package paths scanned, %zu packages, %zu failed; PACKAGES is %s",
               res->scanned, res->index.n, res->failed.n, res->packages ? res->packages : "unknown");
-    if (pkgplan_make(&bc->c.cfg, res, &bc->roots, bc->all, &bc->plan, &e) < 0) {
+    if (pkgplan_make(&bc->c.cfg, res, &bc->roots, bc->so->all, &bc->plan, &e) < 0) {
         bc->have_plan = true;
         cli_error("%s", e.msg);
         bc->rc = EXIT_ERROR;
@@ -520,22 +568,64 @@ out:
     build_no_build(bc);
 }
 
-/* Starts the build of the jobs (the config's, or those of the pkgsrc plan). */
+/* Opens the build state for the jobs (rebuild JOB...: those are retried); 0 or EXIT_ERROR. */
+static int build_open_state(struct bcmd *bc, const size_t *jobs, size_t njobs)
+{
+    const struct bstate_opts *so = bc->so;
+    struct bstate_opts o = *so;
+    bool *retry = NULL;
+    struct err e;
+    int rc;
+
+    o.fresh = bc->pkgsrc;
+
+    /* rebuild JOB...: those are retried (their dependents follow unless --only). */
+    if (so->nretry) {
+        size_t *sel = NULL, nsel = 0;
+        if (sched_select(&bc->c.cfg, so->retry_names, so->nretry, &sel, &nsel, &e) < 0) {
+            cli_error("%s", e.msg);
+            return EXIT_ERROR;
+        }
+        free(sel);
+        retry = xcalloc(bc->c.cfg.njobs + 1, sizeof(*retry));
+        for (size_t j = 0; j < bc->c.cfg.njobs; j++)
+            for (size_t k = 0; k < so->nretry; k++)
+                if (strcmp(bc->c.cfg.jobs[j].name, so->retry_names[k]) == 0)
+                    retry[j] = true;
+        o.retry = retry;
+    }
+    rc = bstate_open(&bc->c.cfg, &bc->c.loop, jobs, njobs, &o, &bc->bs, &e);
+    free(retry);
+    if (rc < 0) {
+        cli_error("%s", e.msg);
+        return EXIT_ERROR;
+    }
+    return 0;
+}
+
+/*
+ * Starts the build of the jobs (the config's, or those of the pkgsrc plan),
+ * recorded in the build state; EXIT_OK, or else the loop must be ended.
+ */
 static int build_begin(struct bcmd *bc)
 {
     struct display_opts po = {0};
     struct build_observer obs = {on_sandboxes,  on_job_started,  on_stage_started,
                                  on_job_output, on_job_finished, on_job_skipped,
                                  on_note,       on_finished,     bc};
+    struct build_observer rec;
     size_t *jobs = NULL, njobs = 0;
+    struct json ev;
     struct err e;
 
-    if (!bc->pkgsrc && sched_select(&bc->c.cfg, bc->names.v, bc->names.n, &jobs, &njobs, &e) < 0) {
+    /* pkgsrc: the names were pkgpaths, the plan's jobs are all to be built. */
+    if (sched_select(&bc->c.cfg, bc->pkgsrc ? NULL : bc->names, bc->pkgsrc ? 0 : bc->nnames,
+                     &jobs, &njobs, &e) < 0) {
         cli_error("%s", e.msg);
         return bc->rc = EXIT_ERROR;
     }
-    if (bc->pkgsrc && sched_select(&bc->c.cfg, NULL, 0, &jobs, &njobs, &e) < 0) {
-        cli_error("%s", e.msg);
+    if (!bc->c.cfg.nostate && njobs > 0 && build_open_state(bc, jobs, njobs) != 0) {
+        free(jobs);
         return bc->rc = EXIT_ERROR;
     }
     if (bc->events_path) {
@@ -548,10 +638,16 @@ static int build_begin(struct bcmd *bc)
         }
     }
     for (size_t i = 0; bc->have_plan && i < bc->plan.skipped.n; i++)
-        emit(bc, "job_skipped", "\"job\":%s,\"reason\":%s", js(bc->plan.skipped.v[i]),
-             js(bc->plan.reasons.v[i]));
+        if (event_begin(bc, &ev, "job_skipped")) {
+            json_string(&ev, "job", bc->plan.skipped.v[i]);
+            json_string(&ev, "reason", bc->plan.reasons.v[i]);
+            event_end(bc, &ev);
+        }
     for (size_t i = 0; bc->have_plan && i < bc->plan.uptodate.n; i++)
-        emit(bc, "job_up_to_date", "\"job\":%s", js(bc->plan.uptodate.v[i]));
+        if (event_begin(bc, &ev, "job_up_to_date")) {
+            json_string(&ev, "job", bc->plan.uptodate.v[i]);
+            event_end(bc, &ev);
+        }
     if (njobs == 0 && bc->pkgsrc) {
         /* Everything is up to date or skipped: no sandbox is made. */
         bc->rc = summary(bc);
@@ -564,14 +660,36 @@ static int build_begin(struct bcmd *bc)
     po.key_fd = isatty(0) ? 0 : -1;
     po.nslots = njobs < bc->c.cfg.build_threads ? njobs : bc->c.cfg.build_threads;
     po.title = "Building";
-    bc->build = build_start(&bc->c.ctx, jobs, njobs, &obs);
+    if (bc->bs) {
+        bstate_wrap(bc->bs, &obs, &rec);
+        bc->build = build_start_plan(&bc->c.ctx, jobs, njobs, bstate_plan(bc->bs), &rec);
+        bstate_started(bc->bs, bc->build);
+    } else {
+        bc->build = build_start(&bc->c.ctx, jobs, njobs, &obs);
+    }
     bc->prog = display_new(&po);
-    display_set_total(bc->prog, njobs);
+    {
+        /* The progress counts the jobs this run may start, not the settled ones. */
+        const struct build_result *r = build_results(bc->build);
+        size_t settled = 0;
+        for (size_t i = 0; bc->bs && i < njobs; i++)
+            settled += r[jobs[i]].settled;
+        display_set_total(bc->prog, njobs - settled);
+    }
     log_set_hook(on_log, bc);
-    emit(bc, "run_started", "\"jobs\":%zu,\"sandboxes\":%zu", njobs, po.nslots);
+    if (event_begin(bc, &ev, "run_started")) {
+        json_int(&ev, "build", bc->bs ? (long long)bstate_id(bc->bs) : 0);
+        json_uint(&ev, "jobs", njobs);
+        json_uint(&ev, "sandboxes", po.nslots);
+        event_end(bc, &ev);
+    }
     free(jobs);
     return EXIT_OK;
 }
+
+static int build_run(struct cli *cli, const char *what, bool json, const char *events,
+                     char *const *names, size_t nnames, const struct bstate_opts *so,
+                     bool dry_run);
 
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
@@ -581,9 +699,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
                                              {"dry-run", no_argument, NULL, 'n'},
                                              {"all", no_argument, NULL, 'a'},
                                              {NULL, 0, NULL, 0}};
-    struct bcmd bc;
     const char *format = "text", *events = NULL;
-    bool dry_run = false, all = false;
+    bool dry_run = false;
+    struct bstate_opts so = {0};
     struct strv names = {0};
     int rc;
 
@@ -601,7 +719,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
             dry_run = true;
             continue;
         case 'a':
-            all = true;
+            so.all = true;
             continue;
         case CLI_OPT_HELP:
             fputs(build_help, stdout);
@@ -618,64 +736,83 @@ int cmd_build(struct cli *cli, int argc, char **argv)
         strv_push(&names, argv[i]);
     if (dry_run) {
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
-        if (rc != -1) {
-            strv_free(&names);
-            return rc;
-        }
+        if (rc == -1) /* pkgsrc: the dry run scans, in sandboxes */
+            rc = build_run(cli, "bob build", strcmp(format, "json") == 0, NULL, names.v, names.n,
+                           &so, true);
+    } else {
+        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n,
+                           &so);
     }
+    strv_free(&names);
+    return rc;
+}
+
+int cmd_build_run(struct cli *cli, const char *what, bool json, const char *events,
+                  char *const *names, size_t nnames, const struct bstate_opts *so)
+{
+    return build_run(cli, what, json, events, names, nnames, so, false);
+}
+
+/* cmd_build_run, or with dry_run the pkgsrc dry run (a scan, then the plan printed). */
+static int build_run(struct cli *cli, const char *what, bool json, const char *events,
+                     char *const *names, size_t nnames, const struct bstate_opts *so,
+                     bool dry_run)
+{
+    struct bcmd bc;
+    struct err e;
+    int rc;
+
     memset(&bc, 0, sizeof(bc));
-    bc.json = strcmp(format, "json") == 0;
+    bc.json = json;
+    bc.so = so;
     bc.dry_run = dry_run;
-    bc.all = all;
     bc.names = names;
+    bc.nnames = nnames;
     bc.events_path = dry_run ? NULL : events;
     bc.t0 = now_ms();
-    if ((rc = sbx_cmd_init(&bc.c, cli, "bob build", CTX_BUILD)) != EXIT_OK)
-        goto out;
+    if ((rc = sbx_cmd_init(&bc.c, cli, what, CTX_BUILD)) != EXIT_OK)
+        return rc;
     rc = EXIT_ERROR;
     bc.pkgsrc = bc.c.cfg.njobs == 0 && bc.c.cfg.has_pkgsrc;
     if (bc.pkgsrc) {
-        const struct strv *src = names.n ? &names : &bc.c.cfg.pkgpaths;
-        for (size_t i = 0; i < src->n; i++) {
-            const char *why = pkgplan_pkgpath_error(src->v[i]);
+        const struct strv *src = &bc.c.cfg.pkgpaths;
+        size_t n = nnames ? nnames : src->n;
+        for (size_t i = 0; i < n; i++) {
+            const char *p = nnames ? names[i] : src->v[i];
+            const char *why = pkgplan_pkgpath_error(p);
             if (why) {
-                cli_error("invalid pkgpath '%s': %s", src->v[i], why);
+                cli_error("invalid pkgpath '%s': %s", p, why);
                 goto out;
             }
-            if (!strv_contains(&bc.roots, src->v[i]))
-                strv_push(&bc.roots, src->v[i]);
+            if (!strv_contains(&bc.roots, p))
+                strv_push(&bc.roots, p);
         }
     }
     if (bc.c.cfg.njobs == 0 && !(bc.pkgsrc && bc.roots.n > 0)) {
         cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
     }
-    {
-        struct err e;
-        /* The build's mounts are its own: they go with it, even on SIGKILL. */
-        if (plat_own_mount_ns(&e) < 0) {
-            cli_error("%s", e.msg);
-            goto out;
-        }
+    /* The build's mounts are its own: they go with it, even on SIGKILL. */
+    if (plat_own_mount_ns(&e) < 0) {
+        cli_error("%s", e.msg);
+        goto out;
     }
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
-    if (bc.pkgsrc) {
+    if (bc.pkgsrc)
         bc.scan = pkgscan_start(&bc.c, &bc.roots, isatty(2) && bc.c.cfg.tui, on_scan_done, &bc);
-    } else if ((rc = build_begin(&bc)) != EXIT_OK) {
+    else if ((rc = build_begin(&bc)) != EXIT_OK)
         goto out;
-    }
     sbx_cmd_run_loop(&bc.c);
     rc = bc.rc;
 out:
-    js_free();
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
     pkgscan_free(bc.scan);
     if (bc.have_plan)
         pkgplan_free(&bc.plan);
     strv_free(&bc.roots);
-    strv_free(&bc.names);
+    bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);
     return rc;
 }

@@ -28,9 +28,20 @@ static const char main_usage[] =
     "  sandbox run [--log FILE] ID -- CMD [ARG...]\n"
     "                                  run a command in sandbox ID\n"
     "  build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
-    "                                  build the jobs in sandboxes\n"
+    "                                  build the jobs in sandboxes (resumes an unfinished\n"
+    "                                  build; --all: a new one running every job, for\n"
+    "                                  pkgsrc also the packages that are up to date)\n"
     "  scan [--format text|json] [PKGPATH...]\n"
     "                                  scan and resolve the pkgsrc packages\n"
+    "  rebuild [-a] [--only] [JOB...]  retry failed jobs of the current build\n"
+    "  status [-f table|csv|json] [-H] [-o COLS] [PATTERN]\n"
+    "                                  the jobs of the current build (also while it runs)\n"
+    "  log [-s STAGE] [-l] JOB         the log of a job's failed stage\n"
+    "  list                            the recorded builds\n"
+    "  history [PATTERN]               each job across builds, with stage times\n"
+    "  diff [ID1 ID2]                  new failures, fixes and timing changes\n"
+    "  clean                           forget the current build (history stays)\n"
+    "  report [-o DIR]                 write report.html and report.txt\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE  configuration file (default: $XDG_CONFIG_HOME/bob/config.lua)\n"
@@ -99,6 +110,15 @@ static const struct main_command main_commands[] = {
     {"sandbox", "run", cmd_sandbox_run},
     {NULL, "build", cmd_build},
     {NULL, "scan", cmd_scan},
+    {NULL, "rebuild", cmd_rebuild},
+    {NULL, "status", cmd_status},
+    {NULL, "log", cmd_log},
+    {NULL, "list", cmd_list},
+    {NULL, "ls", cmd_list},
+    {NULL, "history", cmd_history},
+    {NULL, "diff", cmd_diff},
+    {NULL, "clean", cmd_clean},
+    {NULL, "report", cmd_report},
 };
 
 #define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

@@ -29,29 +29,6 @@
 /* How long after the deadline the hard stop ends a process stuck in one C call. */
 #define HARD_STOP_GRACE_MS 2000
 
-/* Names for messages and output. */
-const char *action_kind_name(enum action_kind k)
-{
-    static const char *const names[] = {
-        [ACTION_MOUNT] = "mount",
-        [ACTION_COPY] = "copy",
-        [ACTION_SYMLINK] = "symlink",
-        [ACTION_CMD] = "cmd",
-        [ACTION_MDNS] = "macos-mdns-listener",
-    };
-    return (size_t)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "unknown";
-}
-
-/* The canonical name of a filesystem type ("bind" for lofs, loop and null too). */
-const char *fs_type_name(enum fs_type t)
-{
-    static const char *const names[] = {
-        [FS_NONE] = "none", [FS_BIND] = "bind", [FS_DEV] = "dev", [FS_FD] = "fd",
-        [FS_NFS] = "nfs",   [FS_PROC] = "proc", [FS_TMP] = "tmp",
-    };
-    return (size_t)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "unknown";
-}
-
 /* The protected part of config_load: runs everything that touches Lua. */
 static int config_loader_main(lua_State *L)
 {
@@ -304,20 +281,6 @@ void config_free(struct config *cfg)
 }
 
 /* ---- default path and init ------------------------------------------------------ */
-
-char *config_user_dir(const char *xdg_var, const char *home_rel)
-{
-    const char *x = getenv(xdg_var), *home = getenv("HOME");
-    struct passwd *pw;
-
-    if (x && x[0] == '/')
-        return xstrdup(x);
-    if ((!home || home[0] != '/') && (pw = getpwuid(getuid())) && pw->pw_dir)
-        home = pw->pw_dir;
-    if (!home || home[0] != '/')
-        return NULL;
-    return xasprintf("%s/%s", home, home_rel);
-}
 
 /* $XDG_CONFIG_HOME/bob/config.lua, else ~/.config/bob/config.lua ("/.config/..." without a home).
  */

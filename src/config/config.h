@@ -111,12 +111,13 @@ struct config {
     /* options */
     unsigned build_threads; /* default 1, at least 1 */
     unsigned scan_threads;  /* default 1, at least 1 */
-    char *dbdir;            /* absolute; default $XDG_DATA_HOME/bob (~/.local/share/bob) */
+    char *dbdir;            /* absolute; default $BOB_DATADIR, else $XDG_DATA_HOME/bob... */
+    bool nostate;           /* options.dbdir = false: no build state */
     char *logdir;           /* as given, default <dbdir>/logs */
     char *log_level;        /* default "info" */
     bool strict_scan;
-    bool tui;       /* default true */
-    bool keep_logs; /* extension, default false */
+    bool tui;                 /* default true */
+    bool keep_logs;           /* extension, default false */
     struct job_limits limits; /* options.limits: every job's defaults */
     bool network;             /* options.network, default true */
 
@@ -124,10 +125,10 @@ struct config {
     bool has_pkgsrc;
     char *pkgsrc_basedir;
     char *make;
-    char *bootstrap;       /* may be NULL */
+    char *bootstrap;           /* may be NULL */
     size_t bootstrap_max_size; /* bound on the unpacked kit in bytes; 0: the default */
-    char *build_user;      /* may be NULL */
-    char *build_user_home; /* from getpwnam when build_user is set and this is not */
+    char *build_user;          /* may be NULL */
+    char *build_user_home;     /* from getpwnam when build_user is set and this is not */
     struct strv cachevars;
     struct strv pkgpaths;
     struct strv save_wrkdir_patterns;
@@ -158,7 +159,8 @@ struct config {
 int config_load(const char *path, struct config *cfg, struct err *e);
 void config_free(struct config *cfg);
 
-/* Bounds on loading a config; config_load uses CONFIG_MAX_BYTES, CONFIG_MAX_MS and the hard stop. */
+/* Bounds on loading a config; config_load uses CONFIG_MAX_BYTES, CONFIG_MAX_MS and the hard stop.
+ */
 #define CONFIG_MAX_BYTES ((size_t)256 << 20) /* Lua heap */
 #define CONFIG_MAX_MS 10000u                 /* wall clock */
 struct config_limits {

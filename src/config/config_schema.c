@@ -414,10 +414,14 @@ int schema_section(struct loader *ld, const char *name)
     return value_opt_table(ld, ld->globals, name, name);
 }
 
-/* The default data directory: $XDG_DATA_HOME/bob or ~/.local/share/bob. */
+/* The default data directory: $BOB_DATADIR, $XDG_DATA_HOME/bob or ~/.local/share/bob. */
 static char *schema_default_dbdir(void)
 {
-    char *dir = config_user_dir("XDG_DATA_HOME", ".local/share"), *db;
+    const char *bd = getenv("BOB_DATADIR");
+    char *dir, *db;
+    if (bd && bd[0] == '/')
+        return xstrdup(bd);
+    dir = config_user_dir("XDG_DATA_HOME", ".local/share");
     if (!dir)
         return NULL;
     db = xasprintf("%s/bob", dir);
@@ -567,7 +571,14 @@ void schema_options(struct loader *ld)
         value_warn_unknown(ld, t, "options", known);
         cfg->build_threads = value_opt_count(ld, t, "build_threads", "options", 1);
         cfg->scan_threads = value_opt_count(ld, t, "scan_threads", "options", 1);
-        cfg->dbdir = dbdir = value_opt_str(ld, t, "dbdir", "options", true);
+        /* options.dbdir = false: no build state (the logs keep the default place). */
+        if (value_get(ld->L, t, "dbdir") == LUA_TBOOLEAN && !lua_toboolean(ld->L, -1)) {
+            lua_pop(ld->L, 1);
+            cfg->nostate = true;
+        } else {
+            lua_pop(ld->L, 1);
+            cfg->dbdir = dbdir = value_opt_str(ld, t, "dbdir", "options", true);
+        }
         cfg->logdir = value_opt_str(ld, t, "logdir", "options", true);
         cfg->log_level = value_opt_str(ld, t, "log_level", "options", true);
         cfg->strict_scan = value_opt_bool(ld, t, "strict_scan", "options", false);

@@ -6,11 +6,13 @@
 #include "config/config_int.h"
 
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -113,7 +115,7 @@ void value_warn_unknown(struct loader *ld, int t, const char *label, const char 
         strv_push_owned(
             w, xasprintf("unknown config key '%s.%s'", label, value_key_name(L, -1, k, sizeof(k))));
     }
-    {
+    if (w->n > first) { /* (w->v is NULL while there is no warning) */
         struct strv added = {w->v + first, w->n - first, 0}; /* a view: strv_sort only sorts */
         strv_sort(&added);
     }
@@ -451,4 +453,42 @@ size_t value_opt_size(struct loader *ld, int t, const char *key, const char *bas
                    "must be a positive number of bytes or a size such as \"4G\", got '%s'", s);
     lua_pop(L, 1);
     return (size_t)(v * unit);
+}
+
+/* Names for messages and output. */
+const char *action_kind_name(enum action_kind k)
+{
+    static const char *const names[] = {
+        [ACTION_MOUNT] = "mount",
+        [ACTION_COPY] = "copy",
+        [ACTION_SYMLINK] = "symlink",
+        [ACTION_CMD] = "cmd",
+        [ACTION_MDNS] = "macos-mdns-listener",
+    };
+    return (size_t)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "unknown";
+}
+
+/* The canonical name of a filesystem type ("bind" for lofs, loop and null too). */
+const char *fs_type_name(enum fs_type t)
+{
+    static const char *const names[] = {
+        [FS_NONE] = "none", [FS_BIND] = "bind", [FS_DEV] = "dev", [FS_FD] = "fd",
+        [FS_NFS] = "nfs",   [FS_PROC] = "proc", [FS_TMP] = "tmp",
+    };
+    return (size_t)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "unknown";
+}
+
+/* $xdg_var, else ~/home_rel (HOME, else the passwd entry); NULL without a home. */
+char *config_user_dir(const char *xdg_var, const char *home_rel)
+{
+    const char *x = getenv(xdg_var), *home = getenv("HOME");
+    struct passwd *pw;
+
+    if (x && x[0] == '/')
+        return xstrdup(x);
+    if ((!home || home[0] != '/') && (pw = getpwuid(getuid())) && pw->pw_dir)
+        home = pw->pw_dir;
+    if (!home || home[0] != '/')
+        return NULL;
+    return xasprintf("%s/%s", home, home_rel);
 }

@@ -1,8 +1,11 @@
 /*
- * The cgroup watcher: inotify (uv_fs_event) on the job's cgroup.events and
- * on its limit counters. kernfs_notify turns every change of these files
- * into IN_MODIFY; the file is read again on each, so that several changes
- * folded into one notification are still seen. The race of a job that
+ * The cgroup watcher: epoll (uv_poll, UV_PRIORITIZED) on open descriptors
+ * of the job's cgroup.events and of its limit counters. kernfs marks a
+ * file POLLPRI when it changes; reading the descriptor again consumes the
+ * mark, and the file is read again on each, so that several changes folded
+ * into one notification are still seen. (Not inotify: closing an inotify
+ * instance waits for an SRCU grace period, about 14 ms here, which every
+ * `sandbox run` paid at exit.) The race of a job that
  * emptied before the watch began is closed by reading cgroup.events after
  * the watch is armed, and answering on the next loop pass (loop_defer).
  *
@@ -12,8 +15,10 @@
 #include "loop/cgwatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loop/defer.h"
 #include "util/ref.h"
@@ -23,8 +28,11 @@ struct cgwatch {
     const struct cgroup_job *job;
     cgwatch_cb cb;
     void *data;
-    uv_fs_event_t events;                    /* cgroup.events */
-    uv_fs_event_t limit[CGROUP_JOB_MAX_FDS]; /* memory.events, pids.events */
+    struct cgwatch_file {
+        uv_poll_t poll;
+        int fd;
+        struct cgwatch *w;
+    } events, limit[CGROUP_JOB_MAX_FDS]; /* cgroup.events; memory.events, pids.events */
     size_t nlimit;
     unsigned reported; /* limits already reported */
     bool empty;        /* CGWATCH_EMPTY was reported */
@@ -37,8 +45,16 @@ static void cgwatch_release(struct ref *r)
 
 static void cgwatch_on_close(uv_handle_t *h)
 {
-    struct cgwatch *w = h->data;
-    ref_drop(&w->ref);
+    struct cgwatch_file *f = h->data;
+    close(f->fd);
+    ref_drop(&f->w->ref);
+}
+
+/* Reads the file again through its descriptor: kernfs then clears its POLLPRI mark. */
+static void cgwatch_consume(struct cgwatch_file *f)
+{
+    char buf[512];
+    (void)!pread(f->fd, buf, sizeof(buf), 0);
 }
 
 /* Reports the limits reached that were not reported yet. */
@@ -68,20 +84,24 @@ static void cgwatch_check_empty(struct cgwatch *w)
     if (w->ref.free_requested)
         return; /* freed from the limit callback */
     w->empty = true;
-    uv_fs_event_stop(&w->events);
+    uv_poll_stop(&w->events.poll);
     for (size_t i = 0; i < w->nlimit; i++)
-        uv_fs_event_stop(&w->limit[i]);
+        uv_poll_stop(&w->limit[i].poll);
     w->cb(w, CGWATCH_EMPTY, 0, w->data);
 }
 
-static void cgwatch_on_events(uv_fs_event_t *h, const char *name, int events, int status)
+static void cgwatch_on_events(uv_poll_t *h, int status, int events)
 {
-    cgwatch_check_empty(h->data);
+    struct cgwatch_file *f = h->data;
+    cgwatch_consume(f);
+    cgwatch_check_empty(f->w);
 }
 
-static void cgwatch_on_limit(uv_fs_event_t *h, const char *name, int events, int status)
+static void cgwatch_on_limit(uv_poll_t *h, int status, int events)
 {
-    struct cgwatch *w = h->data;
+    struct cgwatch_file *f = h->data;
+    struct cgwatch *w = f->w;
+    cgwatch_consume(f);
     if (!w->empty && !w->ref.free_requested)
         cgwatch_check_limits(w);
 }
@@ -95,17 +115,24 @@ static void cgwatch_deferred(void *data)
     ref_drop(&w->ref);
 }
 
-/* Starts an inotify watch of path on h (holding w while h is open). */
-static int cgwatch_watch(struct cgwatch *w, uv_loop_t *loop, uv_fs_event_t *h, const char *path,
-                         uv_fs_event_cb cb, struct err *e)
+/* Opens path and watches it for changes on f (holding w while f's handle is open). */
+static int cgwatch_watch(struct cgwatch *w, uv_loop_t *loop, struct cgwatch_file *f,
+                         const char *path, uv_poll_cb cb, struct err *e)
 {
-    int r = uv_fs_event_init(loop, h);
-    if (r < 0)
+    int r;
+    f->w = w;
+    if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return err_sys(e, errno, "cgroup: cannot watch %s", path);
+    cgwatch_consume(f); /* from here on, a change marks it */
+    if ((r = uv_poll_init(loop, &f->poll, f->fd)) < 0) {
+        close(f->fd);
+        f->fd = -1;
         return err_set(e, "cgroup: cannot watch %s: %s", path, uv_strerror(r)), r;
-    h->data = w;
+    }
+    f->poll.data = f;
     ref_hold(&w->ref);
-    if ((r = uv_fs_event_start(h, cb, path, 0)) < 0) {
-        uv_close((uv_handle_t *)h, cgwatch_on_close);
+    if ((r = uv_poll_start(&f->poll, UV_PRIORITIZED, cb)) < 0) {
+        uv_close((uv_handle_t *)&f->poll, cgwatch_on_close);
         err_set(e, "cgroup: cannot watch %s: %s", path, uv_strerror(r));
         e->code = -r;
         return r;
@@ -152,10 +179,10 @@ void cgwatch_free(struct cgwatch *w)
 {
     if (!w || w->ref.free_requested)
         return;
-    if (w->events.data && !uv_is_closing((uv_handle_t *)&w->events))
-        uv_close((uv_handle_t *)&w->events, cgwatch_on_close);
+    if (w->events.poll.data && !uv_is_closing((uv_handle_t *)&w->events.poll))
+        uv_close((uv_handle_t *)&w->events.poll, cgwatch_on_close);
     for (size_t i = 0; i < w->nlimit; i++)
-        if (!uv_is_closing((uv_handle_t *)&w->limit[i]))
-            uv_close((uv_handle_t *)&w->limit[i], cgwatch_on_close);
+        if (!uv_is_closing((uv_handle_t *)&w->limit[i].poll))
+            uv_close((uv_handle_t *)&w->limit[i].poll, cgwatch_on_close);
     ref_request_free(&w->ref);
 }

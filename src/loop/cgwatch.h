@@ -2,7 +2,7 @@
  * Watching a job's cgroup on the loop: "the job has no process left" and
  * "the job reached a limit" as callbacks, without polling. The kernel
  * notifies a change of cgroup.events (and of memory.events, pids.events)
- * through inotify; each notification re-reads the file.
+ * through poll (POLLPRI); each notification re-reads the file.
  */
 #ifndef BOB_CGWATCH_H
 #define BOB_CGWATCH_H

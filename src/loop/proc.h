@@ -32,11 +32,11 @@ struct proc_opts {
     bool setsid;             /* new session and process group */
     bool ctty;               /* with setsid: its stdin (a terminal) becomes the controlling one */
     enum proc_io in, out, err;
-    int fd[3];               /* for PROC_IO_FD: stdin, stdout, stderr */
+    int fd[3];         /* for PROC_IO_FD: stdin, stdout, stderr */
     unsigned drain_ms; /* after exit, how long pipes may stay open; 0: no limit */
     /* With root: */
-    bool new_net;              /* a network namespace of its own, with only loopback */
-    const char *const *cover;  /* guest paths hidden under an empty read-only tmpfs */
+    bool new_net;                       /* a network namespace of its own, with only loopback */
+    const char *const *cover;           /* guest paths hidden under an empty read-only tmpfs */
     const struct launch_cgroup *cgroup; /* cgroups to start in (root or not), or NULL */
 };
 
@@ -91,6 +91,5 @@ void proc_kill(struct proc *p, int sig);
  * reaped. Memory is freed in the last close callback.
  */
 void proc_free(struct proc *p);
-
 
 #endif

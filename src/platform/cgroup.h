@@ -135,6 +135,16 @@ int cgroup_job_dirfd(const struct cgroup_job *j);
 #define CGROUP_JOB_MAX_FDS 3
 size_t cgroup_job_procs_fds(const struct cgroup_job *j, const int **fds);
 
+/*
+ * The launcher's view: the descriptor for clone3's CLONE_INTO_CGROUP and
+ * only the v1 cgroup.procs files. The v2 one must not be written as well:
+ * each write to a cgroup.procs migrates the process, and a migration waits
+ * for an RCU grace period (about 10 ms here), while CLONE_INTO_CGROUP
+ * places the child at no such cost.
+ */
+void cgroup_job_launch(const struct cgroup_job *j, int *dir_fd, const int **procs_fds,
+                       size_t *n_procs);
+
 /* Kills every process of the job at once (cgroup.kill). Empty: nothing to do, 0. */
 int cgroup_job_kill(struct cgroup_job *j, struct err *e);
 

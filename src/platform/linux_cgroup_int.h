@@ -38,6 +38,17 @@ struct cgroup_job {
     size_t nlimit;
 };
 
+/* A mount of a cgroup hierarchy: its mount point and the root of its file system. */
+struct cgroup_mount {
+    char *point, *root;
+};
+
+/*
+ * Reads /proc/self/mountinfo: the cgroup2 mount whose root is "/" into
+ * *v2, and the v1 mounts whose super options name memory or pids.
+ */
+int cg_find_mounts(struct cgroup_mount *v2, struct cgroup_mount v1[CGV1_N]);
+
 /* A job object for the existing v2 cgroup at path (no limits): 0 or a negative errno. */
 int cg_job_adopt(const char *path, struct cgroup_job **out);
 

@@ -318,3 +318,12 @@ int cg_job_adopt(const char *path, struct cgroup_job **out)
     *out = j;
     return 0;
 }
+
+void cgroup_job_launch(const struct cgroup_job *j, int *dir_fd, const int **procs_fds,
+                       size_t *n_procs)
+{
+    /* procs[0] is the v2 cgroup.procs (cgroup_job_add_procs of j->path comes first). */
+    *dir_fd = j->dirfd;
+    *procs_fds = j->nprocs > 1 ? j->procs + 1 : NULL;
+    *n_procs = j->nprocs > 1 ? j->nprocs - 1 : 0;
+}

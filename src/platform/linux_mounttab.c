@@ -136,8 +136,7 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
     /* The mount holding basedir: the longest mount point above it, the last
      * one mounted when several are stacked there. */
     for (size_t i = 0; i < n; i++)
-        if (path_covers(v[i].path, canon) &&
-            (!holder || strlen(v[i].path) >= strlen(holder->path)))
+        if (path_covers(v[i].path, canon) && (!holder || strlen(v[i].path) >= strlen(holder->path)))
             holder = &v[i];
     if (!holder || !strstr(holder->optional, "shared:"))
         goto out; /* nothing mounted below can propagate out */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop/defer.h"
 #include "loop/proc.h"
 #include "platform/cgroup.h"
 #include "platform/platform.h"
@@ -16,6 +17,8 @@
 #include "sandbox/limits.h"
 #include "sandbox/pipeline.h"
 #include "util/fault.h"
+#include "util/file.h"
+#include "util/ref.h"
 
 #define STAGE_DRAIN_MS 2000
 
@@ -61,12 +64,14 @@ struct build {
     bool stopping, shutdown;
     char *error;
     double started, ended;
-    uv_timer_t defer; /* starts the run from the loop */
+    struct ref ref; /* util/ref.h: the owner, and the deferred start */
     /* The build's cgroup (each job's is in it), or NULL. */
     struct cgroup_base *cg_base;
 };
 
 static void dispatch(struct build *b);
+static void build_begin_run(struct build *b);
+static void build_release(struct ref *r);
 static void slot_limits_stop(struct slot *sl);
 
 static const char *job_name(const struct build *b, long j)
@@ -82,28 +87,6 @@ static void remove_logdir(const struct build *b, const char *name)
     if (plat_remove(b->cfg->logdir, guest, NULL, &e) < 0)
         log_warn("%s", e.msg);
     free(guest);
-}
-
-/* mkdir -p, 0755. */
-static int mkdirs(const char *path, struct err *e)
-{
-    char *p = xstrdup(path);
-    int r = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-                r = err_sys(e, errno, "cannot create %s", p);
-                break;
-            }
-            *s = c;
-            if (!c)
-                break;
-        }
-    }
-    free(p);
-    return r;
 }
 
 /* Writes a one-line note into a log of the job's (for failures outside stages). */
@@ -389,8 +372,7 @@ static int slot_limits_start(struct slot *sl)
         if (cgroup_job_new(b->cg_base, name, &cl, &sl->cg, &e) < 0) {
             log_warn("sandbox %u: %s", sl->id, e.msg);
         } else {
-            sl->lcg.dir_fd = cgroup_job_dirfd(sl->cg);
-            sl->lcg.n_procs = cgroup_job_procs_fds(sl->cg, &sl->lcg.procs_fds);
+            cgroup_job_launch(sl->cg, &sl->lcg.dir_fd, &sl->lcg.procs_fds, &sl->lcg.n_procs);
             pipeline_set_cgroup(sl->pl, sl->cg); /* the job's kills go through it */
         }
     }
@@ -511,7 +493,7 @@ static void start_job(struct slot *sl, long j)
     if (b->obs.job_started)
         b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[j]);
     sl->pl = pipeline_new(b->ctx, sl->root, true, &slot_ops, sl);
-    if (mkdirs(sl->logdir, &e) < 0) {
+    if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0) {
         job_fail(sl, "pre-build", NULL, e.msg);
         pipeline_cancel(sl->pl); /* straight to the kill and the post-build */
     }
@@ -568,9 +550,18 @@ static void on_created(struct sbx_batch *batch, void *data)
     finish_run(b);
 }
 
-static void on_defer(uv_timer_t *t)
+/* The deferred start: no observer callback runs inside build_start. */
+static void build_on_start(void *data)
 {
-    struct build *b = t->data;
+    struct build *b = data;
+    if (!b->ref.free_requested)
+        build_begin_run(b);
+    ref_drop(&b->ref);
+}
+
+/* Creates the sandboxes, or ends at once when there is nothing to do. */
+static void build_begin_run(struct build *b)
+{
     if (b->nslots == 0 || b->shutdown) {
         sched_abandon(b->sched);
         b->phase = B_DONE;
@@ -584,17 +575,45 @@ static void on_defer(uv_timer_t *t)
 struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
                           const struct build_observer *obs)
 {
+    return build_start_plan(ctx, jobs, n, NULL, obs);
+}
+
+/* A dependent of a kept failure: skipped before the start, silently. */
+static void on_settled_skip(size_t job, size_t failed, void *data)
+{
+    struct build *b = data;
+    b->results[job].state = JOB_SKIPPED;
+    b->results[job].settled = true;
+    free(b->results[job].reason);
+    b->results[job].reason = xasprintf("depends on %s", b->cfg->jobs[failed].name);
+}
+
+struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
+                               const struct build_plan *plan, const struct build_observer *obs)
+{
     struct build *b = xcalloc(1, sizeof(*b));
+    size_t left = n;
     struct err e;
     unsigned stale = 0;
     b->ctx = ctx;
     b->cfg = ctx->cfg;
     b->obs = *obs;
-    b->sched = sched_new(ctx->cfg, jobs, n);
+    b->sched = sched_new_weighted(ctx->cfg, jobs, n, plan ? plan->weight : NULL);
     b->results = xcalloc(ctx->cfg->njobs ? ctx->cfg->njobs : 1, sizeof(*b->results));
     for (size_t j = 0; j < ctx->cfg->njobs; j++)
         b->results[j].job = &ctx->cfg->jobs[j];
-    b->nslots = n < ctx->cfg->build_threads ? n : ctx->cfg->build_threads;
+    for (size_t i = 0; plan && plan->settled && i < n; i++) {
+        enum job_state st = plan->settled[jobs[i]];
+        if ((st != JOB_SUCCEEDED && st != JOB_FAILED) ||
+            sched_state(b->sched, jobs[i]) != JOB_PENDING)
+            continue;
+        b->results[jobs[i]].state = st;
+        b->results[jobs[i]].settled = true;
+        sched_done(b->sched, jobs[i], st == JOB_SUCCEEDED, on_settled_skip, b);
+    }
+    if (plan && plan->settled)
+        left = sched_count(b->sched, JOB_PENDING);
+    b->nslots = left < ctx->cfg->build_threads ? left : ctx->cfg->build_threads;
     b->slots = xcalloc(b->nslots ? b->nslots : 1, sizeof(*b->slots));
     for (size_t i = 0; i < b->nslots; i++) {
         b->slots[i].b = b;
@@ -611,9 +630,10 @@ struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
     }
     build_limits_warn(b, jobs, n, b->cg_base ? NULL : e.msg);
     b->started = now_ms();
-    uv_timer_init(ctx->loop, &b->defer);
-    b->defer.data = b;
-    uv_timer_start(&b->defer, on_defer, 0, 0);
+    ref_init(&b->ref, build_release);
+    ref_hold(&b->ref);
+    if (loop_defer(ctx->loop, build_on_start, b) < 0)
+        abort(); /* libuv refuses a timer only on a closing loop: a bug of ours */
     return b;
 }
 
@@ -672,9 +692,10 @@ double build_elapsed_ms(const struct build *b)
     return (b->ended ? b->ended : now_ms()) - b->started;
 }
 
-static void on_close(uv_handle_t *h)
+/* The last hold is gone. */
+static void build_release(struct ref *r)
 {
-    free(h->data);
+    free(REF_CONTAINER(r, struct build, ref));
 }
 
 void build_free(struct build *b)
@@ -700,5 +721,10 @@ void build_free(struct build *b)
     free(b->results);
     free(b->slots);
     free(b->error);
-    uv_close((uv_handle_t *)&b->defer, on_close);
+    b->batch = NULL;
+    b->sched = NULL;
+    b->results = NULL;
+    b->slots = NULL;
+    b->error = NULL;
+    ref_request_free(&b->ref);
 }

@@ -26,6 +26,18 @@ struct build_result {
     char *log;            /* its log, kept */
     char *reason;         /* one line: why it failed or was skipped */
     double ms;            /* run time */
+    bool settled;         /* not run: settled before the start (build_plan) */
+};
+
+/*
+ * What a resumed build already knows (both per cfg job, either may be NULL):
+ * settled[j] JOB_SUCCEEDED (up to date) or JOB_FAILED (a kept failure) is
+ * not run, its dependents are released or skipped as if it had just ended;
+ * JOB_PENDING runs. weight[j] orders the ready jobs (sched_new_weighted).
+ */
+struct build_plan {
+    const enum job_state *settled;
+    const double *weight;
 };
 
 /* What the build tells whoever shows it (display, events, summary). */
@@ -51,6 +63,9 @@ struct build_observer {
 struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
                           const struct build_observer *obs);
 /* The run state advanced: STOPPING stops dispatch, SHUTDOWN kills everything. */
+/* build_start with a plan; the observer hears nothing of the settled jobs. */
+struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
+                               const struct build_plan *plan, const struct build_observer *obs);
 void build_stop(struct build *b, bool now);
 size_t build_nresults(const struct build *b);
 const struct build_result *build_results(const struct build *b);

@@ -7,27 +7,34 @@
 #include <string.h>
 
 #include "platform/platform.h"
+#include "util/ref.h"
 
 #define KILLER_ROUNDS 5
 
 struct killer {
+    struct ref ref; /* util/ref.h: the owner, and the timer until its close callback */
     uv_timer_t timer;
     char *root;
-    struct plat_since since;
-    bool has_since;
     pid_t pgid;
     unsigned round;
-    bool done, freed;
+    bool done;
     killer_cb cb;
     void *data;
     struct err err;
 };
 
-static void on_close(uv_handle_t *h)
+/* The last hold is gone. */
+static void killer_release(struct ref *r)
 {
-    struct killer *k = h->data;
+    struct killer *k = REF_CONTAINER(r, struct killer, ref);
     free(k->root);
     free(k);
+}
+
+static void killer_on_close(uv_handle_t *h)
+{
+    struct killer *k = h->data;
+    ref_drop(&k->ref);
 }
 
 static void finish(struct killer *k, int status)
@@ -43,8 +50,7 @@ static void on_round(uv_timer_t *t)
     pid_t *pids = NULL;
     size_t n = 0;
 
-    if ((k->has_since ? plat_find_pids_since(k->root, &k->since, &pids, &n, &k->err)
-                      : plat_find_pids(k->root, &pids, &n, &k->err)) < 0) {
+    if (plat_find_pids(k->root, &pids, &n, &k->err) < 0) {
         free(pids);
         finish(k, -1);
         return;
@@ -70,33 +76,40 @@ static void on_round(uv_timer_t *t)
     }
     plat_kill_pids(pids, n, SIGKILL);
     free(pids);
-    uv_timer_start(&k->timer, on_round, 64u << k->round, 0);
+    if (uv_timer_start(&k->timer, on_round, 64u << k->round, 0) < 0) {
+        err_set(&k->err, "cannot start the kill rounds' timer");
+        finish(k, -1);
+        return;
+    }
     k->round++;
 }
 
-struct killer *killer_start(uv_loop_t *loop, const char *root, const struct plat_since *since,
-                            pid_t pgid, killer_cb cb, void *data)
+struct killer *killer_start(uv_loop_t *loop, const char *root, pid_t pgid, killer_cb cb, void *data)
 {
     struct killer *k = xcalloc(1, sizeof(*k));
+    ref_init(&k->ref, killer_release);
     k->root = xstrdup(root);
-    if (since) {
-        k->since = *since;
-        k->has_since = true;
-    }
     k->pgid = pgid;
     k->cb = cb;
     k->data = data;
-    uv_timer_init(loop, &k->timer);
+    if (uv_timer_init(loop, &k->timer) < 0) {
+        ref_request_free(&k->ref);
+        return NULL;
+    }
+    ref_hold(&k->ref); /* the timer's, dropped in its close callback */
     k->timer.data = k;
-    uv_timer_start(&k->timer, on_round, 0, 0);
+    if (uv_timer_start(&k->timer, on_round, 0, 0) < 0) {
+        killer_free(k);
+        return NULL;
+    }
     return k;
 }
 
 void killer_free(struct killer *k)
 {
-    if (!k || k->freed)
+    if (!k || k->ref.free_requested)
         return;
-    k->freed = true;
     uv_timer_stop(&k->timer);
-    uv_close((uv_handle_t *)&k->timer, on_close);
+    uv_close((uv_handle_t *)&k->timer, killer_on_close);
+    ref_request_free(&k->ref);
 }

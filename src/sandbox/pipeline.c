@@ -127,8 +127,7 @@ static void pipeline_start_kill(struct pipeline *p, pid_t pgid)
         kill(-pgid, SIGKILL);
     if (p->cg) {
         if (cgroup_job_kill((struct cgroup_job *)p->cg, &p->kill_err) == 0 &&
-            cgwatch_start(p->ctx->loop, p->cg, pipeline_on_cgroup, p, &p->watch, &p->kill_err) ==
-                0)
+            cgwatch_start(p->ctx->loop, p->cg, pipeline_on_cgroup, p, &p->watch, &p->kill_err) == 0)
             return;
     }
     ref_hold(&p->ref);

@@ -12,7 +12,9 @@
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
+#include "loop/defer.h"
 #include "util/fault.h"
+#include "util/ref.h"
 
 #define FETCH_OUTPUT_MAX (256 * 1024)
 
@@ -29,7 +31,8 @@ struct prepost {
     struct sbx_ctx *ctx;
     char *root;
     enum pp_step step;
-    bool cancelled, finished, free_requested, busy;
+    struct ref ref; /* util/ref.h: the owner, the running step, the deferred start */
+    bool cancelled, finished;
     prepost_cb cb;
     void *data;
     struct err err;
@@ -40,35 +43,24 @@ struct prepost {
     struct buf out;
     struct strv names;
     uv_work_t work;
-    uv_timer_t defer; /* the first step runs from the loop, never from the start call */
 };
 
 static void pp_next(struct prepost *pp);
 
-static void on_close(uv_handle_t *h)
+/* The last hold is gone. */
+static void prepost_release(struct ref *r)
 {
-    struct prepost *pp = h->data;
+    struct prepost *pp = REF_CONTAINER(r, struct prepost, ref);
     free(pp->root);
     buf_free(&pp->out);
     strv_free(&pp->names);
     free(pp);
 }
 
-static void maybe_free(struct prepost *pp)
-{
-    if (!pp->free_requested || pp->busy || uv_is_closing((uv_handle_t *)&pp->defer))
-        return;
-    uv_close((uv_handle_t *)&pp->defer, on_close);
-}
-
-/* A step ended: whether the prepost was abandoned meanwhile (then it is freed). */
+/* A step ended: whether the prepost was abandoned meanwhile (the step's hold is dropped after). */
 static bool abandoned(struct prepost *pp)
 {
-    pp->busy = false;
-    if (!pp->free_requested)
-        return false;
-    maybe_free(pp);
-    return true;
+    return pp->ref.free_requested;
 }
 
 static void finish(struct prepost *pp, int status)
@@ -85,7 +77,51 @@ static void pre_fail(struct prepost *pp)
     finish(pp, -1);
 }
 
-static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+/* What ended a step. */
+enum pp_event {
+    PP_EV_DONE,   /* the step did its work (or had none) */
+    PP_EV_FAILED, /* the step failed; pp->err says why */
+};
+
+/*
+ * The steps, as s6-supervise's actions[state][event]:
+ *
+ *   step    | DONE    | FAILED
+ *   --------+---------+-------------------------------------------
+ *   UNPACK  | FETCH   | DONE (the pre-build failed)
+ *   FETCH   | HOOKS   | DONE (the pre-build failed)
+ *   HOOKS   | DONE    | DONE (the pre-build failed)
+ *   UNHOOKS | REMOVE  | REMOVE (the removal runs all the same)
+ *   REMOVE  | DONE    | DONE
+ *   DONE    | DONE    | DONE
+ */
+static enum pp_step prepost_transition(enum pp_step st, enum pp_event ev)
+{
+    static const enum pp_step next[][2] = {
+        [PP_UNPACK] = {PP_FETCH, PP_DONE}, [PP_FETCH] = {PP_HOOKS, PP_DONE},
+        [PP_HOOKS] = {PP_DONE, PP_DONE},   [PP_UNHOOKS] = {PP_REMOVE, PP_REMOVE},
+        [PP_REMOVE] = {PP_DONE, PP_DONE},  [PP_DONE] = {PP_DONE, PP_DONE},
+    };
+    return next[st][ev];
+}
+
+/* A step ended: the transition function says what comes next; DONE reports the outcome. */
+static void prepost_event(struct prepost *pp, enum pp_event ev)
+{
+    enum pp_step from = pp->step, to = prepost_transition(from, ev);
+    if (to != PP_DONE) {
+        pp->step = to;
+        pp_next(pp);
+    } else if (from >= PP_UNHOOKS) {
+        finish(pp, pp->status); /* a failed hook undo is reported after the removal */
+    } else if (ev == PP_EV_FAILED) {
+        pre_fail(pp);
+    } else {
+        finish(pp, 0);
+    }
+}
+
+static void on_unpacked_step(struct unpack *u, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
@@ -94,12 +130,16 @@ static void on_unpacked(struct unpack *u, int status, const struct err *e, void 
     pp->unpack = NULL;
     if (abandoned(pp))
         return;
-    if (status < 0) {
-        pre_fail(pp);
-        return;
-    }
-    pp->step = PP_FETCH;
-    pp_next(pp);
+    prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    on_unpacked_step(u, status, e, data);
+    ref_drop(&pp->ref);
 }
 
 static void on_fetch_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
@@ -138,7 +178,7 @@ out:
     return r;
 }
 
-static void on_fetch_exit(struct proc *p, void *data)
+static void on_fetch_exit_step(struct proc *p, void *data)
 {
     struct prepost *pp = data;
     char status[64];
@@ -148,22 +188,21 @@ static void on_fetch_exit(struct proc *p, void *data)
     pp->proc = NULL;
     if (abandoned(pp))
         return;
-    if (pp->cancelled) {
+    if (pp->cancelled)
         err_set(&pp->err, "interrupted");
-        pre_fail(pp);
-        return;
-    }
-    if (code != 0) {
+    else if (code != 0)
         err_set(&pp->err, "cannot query pkgsrc with %s show-vars (%s)", pp->ctx->cfg->make, status);
-        pre_fail(pp);
-        return;
-    }
-    if (parse_fetch(pp) < 0) {
-        pre_fail(pp);
-        return;
-    }
-    pp->step = PP_HOOKS;
-    pp_next(pp);
+    prepost_event(pp,
+                  pp->cancelled || code != 0 || parse_fetch(pp) < 0 ? PP_EV_FAILED : PP_EV_DONE);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_fetch_exit(struct proc *p, void *data)
+{
+    struct prepost *pp = data;
+    on_fetch_exit_step(p, data);
+    ref_drop(&pp->ref);
 }
 
 /* Asks pkgsrc, inside the sandbox, for PREFIX and the package databases. */
@@ -211,10 +250,10 @@ static void start_fetch(struct prepost *pp)
         pre_fail(pp);
         return;
     }
-    pp->busy = true;
+    ref_hold(&pp->ref);
 }
 
-static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+static void on_actions_step(struct actrun *r, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
@@ -223,19 +262,22 @@ static void on_actions(struct actrun *r, int status, const struct err *e, void *
     pp->run = NULL;
     if (abandoned(pp))
         return;
-    if (pp->step == PP_HOOKS) {
+    if (pp->step == PP_UNHOOKS) {
+        /* Post-build: the removal runs even when undoing a hook failed. */
+        pp->status = status;
         if (status < 0)
-            pre_fail(pp);
-        else
-            finish(pp, 0);
-        return;
+            err_prefix(&pp->err, "post-build failed");
     }
-    /* Post-build: the removal runs even when undoing a hook failed. */
-    pp->status = status;
-    if (status < 0)
-        err_prefix(&pp->err, "post-build failed");
-    pp->step = PP_REMOVE;
-    pp_next(pp);
+    prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+{
+    struct prepost *pp = data;
+    on_actions_step(r, status, e, data);
+    ref_drop(&pp->ref);
 }
 
 static void start_hooks(struct prepost *pp, bool reverse)
@@ -252,8 +294,16 @@ static void start_hooks(struct prepost *pp, bool reverse)
         .cb = on_actions,
         .data = pp,
     };
-    pp->busy = true;
+    ref_hold(&pp->ref);
     pp->run = actrun_start(&o);
+    if (!pp->run) { /* libuv refused a timer: only for a closing loop */
+        ref_drop(&pp->ref);
+        err_set(&pp->err, "cannot start the hooks");
+        if (reverse)
+            finish(pp, -1);
+        else
+            pre_fail(pp);
+    }
 }
 
 /* Thread pool: removes PREFIX and the package databases, inside the sandbox only. */
@@ -274,18 +324,27 @@ static void remove_work(uv_work_t *w)
     }
 }
 
-static void remove_after(uv_work_t *w, int status)
+static void remove_after_step(uv_work_t *w, int status)
 {
     struct prepost *pp = w->data;
     if (abandoned(pp))
         return;
-    finish(pp, pp->status);
+    prepost_event(pp, PP_EV_DONE);
+}
+
+/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
+ * it). */
+static void remove_after(uv_work_t *w, int status)
+{
+    struct prepost *pp = w->data;
+    remove_after_step(w, status);
+    ref_drop(&pp->ref);
 }
 
 static void pp_next(struct prepost *pp)
 {
     const struct config *cfg = pp->ctx->cfg;
-    if (pp->free_requested)
+    if (pp->ref.free_requested)
         return;
     if (pp->cancelled && pp->step <= PP_HOOKS) {
         err_set(&pp->err, "interrupted");
@@ -299,19 +358,24 @@ static void pp_next(struct prepost *pp)
     switch (pp->step) {
     case PP_UNPACK:
         if (cfg->bootstrap) {
-            pp->busy = true;
+            ref_hold(&pp->ref);
             pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root,
                                       cfg->bootstrap_max_size, on_unpacked, pp);
+            if (!pp->unpack) {
+                ref_drop(&pp->ref);
+                err_set(&pp->err, "cannot start unpacking %s", cfg->bootstrap);
+                pre_fail(pp);
+            }
             return;
         }
-        pp->step = PP_FETCH;
+        pp->step = prepost_transition(pp->step, PP_EV_DONE); /* no kit: FETCH */
         /* fall through */
     case PP_FETCH:
         if (cfg->has_pkgsrc && cfg->bootstrap && !pp->ctx->prefix) {
             start_fetch(pp);
             return;
         }
-        pp->step = PP_HOOKS;
+        pp->step = prepost_transition(pp->step, PP_EV_DONE); /* nothing to ask: HOOKS */
         /* fall through */
     case PP_HOOKS:
         start_hooks(pp, false);
@@ -320,18 +384,25 @@ static void pp_next(struct prepost *pp)
         start_hooks(pp, true);
         return;
     case PP_REMOVE:
-        pp->busy = true;
+        ref_hold(&pp->ref);
         pp->work.data = pp;
-        uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after);
+        if (uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after) < 0) {
+            ref_drop(&pp->ref);
+            err_set(&pp->err, "cannot queue the removal of the pkgsrc directories");
+            finish(pp, -1);
+        }
         return;
     case PP_DONE:
         return;
     }
 }
 
-static void on_defer(uv_timer_t *t)
+/* The deferred first step: no callback runs inside sandbox_prebuild or _postbuild. */
+static void pp_on_defer(void *data)
 {
-    pp_next(t->data);
+    struct prepost *pp = data;
+    pp_next(pp);
+    ref_drop(&pp->ref);
 }
 
 static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_step step,
@@ -343,9 +414,10 @@ static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_ste
     pp->step = step;
     pp->cb = cb;
     pp->data = data;
-    uv_timer_init(ctx->loop, &pp->defer);
-    pp->defer.data = pp;
-    uv_timer_start(&pp->defer, on_defer, 0, 0);
+    ref_init(&pp->ref, prepost_release);
+    ref_hold(&pp->ref);
+    if (loop_defer(ctx->loop, pp_on_defer, pp) < 0)
+        abort(); /* libuv refuses a timer only for a closing loop: a bug of ours */
     return pp;
 }
 
@@ -376,6 +448,5 @@ void prepost_free(struct prepost *pp)
 {
     if (!pp)
         return;
-    pp->free_requested = true;
-    maybe_free(pp);
+    ref_request_free(&pp->ref);
 }

@@ -15,8 +15,7 @@ typedef void (*prepost_cb)(struct prepost *pp, int status, const struct err *e, 
 /* Starts the pre-build of the sandbox at root. On failure the caller still runs the post-build. */
 struct prepost *sandbox_prebuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data);
 /* Starts the post-build: hooks undone in reverse, then the pkgsrc directories removed. */
-struct prepost *sandbox_postbuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb,
-                                  void *data);
+struct prepost *sandbox_postbuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data);
 /* Stops a pre-build as soon as possible (SHUTDOWN). A post-build always finishes. */
 void prepost_cancel(struct prepost *pp);
 void prepost_free(struct prepost *pp);

@@ -68,12 +68,12 @@ struct sbx {
     struct killer *killer;
     uv_work_t work;
     int work_status;
-    struct err cause; /* why a create is rolled back (its first error) */
-    struct err last;  /* the error of the step that failed */
-    char *error;      /* "sandbox N: ...", set when it failed */
-    struct unmount *sweep;  /* SBX_UNMOUNT, SBX_SWEEP: the unmount running */
-    struct strv foreign;    /* SBX_UNMOUNT: the mounts no setup action made (guest paths) */
-    size_t iforeign;        /* the next of them to unmount */
+    struct err cause;      /* why a create is rolled back (its first error) */
+    struct err last;       /* the error of the step that failed */
+    char *error;           /* "sandbox N: ...", set when it failed */
+    struct unmount *sweep; /* SBX_UNMOUNT, SBX_SWEEP: the unmount running */
+    struct strv foreign;   /* SBX_UNMOUNT: the mounts no setup action made (guest paths) */
+    size_t iforeign;       /* the next of them to unmount */
 };
 
 struct sbx_batch {
@@ -150,8 +150,7 @@ int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job 
         log_warn("%s", e.msg);
         return -ENOTSUP;
     }
-    lc->dir_fd = cgroup_job_dirfd(*job);
-    lc->n_procs = cgroup_job_procs_fds(*job, &lc->procs_fds);
+    cgroup_job_launch(*job, &lc->dir_fd, &lc->procs_fds, &lc->n_procs);
     return 0;
 }
 
@@ -684,7 +683,12 @@ static void sandbox_enter(struct sbx *s)
         fault_step("destroy.kill");
         sandbox_kill_host_cgroup(s);
         ref_hold(&b->ref);
-        s->killer = killer_start(b->ctx->loop, s->root, NULL, 0, sandbox_on_killed, s);
+        s->killer = killer_start(b->ctx->loop, s->root, 0, sandbox_on_killed, s);
+        if (!s->killer) {
+            ref_drop(&b->ref);
+            err_set(&s->last, "cannot start killing the processes in %s", s->root);
+            sandbox_event(s, SBX_EV_FAILED);
+        }
         return;
     case SBX_UNHOOK:
         if (!b->undo_hooks) {

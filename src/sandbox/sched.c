@@ -23,6 +23,8 @@ struct sched {
     enum job_state *state;
     size_t *waiting; /* dependencies not yet succeeded */
     size_t *prio;
+    double *weight;  /* per job: its recorded duration, or NULL (each counts 1) */
+    double *path;    /* the heaviest chain of dependents each job heads, itself included */
     size_t *rev_off; /* njobs + 1 offsets into rev */
     size_t *rev;     /* the dependents of each job in the run, in config order */
     size_t *heap;    /* the ready jobs: pending, nothing left to wait for */
@@ -126,7 +128,7 @@ int sched_select(const struct config *cfg, char *const *names, size_t n, size_t 
 /* Whether ready job a goes before ready job b: higher priority, then config order. */
 static bool sched_before(const struct sched *s, size_t a, size_t b)
 {
-    return s->prio[a] > s->prio[b] || (s->prio[a] == s->prio[b] && a < b);
+    return s->path[a] > s->path[b] || (s->path[a] == s->path[b] && a < b);
 }
 
 /* Moves the heap entry at i down to its place. */
@@ -197,11 +199,16 @@ static void sched_build_prio(struct sched *s)
     }
     while (qhead < qtail) {
         size_t j = queue[qhead++], best = 0;
+        double heaviest = 0;
         const struct job *jb = &s->cfg->jobs[j];
-        for (size_t r = s->rev_off[j]; r < s->rev_off[j + 1]; r++)
+        for (size_t r = s->rev_off[j]; r < s->rev_off[j + 1]; r++) {
             if (s->prio[s->rev[r]] > best)
                 best = s->prio[s->rev[r]];
+            if (s->path[s->rev[r]] > heaviest)
+                heaviest = s->path[s->rev[r]];
+        }
         s->prio[j] = best + 1;
+        s->path[j] = heaviest + (s->weight ? s->weight[j] : 1);
         for (size_t d = 0; d < jb->depends.n; d++) {
             size_t dep = jb->dep_idx[d];
             if (--left[dep] == 0 && s->in[dep])
@@ -210,17 +217,29 @@ static void sched_build_prio(struct sched *s)
     }
     /* Only a cycle (which the config loader refuses) leaves a job out. */
     for (size_t j = 0; j < s->njobs; j++)
-        if (s->in[j] && s->prio[j] == 0)
+        if (s->in[j] && s->prio[j] == 0) {
             s->prio[j] = 1;
+            s->path[j] = s->weight ? s->weight[j] : 1;
+        }
     free(left);
     free(queue);
 }
 
 struct sched *sched_new(const struct config *cfg, const size_t *jobs, size_t n)
 {
+    return sched_new_weighted(cfg, jobs, n, NULL);
+}
+
+struct sched *sched_new_weighted(const struct config *cfg, const size_t *jobs, size_t n,
+                                 const double *weight)
+{
     struct sched *s = xcalloc(1, sizeof(*s));
     size_t m = cfg->njobs ? cfg->njobs : 1;
     s->cfg = cfg;
+    s->weight = weight ? xcalloc(m, sizeof(*s->weight)) : NULL;
+    if (weight)
+        memcpy(s->weight, weight, cfg->njobs * sizeof(*weight));
+    s->path = xcalloc(m, sizeof(*s->path));
     s->njobs = cfg->njobs;
     s->in = xcalloc(m, sizeof(*s->in));
     s->state = xcalloc(m, sizeof(*s->state));
@@ -258,6 +277,8 @@ void sched_free(struct sched *s)
     free(s->state);
     free(s->waiting);
     free(s->prio);
+    free(s->weight);
+    free(s->path);
     free(s->rev_off);
     free(s->rev);
     free(s->heap);

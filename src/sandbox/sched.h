@@ -31,12 +31,23 @@ int sched_select(const struct config *cfg, char *const *names, size_t n, size_t 
                  struct err *e);
 
 struct sched *sched_new(const struct config *cfg, const size_t *jobs, size_t n);
+/*
+ * sched_new ordering ready jobs by the heaviest remaining path of weight[]
+ * (per cfg job, e.g. recorded durations in ms) instead of the chain length;
+ * weight NULL is sched_new.
+ */
+struct sched *sched_new_weighted(const struct config *cfg, const size_t *jobs, size_t n,
+                                 const double *weight);
 void sched_free(struct sched *s);
 /* The next ready job (index into cfg->jobs), now RUNNING; -1 when none is ready. */
 long sched_next(struct sched *s);
 /* Called for every job that a failure skips, with the job that failed. */
 typedef void (*sched_skip_cb)(size_t job, size_t failed, void *data);
-/* Records the end of a running job; on failure its dependents are skipped. */
+/*
+ * Records the end of a running job; on failure its dependents are skipped.
+ * Also settles a pending job before it runs (a resumed build: up to date,
+ * or a failure that is kept), releasing or skipping its dependents alike.
+ */
 void sched_done(struct sched *s, size_t job, bool ok, sched_skip_cb cb, void *data);
 /* Marks every pending job skipped (used when a run is stopped); returns how many. */
 size_t sched_abandon(struct sched *s);

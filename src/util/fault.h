@@ -12,7 +12,7 @@
  * mkdir (claiming a sandbox id), spawn, logwrite.
  * Steps: create.claim, create.action, create.mark, destroy.unmark,
  * destroy.kill, destroy.action, destroy.sweep, destroy.remove, prebuild,
- * postbuild, build.stage, build.job.
+ * postbuild, build.stage, build.job, state.write, state.commit.
  */
 #ifndef BOB_FAULT_H
 #define BOB_FAULT_H

@@ -22,6 +22,8 @@ mount --make-rprivate / 2>/dev/null
 
 T=$(mktemp -d /tmp/bob-e2e.XXXXXX)
 export BOB_BASEDIR="$T/sandboxes"
+# Each test keeps its build state (options.dbdir's default) to itself.
+export BOB_DATADIR="$T/bobdata"
 HOST="$T/host"
 mkdir -p "$HOST"
 _ntest=0
@@ -85,6 +87,30 @@ SYSTEM_LUA='    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },
     { action = "symlink", src = "usr/bin", dest = "/bin" },
     { action = "symlink", src = "usr/lib", dest = "/lib" },
     { action = "symlink", src = "usr/lib64", dest = "/lib64" },'
+
+# The setup actions of a job sandbox most tests use: /dev, /proc, a tmpfs /tmp.
+JOB_SETUP_LUA='    { action = "mount", fs = "dev", dir = "/dev" },
+    { action = "mount", fs = "proc", dir = "/proc" },
+    { action = "mount", fs = "tmp", dir = "/tmp" },'
+
+# build_lua JOBS [OPTIONS] [SETUP]: a build config on stdout, the shared
+# preamble of the build tests: options (2 threads, logdir $T/logs, no live
+# display, then OPTIONS), sandboxes under $BOB_BASEDIR made of the
+# read-only host system ($SYSTEM_LUA) and the SETUP actions (Lua lines),
+# and the JOBS (Lua table entries).
+build_lua() {
+    cat <<LUA
+options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
+sandboxes = {
+  basedir = "$BOB_BASEDIR",
+  setup = {
+$SYSTEM_LUA
+${3:-}
+  },
+}
+jobs = { $1 }
+LUA
+}
 
 # Writes a config to $1 from the bundled example, plus extra Lua appended.
 example_config() {

@@ -21,23 +21,11 @@ VICTIM=$(victim_sums)
 # write_cfg JOBS [OPTIONS] [SETUP]: a build config whose sandboxes see the
 # host's data read-only at /ro, a writable scratch at /shared, and /etc as a copy.
 write_cfg() {
-    cat >"$CFG" <<LUA
-options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
-sandboxes = {
-  basedir = "$BOB_BASEDIR",
-  setup = {
-$SYSTEM_LUA
-    { action = "mount", fs = "dev", dir = "/dev" },
-    { action = "mount", fs = "proc", dir = "/proc" },
-    { action = "mount", fs = "tmp", dir = "/tmp" },
-    { action = "mount", fs = "bind", src = "$HOST/data", dest = "/ro", opts = "ro" },
-    { action = "mount", fs = "bind", src = "$T/shared", dest = "/shared" },
-    { action = "copy", dir = "/etc" },
-${3:-}
-  },
-}
-jobs = { $1 }
-LUA
+    build_lua "$1" "${2:-}" "$JOB_SETUP_LUA
+    { action = \"mount\", fs = \"bind\", src = \"$HOST/data\", dest = \"/ro\", opts = \"ro\" },
+    { action = \"mount\", fs = \"bind\", src = \"$T/shared\", dest = \"/shared\" },
+    { action = \"copy\", dir = \"/etc\" },
+${3:-}" >"$CFG"
 }
 bob() { "$BOB" -c "$CFG" "$@"; }
 # attack NAME SCRIPT: a one-job build whose job runs SCRIPT as root.

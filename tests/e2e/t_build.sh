@@ -5,23 +5,13 @@
 . "$(dirname "$0")/lib.sh"
 CFG=$T/config.lua
 write_cfg() { # JOBS [OPTIONS]
-cat >"$CFG" <<LUA
-options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
-sandboxes = {
-  basedir = "$BOB_BASEDIR",
-  setup = {
-$SYSTEM_LUA
-    { action = "mount", fs = "dev", dir = "/dev" },
-    { action = "mount", fs = "proc", dir = "/proc" },
-    { action = "mount", fs = "tmp", dir = "/tmp" },
-    { action = "mount", fs = "bind", src = "$T/shared", dest = "/shared" },
-  },
-}
-jobs = { $1 }
-LUA
+    build_lua "$1" "${2:-}" "$JOB_SETUP_LUA
+    { action = \"mount\", fs = \"bind\", src = \"$T/shared\", dest = \"/shared\" }," >"$CFG"
 }
 mkdir -p "$T/shared"
-bob() { "$BOB" -c "$CFG" "$@"; }
+# Every build here is a first one: no state from the build before (t_state
+# tests resume and up to date).
+bob() { [ "$1" != build ] || rm -rf "$BOB_DATADIR"; "$BOB" -c "$CFG" "$@"; }
 # Every job appends "<name>" to /shared/order when it runs.
 J() {
     local deps=""

@@ -43,7 +43,7 @@ tcheck "after the end: icanon, echo and isig on" stty_check
 
 type_line "clear"
 wait_pane 5 '^\$ ?$' >/dev/null
-type_line "N=100 '$BOB' -c '$CFG' build; echo BUILD-EXIT=\$?"
+type_line "N=100 '$BOB' -c '$CFG' build --all; echo BUILD-EXIT=\$?"
 wait_pane 10 '^  \[ [0-9]+: +[0-9.]+s \] (alpha|beta) ' >/dev/null
 tm send-keys -t t C-c
 tcheck "Ctrl+C: the stopping note" wait_pane 5 'stopping, \^C again to stop now'

@@ -25,7 +25,9 @@ $SYSTEM_LUA
 }
 LUA
 NACTIONS=10
-bob() { "$BOB" -c "$CFG" "$@"; }
+# Every build here is a first one: no state from the build before (t_state
+# tests resume after SIGKILL).
+bob() { [ "$1" != build ] || rm -rf "$BOB_DATADIR"; "$BOB" -c "$CFG" "$@"; }
 
 # clean LABEL: destroy -a (twice at most) leaves nothing and host files are intact.
 clean() {

@@ -8,21 +8,7 @@
 # while time and silence still work.
 . "$(dirname "$0")/lib.sh"
 CFG=$T/config.lua
-write_cfg() { # JOBS [OPTIONS]
-cat >"$CFG" <<LUA
-options = { build_threads = 2, logdir = "$T/logs", tui = false, ${2:-} }
-sandboxes = {
-  basedir = "$BOB_BASEDIR",
-  setup = {
-$SYSTEM_LUA
-    { action = "mount", fs = "dev", dir = "/dev" },
-    { action = "mount", fs = "proc", dir = "/proc" },
-    { action = "mount", fs = "tmp", dir = "/tmp" },
-  },
-}
-jobs = { $1 }
-LUA
-}
+write_cfg() { build_lua "$1" "${2:-}" "$JOB_SETUP_LUA" >"$CFG"; } # JOBS [OPTIONS]
 bob() { "$BOB" -c "$CFG" "$@"; }
 py() { python3 -c "import json,sys; s=json.load(open('$T/summary')); $1"; }
 ev() { python3 -c "import json; e=[json.loads(l) for l in open('$T/events')]; $1"; }

@@ -128,7 +128,7 @@ fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 fd_kinds() { # fd targets with the numbers of pipes, sockets and inodes removed
     local f
     for f in /proc/$1/fd/*; do readlink "$f"; done |
-        sed 's/\[[0-9]*\]/[]/; s#/mark[0-9]/#/markN/#' | sort | uniq -c
+        sed 's/\[[0-9]*\]/[]/; s#/mark[0-9]/#/markN/#; s#/job-[0-9]*#/job-N#' | sort | uniq -c
 }
 rss_of() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 

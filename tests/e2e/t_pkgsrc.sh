@@ -116,7 +116,8 @@ $SYSTEM_LUA
 LUA
 }
 write_cfg rw
-bob() { "$BOB" -c "$CFG" "$@"; }
+# Every build here is a first one: no state from the build before.
+bob() { [ "$1" != build ] || rm -rf "$BOB_DATADIR"; "$BOB" -c "$CFG" "$@"; }
 
 bob config check >"$T/check" 2>&1
 check "the config with pkgpaths and no jobs checks" [ $? = 0 ]

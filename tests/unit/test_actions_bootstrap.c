@@ -327,10 +327,10 @@ struct feeder {
     size_t len, split; /* bytes[0..split) first, the rest after the flag is set */
     const char *watch; /* before the rest: wait until this file has watch_size bytes */
     off_t watch_size;
-    atomic_bool *flag;   /* set before the rest is written (may be NULL) */
-    volatile bool *go;   /* do not open the FIFO before *go (may be NULL) */
-    volatile bool stop;  /* give up opening */
-    bool watched;        /* the watched size was seen before the deadline */
+    atomic_bool *flag;  /* set before the rest is written (may be NULL) */
+    volatile bool *go;  /* do not open the FIFO before *go (may be NULL) */
+    volatile bool stop; /* give up opening */
+    bool watched;       /* the watched size was seen before the deadline */
     pthread_t th;
 };
 

@@ -1287,7 +1287,8 @@ static void test_hard_stop(void **state)
     text = read_text(errpath);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
         fail_msg("status %#x, stderr: %s", status, text);
-    snprintf(want, sizeof(want), "Error: %s: configuration took too long to load (stuck in one call", cfgpath);
+    snprintf(want, sizeof(want),
+             "Error: %s: configuration took too long to load (stuck in one call", cfgpath);
     if (strncmp(text, want, strlen(want)) != 0)
         fail_msg("stderr: %s", text);
     free(text);

@@ -306,7 +306,8 @@ static void test_proc_enter_chroot(void **state)
     o.root = dir;
     run_proc(argv, &o, &r);
     assert_int_equal(r.code, 127);
-    assert_non_null(strstr(r.err.p, "bob: sandbox entry: cannot execute /sh: No such file or directory"));
+    assert_non_null(
+        strstr(r.err.p, "bob: sandbox entry: cannot execute /sh: No such file or directory"));
     /* The same fact as a code, for callers to branch on. */
     assert_int_equal(r.enter, LAUNCH_FAIL_NOTFOUND);
     assert_int_equal(r.enter_err.code, ENOENT);

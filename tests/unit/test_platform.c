@@ -1027,7 +1027,8 @@ static void test_pty_open(void **state)
     assert_non_null(strstr(e.msg, "not a devpts mount"));
     assert_int_equal(unlink(R("dev/pts/ptmx")), 0);
 
-    assert_int_equal(mount("devpts", R("dev/pts"), "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"), 0);
+    assert_int_equal(
+        mount("devpts", R("dev/pts"), "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"), 0);
     assert_int_equal(plat_pty_open(g_root, &m, &sl, &e), 0);
     assert_true(isatty(sl));
     assert_int_equal(write(sl, "hi", 2), 2);

@@ -223,6 +223,47 @@ static void test_critical_path_first(void **state)
     check_order("wide w1:wide w2:wide w3:wide deep d1:deep d2:d1", 1, "deep wide d1 w1 w2 w3 d2");
 }
 
+/*
+ * Weights (recorded durations): the heaviest remaining path goes first,
+ * whatever the chain lengths; settling a pending job (sched_done before it
+ * runs) releases or skips its dependents.
+ */
+static void test_weighted_and_settled(void **state)
+{
+    struct config cfg;
+    struct sched *s;
+    (void)state;
+    /* long1 -> long2 is the longer chain, but slow alone weighs more. */
+    cfg_make(&cfg, "long1 long2:long1 slow");
+    double w[] = {1, 1, 10};
+    s = sched_new_weighted(&cfg, (size_t[]){0, 1, 2}, 3, w);
+    assert_int_equal(sched_next(s), 2);
+    assert_int_equal(sched_next(s), 0);
+    sched_free(s);
+    /* Without weights: the chain length, as sched_new. */
+    s = sched_new_weighted(&cfg, (size_t[]){0, 1, 2}, 3, NULL);
+    assert_int_equal(sched_next(s), 0);
+    sched_free(s);
+    /* long1 settled as succeeded before the start: long2 is ready at once. */
+    s = sched_new(&cfg, (size_t[]){0, 1, 2}, 3);
+    sched_done(s, 0, true, NULL, NULL);
+    assert_int_equal(sched_state(s, 0), JOB_SUCCEEDED);
+    assert_int_equal(sched_next(s), 1);
+    assert_int_equal(sched_next(s), 2);
+    assert_int_equal(sched_next(s), -1);
+    sched_free(s);
+    /* long1 settled as failed: long2 is skipped, never handed out. */
+    s = sched_new(&cfg, (size_t[]){0, 1, 2}, 3);
+    sched_done(s, 0, false, NULL, NULL);
+    assert_int_equal(sched_state(s, 1), JOB_SKIPPED);
+    assert_int_equal(sched_next(s), 2);
+    assert_int_equal(sched_next(s), -1);
+    sched_done(s, 2, true, NULL, NULL);
+    assert_true(sched_finished(s));
+    sched_free(s);
+    cfg_drop(&cfg);
+}
+
 /* Equal priorities: config order, at every step, not only at the start. */
 static void test_ties_config_order(void **state)
 {
@@ -630,6 +671,7 @@ int main(void)
         harness_test(test_priority_values),
         harness_test(test_critical_path_first),
         harness_test(test_ties_config_order),
+        harness_test(test_weighted_and_settled),
         harness_test(test_skip_transitive),
         harness_test(test_skip_reports_failed_job),
         harness_test(test_skip_while_sibling_runs),
