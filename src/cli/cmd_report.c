@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/statecmd.h"
+#include "util/file.h"
 
 #define REPORT_LOG_TAIL 60 /* lines of a failed stage's log shown */
 
@@ -27,7 +28,7 @@ static const char report_help[] =
     "stage; new failures and fixes since the previous build. report.html is one\n"
     "self-contained file to open in a browser, mail or print.\n"
     "\n"
-    "  -o, --output DIR  where to write the two files\n";
+    "  -o, --output DIR  where to write the two files (made when missing)\n";
 
 /* What the report is made of: the queries' rows. */
 struct report {
@@ -436,6 +437,10 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     }
     if (!r.prev)
         state_rows_free(&r.diff);
+    if (file_mkdir_p(dir, 0755, 0, &e) < 0) { /* -o DIR may name a new directory */
+        cli_error("%s", e.msg);
+        goto out;
+    }
     rc = report_file(dir, "report.html", &r, true);
     if (rc == EXIT_OK)
         rc = report_file(dir, "report.txt", &r, false);

@@ -136,6 +136,7 @@ write_cfg "$(J a) $(J b '"a"' "echo '<b>&'; exit 3") $(J c '"b"') $(J d '"c"')"
 bob build >/dev/null 2>&1
 mkdir -p "$T/rep"
 check "report -o DIR writes both files" bash -c "'$BOB' -c '$CFG' report -o '$T/rep' >/dev/null && [ -s '$T/rep/report.html' ] && [ -s '$T/rep/report.txt' ]"
+check "report -o makes a missing DIR" bash -c "'$BOB' -c '$CFG' report -o '$T/new/rep' >/dev/null && [ -s '$T/new/rep/report.html' ]"
 check "report.html parses, links resolve, no external asset" python3 - "$T/rep/report.html" <<'PY'
 import sys
 from html.parser import HTMLParser
