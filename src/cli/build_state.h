@@ -13,10 +13,10 @@
 
 /* How bob build (or bob rebuild) treats the recorded state. */
 struct bstate_opts {
-    bool all;                 /* --all: a new build, every job runs */
-    bool rebuild;             /* bob rebuild: the current build again, retrying failures */
-    bool fresh; /* pkgsrc: a new build takes no job as up to date (the pkgsrc plan did that) */
-    bool retry_all;           /* rebuild -a: every failure */
+    bool all;       /* --all: a new build, every job runs */
+    bool rebuild;   /* bob rebuild: the current build again, retrying failures */
+    bool fresh;     /* pkgsrc: a new build takes no job as up to date (the pkgsrc plan did that) */
+    bool retry_all; /* rebuild -a: every failure */
     const bool *retry;        /* rebuild JOB...: per cfg job, or NULL (filled by cmd_build_run) */
     char *const *retry_names; /* rebuild JOB... */
     size_t nretry;

@@ -619,8 +619,8 @@ static int build_begin(struct bcmd *bc)
     struct err e;
 
     /* pkgsrc: the names were pkgpaths, the plan's jobs are all to be built. */
-    if (sched_select(&bc->c.cfg, bc->pkgsrc ? NULL : bc->names, bc->pkgsrc ? 0 : bc->nnames,
-                     &jobs, &njobs, &e) < 0) {
+    if (sched_select(&bc->c.cfg, bc->pkgsrc ? NULL : bc->names, bc->pkgsrc ? 0 : bc->nnames, &jobs,
+                     &njobs, &e) < 0) {
         cli_error("%s", e.msg);
         return bc->rc = EXIT_ERROR;
     }
@@ -688,8 +688,7 @@ static int build_begin(struct bcmd *bc)
 }
 
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
-                     char *const *names, size_t nnames, const struct bstate_opts *so,
-                     bool dry_run);
+                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run);
 
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
@@ -755,8 +754,7 @@ int cmd_build_run(struct cli *cli, const char *what, bool json, const char *even
 
 /* cmd_build_run, or with dry_run the pkgsrc dry run (a scan, then the plan printed). */
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
-                     char *const *names, size_t nnames, const struct bstate_opts *so,
-                     bool dry_run)
+                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run)
 {
     struct bcmd bc;
     struct err e;

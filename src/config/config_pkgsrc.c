@@ -151,7 +151,8 @@ int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t
         /* options.limits and options.network, as for a job without its own. */
         j->limits = cfg->limits;
         j->limits.time_text = cfg->limits.time_text ? xstrdup(cfg->limits.time_text) : NULL;
-        j->limits.silence_text = cfg->limits.silence_text ? xstrdup(cfg->limits.silence_text) : NULL;
+        j->limits.silence_text =
+            cfg->limits.silence_text ? xstrdup(cfg->limits.silence_text) : NULL;
         j->limits.memory_text = cfg->limits.memory_text ? xstrdup(cfg->limits.memory_text) : NULL;
         j->network = cfg->network;
         j->dep_idx = xcalloc(pkgs[i].njob_deps ? pkgs[i].njob_deps : 1, sizeof(size_t));

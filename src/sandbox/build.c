@@ -466,8 +466,7 @@ static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, 
         job_fail(sl, "post-build", note_log(sl, "post-build", e->msg), e->msg);
         sl->retired = true;
         log_warn("sandbox %u: no further job runs in it: %s", sl->id, e->msg);
-    }
-    else
+    } else
         log_warn("sandbox %u: %s", sl->id, e->msg);
 }
 

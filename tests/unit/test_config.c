@@ -1879,8 +1879,8 @@ static void test_job_limits(void **state)
             &cfg);
     assert_int_equal(cfg.njobs, 0);
     {
-        const struct config_pkg pkg = {"devel/a", "devel/a", "a-1", NULL, 0, NULL, 0,
-                                       NULL,      0,         false, NULL};
+        const struct config_pkg pkg = {"devel/a", "devel/a", "a-1", NULL,  0,   NULL,
+                                       0,         NULL,      0,     false, NULL};
         struct err e;
         assert_int_equal(config_pkgsrc_jobs(&cfg, &pkg, 1, &e), 0);
     }
