@@ -228,6 +228,7 @@ static char *slot_stage_log(const struct slot *sl, const char *name)
     return xasprintf("%s/%s.log", sl->logdir, name);
 }
 
+/* Output of the stage: to its log, and it counts as a sign of life (the silence limit). */
 static void slot_on_stage_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
 {
     struct slot *sl = data;
@@ -657,6 +658,7 @@ static void build_dispatch(struct build *b)
     }
 }
 
+/* Whether no slot has a job (the run is over once dispatch gave none a new one). */
 static bool build_slots_idle(const struct build *b)
 {
     for (size_t i = 0; i < b->nslots; i++)
