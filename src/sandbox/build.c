@@ -22,13 +22,39 @@
 
 #define STAGE_DRAIN_MS 2000
 
-/* A slot is idle when it has no pipeline; its job runs as the pipeline's work. */
+/*
+ * The states of a slot (slot_transition). A job runs as the work of a
+ * pipeline (pre-build, work, kill, post-build: sandbox/pipeline.h); the
+ * slot's own states divide that work into the job's stages.
+ */
+enum slot_state {
+    SLOT_IDLE,  /* no job: dispatch may give it one */
+    SLOT_PRE,   /* a job: its pipeline starts and runs the pre-build */
+    SLOT_STAGE, /* a stage of the job runs (sl->proc) */
+    SLOT_NEXT,  /* a stage succeeded: the next one starts once the kill of its leftovers ended */
+    SLOT_END,   /* the work is over: the pipeline kills what is left, runs the post-build */
+};
+
+/* What happened to a slot: the callbacks only translate what they hear into one of these. */
+enum slot_event {
+    SL_EV_JOB,          /* dispatch gave it a job (sl->job) */
+    SL_EV_WORK,         /* the pipeline runs (the next part of) the work */
+    SL_EV_STAGE_OK,     /* the stage exited 0 and its log is complete */
+    SL_EV_STAGE_FAILED, /* the stage could not start, failed, or its log could not be written */
+    SL_EV_LINGER,       /* the stage's shell exited; a process it started holds the output */
+    SL_EV_LIMIT,        /* a limit of the job was reached (its failure is recorded already) */
+    SL_EV_SHUTDOWN,     /* the build shuts down: kill everything */
+    SL_EV_DONE,         /* the pipeline is over, post-build included */
+};
+
+/* One sandbox of the build and the job it runs. */
 struct slot {
     struct build *b;
     size_t index;
     unsigned id;
     char *root;
-    struct pipeline *pl;
+    enum slot_state state;
+    struct pipeline *pl; /* from SLOT_PRE to SLOT_IDLE */
     long job;
     size_t stage;
     struct proc *proc;
@@ -44,11 +70,31 @@ struct slot {
     struct limits *lim;
 };
 
+/* The phases of a build (build_transition). */
 enum build_phase {
-    B_CREATE,
-    B_RUN,
-    B_DESTROY,
-    B_DONE,
+    B_START,   /* build_start returned: the run begins on the next loop pass */
+    B_CREATE,  /* the sandboxes are being created */
+    B_RUN,     /* jobs run in the slots */
+    B_DESTROY, /* the sandboxes are being destroyed */
+    B_DONE,    /* over: the observer's finished callback ran */
+};
+
+/* How far the operator stopped the build; it only ever rises. */
+enum build_stop {
+    B_GO,       /* dispatch as jobs get ready */
+    B_STOPPING, /* first Ctrl+C: no new job, the running ones finish */
+    B_SHUTDOWN, /* second Ctrl+C or SIGTERM: every process is killed */
+};
+
+/* What happened to the build: the callbacks only translate what they hear into one of these. */
+enum build_event {
+    B_EV_START,         /* the deferred start */
+    B_EV_CREATED,       /* every sandbox was created */
+    B_EV_CREATE_FAILED, /* the creation failed or was cancelled (and rolled back) */
+    B_EV_SLOT_FREE,     /* a slot became free (a job ended; every slot, as the run begins) */
+    B_EV_DESTROYED,     /* the destroy is over (b->error says whether it failed) */
+    B_EV_STOP,          /* first Ctrl+C */
+    B_EV_SHUTDOWN,      /* second Ctrl+C or SIGTERM */
 };
 
 struct build {
@@ -61,7 +107,7 @@ struct build {
     size_t nslots;
     struct build_result *results; /* indexed by cfg job index */
     enum build_phase phase;
-    bool stopping, shutdown;
+    enum build_stop stop;
     char *error;
     double started, ended;
     struct ref ref; /* util/ref.h: the owner, and the deferred start */
@@ -69,18 +115,17 @@ struct build {
     struct cgroup_base *cg_base;
 };
 
-static void dispatch(struct build *b);
-static void build_begin_run(struct build *b);
+static void build_event(struct build *b, enum build_event ev);
+static void slot_event(struct slot *sl, enum slot_event ev);
 static void build_release(struct ref *r);
-static void slot_limits_stop(struct slot *sl);
 
-static const char *job_name(const struct build *b, long j)
+static const char *build_job_name(const struct build *b, long j)
 {
     return b->cfg->jobs[j].name;
 }
 
 /* Removes <logdir>/<name> (a host path made of a validated job name). */
-static void remove_logdir(const struct build *b, const char *name)
+static void build_remove_logdir(const struct build *b, const char *name)
 {
     struct err e;
     char *guest = xasprintf("/%s", name);
@@ -90,7 +135,7 @@ static void remove_logdir(const struct build *b, const char *name)
 }
 
 /* Writes a one-line note into a log of the job's (for failures outside stages). */
-static char *note_log(struct slot *sl, const char *file, const char *msg)
+static char *slot_note_log(struct slot *sl, const char *file, const char *msg)
 {
     char *path = xasprintf("%s/%s.log", sl->logdir, file);
     FILE *f = fopen(path, "a");
@@ -101,59 +146,55 @@ static char *note_log(struct slot *sl, const char *file, const char *msg)
     return path;
 }
 
-static void on_destroyed(struct sbx_batch *batch, void *data)
+/* The ids of the slots' sandboxes, malloc'd, for the observer and the destroy. */
+static unsigned *build_ids(const struct build *b)
+{
+    unsigned *ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
+    for (size_t i = 0; i < b->nslots; i++)
+        ids[i] = b->slots[i].id;
+    return ids;
+}
+
+/* The errors of a batch's sandboxes, joined with "; " (malloc'd), or NULL if none has one. */
+static char *build_batch_errors(struct sbx_batch *batch)
+{
+    struct buf msg = {0};
+    for (size_t i = 0; i < sandbox_batch_size(batch); i++)
+        if (sandbox_batch_error(batch, i))
+            buf_printf(&msg, "%s%s", msg.len ? "; " : "", sandbox_batch_error(batch, i));
+    return msg.p;
+}
+
+/* The destroy is over: its error, if any, is the run's. */
+static void build_on_destroyed(struct sbx_batch *batch, void *data)
 {
     struct build *b = data;
     if (sandbox_batch_status(batch) < 0) {
-        struct buf msg = {0};
-        for (size_t i = 0; i < sandbox_batch_size(batch); i++)
-            if (sandbox_batch_error(batch, i))
-                buf_printf(&msg, "%s%s", msg.len ? "; " : "", sandbox_batch_error(batch, i));
+        char *msg = build_batch_errors(batch);
         free(b->error);
-        b->error = msg.p ? msg.p : xstrdup("cannot destroy the sandboxes");
+        b->error = msg ? msg : xstrdup("cannot destroy the sandboxes");
     }
-    if (b->obs.sandboxes) {
-        unsigned *ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
-        for (size_t i = 0; i < b->nslots; i++)
-            ids[i] = b->slots[i].id;
-        b->obs.sandboxes(b->obs.data, ids, b->nslots, false);
-        free(ids);
-    }
-    b->phase = B_DONE;
-    b->ended = now_ms();
-    b->obs.finished(b->obs.data);
+    build_event(b, B_EV_DESTROYED);
 }
 
-/* Everything ran (or was stopped): destroy the sandboxes. */
-static void finish_run(struct build *b)
+/* The creation is over; an error is the run's, unless the operator cancelled it. */
+static void build_on_created(struct sbx_batch *batch, void *data)
 {
-    unsigned *ids;
-    if (b->phase != B_RUN)
+    struct build *b = data;
+    if (sandbox_batch_status(batch) < 0) {
+        char *msg = build_batch_errors(batch);
+        if (!sandbox_batch_cancelled(batch))
+            b->error = msg ? msg : xstrdup("cannot create the sandboxes");
+        else
+            free(msg);
+        build_event(b, B_EV_CREATE_FAILED);
         return;
-    for (size_t i = 0; i < b->nslots; i++)
-        if (b->slots[i].pl)
-            return;
-    /* Every sandbox left was retired (a failed post-build): what is still pending is skipped. */
-    if (!b->stopping && !b->shutdown && !sched_finished(b->sched) && sched_abandon(b->sched) > 0)
-        for (size_t j = 0; j < b->cfg->njobs; j++)
-            if (sched_state(b->sched, j) == JOB_SKIPPED && b->results[j].state == JOB_PENDING) {
-                b->results[j].state = JOB_SKIPPED;
-                b->results[j].reason = xstrdup("no usable sandbox left: a post-build failed");
-                if (b->obs.job_skipped)
-                    b->obs.job_skipped(b->obs.data, &b->results[j]);
-            }
-    b->phase = B_DESTROY;
-    if (b->obs.note)
-        b->obs.note(b->obs.data, "cleanup", "destroying the sandboxes");
-    ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
-    for (size_t i = 0; i < b->nslots; i++)
-        ids[i] = b->slots[i].id;
-    sandbox_batch_free(b->batch);
-    b->batch = sandbox_destroy(b->ctx, ids, b->nslots, false, on_destroyed, b);
-    free(ids);
+    }
+    build_event(b, B_EV_CREATED);
 }
 
-static void on_skip(size_t job, size_t failed, void *data)
+/* A dependent of a job that failed: the observer hears of it at once. */
+static void build_on_skip(size_t job, size_t failed, void *data)
 {
     struct build *b = data;
     struct build_result *r = &b->results[job];
@@ -164,46 +205,15 @@ static void on_skip(size_t job, size_t failed, void *data)
         b->obs.job_skipped(b->obs.data, r);
 }
 
-/* The job on sl is over (its post-build included). */
-static void job_end(struct slot *sl)
-{
-    struct build *b = sl->b;
-    struct build_result *r = sl->res;
-    bool ok = !r->stage && !r->interrupted;
-    r->ms = now_ms() - sl->started;
-    if (ok && !b->cfg->keep_logs)
-        remove_logdir(b, job_name(b, sl->job));
-    if (r->interrupted)
-        r->state = JOB_PENDING;
-    else
-        r->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
-    slot_limits_stop(sl);
-    cgroup_job_free(sl->cg); /* still busy: cgroup_base_close removes it */
-    sl->cg = NULL;
-    if (b->obs.job_finished)
-        b->obs.job_finished(b->obs.data, sl->index, r);
-    /* The skips it causes are reported after the failure itself. */
-    if (!r->interrupted)
-        sched_done(b->sched, (size_t)sl->job, ok, on_skip, b);
-    pipeline_free(sl->pl);
-    sl->pl = NULL;
-    sl->job = -1;
-    sl->res = NULL;
-    free(sl->logdir);
-    sl->logdir = NULL;
-    dispatch(b);
-    finish_run(b);
-}
-
-/* Marks the job failed in `stage` with a reason, keeping `log`. */
-static void job_fail(struct slot *sl, const char *stage, char *log, const char *reason)
+/* Marks the job failed in `stage` with a reason, keeping `log`; a shutdown makes it interrupted. */
+static void slot_fail(struct slot *sl, const char *stage, char *log, const char *reason)
 {
     struct build_result *r = sl->res;
     if (r->stage || r->interrupted) {
         free(log);
         return;
     }
-    if (sl->b->shutdown) {
+    if (sl->b->stop == B_SHUTDOWN) {
         r->interrupted = true;
         free(log);
         return;
@@ -213,7 +223,14 @@ static void job_fail(struct slot *sl, const char *stage, char *log, const char *
     r->reason = xstrdup(reason);
 }
 
-static void on_stage_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
+/* The log of stage `name` of the slot's job (malloc'd): a failure keeps it. */
+static char *slot_stage_log(const struct slot *sl, const char *name)
+{
+    return xasprintf("%s/%s.log", sl->logdir, name);
+}
+
+/* Output of the stage: to its log, and it counts as a sign of life (the silence limit). */
+static void slot_on_stage_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
 {
     struct slot *sl = data;
     limits_output(sl->lim);
@@ -222,20 +239,20 @@ static void on_stage_data(struct proc *p, int stream, const char *buf, size_t n,
         sl->b->obs.job_output(sl->b->obs.data, sl->index);
 }
 
-static void on_stage_linger(struct proc *p, void *data)
+/* The stage's shell has exited; a process it started holds the output. */
+static void slot_on_stage_linger(struct proc *p, void *data)
 {
-    struct slot *sl = data;
-    /* The stage's shell has exited; a process it started holds the output. */
-    pipeline_kill(sl->pl, proc_pid(p));
+    slot_event(data, SL_EV_LINGER);
 }
 
-static void on_stage_exit(struct proc *p, void *data)
+/* The stage ended: its outcome is recorded (log, failure), then it is an event. */
+static void slot_on_stage_exit(struct proc *p, void *data)
 {
     struct slot *sl = data;
     const struct stage *st = &sl->b->cfg->jobs[sl->job].stages[sl->stage];
     char status[96];
     struct err e;
-    int ok = proc_exit_code(p) == 0;
+    bool ok = proc_exit_code(p) == 0;
     proc_describe_status(p, status, sizeof(status));
     proc_free(p);
     sl->proc = NULL;
@@ -243,36 +260,27 @@ static void on_stage_exit(struct proc *p, void *data)
     limits_check(sl->lim);
     if (!ok)
         capture_note(&sl->cap, "=> %s", status);
-    if (capture_close(&sl->cap, &e) < 0) {
-        sl->cap_open = false;
-        job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), e.msg);
-        pipeline_work_done(sl->pl, 0);
-        return;
-    }
     sl->cap_open = false;
-    if (!ok) {
-        char *reason = xstrdup(status);
-        job_fail(sl, st->name, xasprintf("%s/%s.log", sl->logdir, st->name), reason);
-        free(reason);
-        pipeline_work_done(sl->pl, 0);
-        return;
+    if (capture_close(&sl->cap, &e) < 0) {
+        slot_fail(sl, st->name, slot_stage_log(sl, st->name), e.msg);
+        ok = false;
+    } else if (!ok) {
+        slot_fail(sl, st->name, slot_stage_log(sl, st->name), status);
     }
-    sl->stage++;
-    /* The next stage, once a kill of this one's leftovers has ended. */
-    pipeline_work_next(sl->pl);
+    slot_event(sl, ok ? SL_EV_STAGE_OK : SL_EV_STAGE_FAILED);
 }
 
-/* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log. */
-static void start_stage(struct slot *sl)
+/* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log; -1: it failed. */
+static int slot_start_stage(struct slot *sl)
 {
     struct build *b = sl->b;
     const struct job *j = &b->cfg->jobs[sl->job];
     const struct stage *st = &j->stages[sl->stage];
     const char *argv[] = {"/bin/sh", "-ceu", st->run, NULL};
     struct proc_opts o = {0};
-    struct proc_cbs cbs = {on_stage_data, on_stage_exit, on_stage_linger, sl};
+    struct proc_cbs cbs = {slot_on_stage_data, slot_on_stage_exit, slot_on_stage_linger, sl};
     struct strv extra = {0}, env = {0};
-    char *log = xasprintf("%s/%s.log", sl->logdir, st->name);
+    char *log = slot_stage_log(sl, st->name);
     char *header = xasprintf("=> %s", st->run);
     struct err e;
     bool as_user =
@@ -282,9 +290,8 @@ static void start_stage(struct slot *sl)
     fault_step("build.stage");
     if (capture_open(&sl->cap, log, header, &e) < 0) {
         free(header);
-        job_fail(sl, st->name, log, e.msg);
-        pipeline_work_done(sl->pl, 0);
-        return;
+        slot_fail(sl, st->name, log, e.msg);
+        return -1;
     }
     free(header);
     sl->cap_open = true;
@@ -310,18 +317,19 @@ static void start_stage(struct slot *sl)
     strv_free(&extra);
     strv_free(&env);
     if (!sl->proc) {
+        struct err ce;
         capture_note(&sl->cap, "=> %s", e.msg);
-        capture_close(&sl->cap, &e);
+        capture_close(&sl->cap, &ce); /* the spawn's error is the one to report */
         sl->cap_open = false;
-        job_fail(sl, st->name, log, e.msg);
-        pipeline_work_done(sl->pl, 0);
-        return;
+        slot_fail(sl, st->name, log, e.msg);
+        return -1;
     }
     free(log);
     if (limits_arm(sl->lim, &e) < 0)
         log_warn("sandbox %u: %s", sl->id, e.msg);
     if (b->obs.stage_started)
         b->obs.stage_started(b->obs.data, sl->index, j, st->name, &sl->cap);
+    return 0;
 }
 
 /* ---- limits (sandbox/limits.h) ---- */
@@ -332,13 +340,19 @@ static void slot_on_limit(struct limits *l, enum limits_kind kind, const char *r
     struct slot *sl = data;
     const struct job *j = &sl->b->cfg->jobs[sl->job];
     const char *stage = j->stages[sl->stage < j->nstages ? sl->stage : j->nstages - 1].name;
-    struct err e;
     if (sl->cap_open) {
         capture_note(&sl->cap, "=> %s", reason);
-        job_fail(sl, stage, xasprintf("%s/%s.log", sl->logdir, stage), reason);
+        slot_fail(sl, stage, slot_stage_log(sl, stage), reason);
     } else {
-        job_fail(sl, stage, note_log(sl, stage, reason), reason);
+        slot_fail(sl, stage, slot_note_log(sl, stage, reason), reason);
     }
+    slot_event(sl, SL_EV_LIMIT);
+}
+
+/* Kills every process of the job at once: its cgroup, or without one the running stage. */
+static void slot_kill_job(struct slot *sl)
+{
+    struct err e;
     if (sl->cg && cgroup_job_kill(sl->cg, &e) == 0)
         return;
     if (sl->cg)
@@ -378,7 +392,7 @@ static int slot_limits_start(struct slot *sl)
     }
     if (limits_start(b->ctx->loop, &j->limits, sl->cg, sl->cg ? can : 0, slot_on_limit, sl,
                      &sl->lim, &e) < 0) {
-        job_fail(sl, j->stages[0].name, note_log(sl, j->stages[0].name, e.msg), e.msg);
+        slot_fail(sl, j->stages[0].name, slot_note_log(sl, j->stages[0].name, e.msg), e.msg);
         return -1;
     }
     return 0;
@@ -418,25 +432,90 @@ static void build_limits_warn(struct build *b, const size_t *jobs, size_t n, con
              why);
 }
 
+/* ---- the slot's state machine ---- */
+
+/* The job has nothing more to run: the build shuts down, it failed, or no stage is left. */
+static bool slot_job_over(const struct slot *sl)
+{
+    return sl->b->stop == B_SHUTDOWN || sl->res->interrupted || sl->res->stage ||
+           sl->stage >= sl->b->cfg->jobs[sl->job].nstages;
+}
+
+/*
+ * The transitions (state, event) -> state, as s6-supervise's
+ * actions[state][event]; every pair not listed keeps the state:
+ *
+ *   IDLE   JOB           -> PRE
+ *   PRE    WORK          -> STAGE, or END when the job is over (*)
+ *   NEXT   WORK          -> STAGE, or END when the job is over (*)
+ *   STAGE  STAGE_OK      -> NEXT
+ *   STAGE  STAGE_FAILED  -> END
+ *   PRE    DONE          -> IDLE (no work: the pre-build failed, or the build shut down)
+ *   END    DONE          -> IDLE
+ *
+ * (*) over: the build shuts down, the job has failed already (a limit
+ * reached between stages, limits the host cannot enforce), or no stage is
+ * left. LINGER, LIMIT and SHUTDOWN keep the state: slot_act kills.
+ */
+static enum slot_state slot_transition(const struct slot *sl, enum slot_event ev)
+{
+    switch (sl->state) {
+    case SLOT_IDLE:
+        if (ev == SL_EV_JOB)
+            return SLOT_PRE;
+        break;
+    case SLOT_PRE:
+        if (ev == SL_EV_DONE)
+            return SLOT_IDLE;
+        /* fall through */
+    case SLOT_NEXT:
+        if (ev == SL_EV_WORK)
+            return slot_job_over(sl) ? SLOT_END : SLOT_STAGE;
+        break;
+    case SLOT_STAGE:
+        if (ev == SL_EV_STAGE_OK)
+            return SLOT_NEXT;
+        if (ev == SL_EV_STAGE_FAILED)
+            return SLOT_END;
+        break;
+    case SLOT_END:
+        if (ev == SL_EV_DONE)
+            return SLOT_IDLE;
+        break;
+    }
+    return sl->state;
+}
+
+/* What the events that keep the state do: they kill. */
+static void slot_act(struct slot *sl, enum slot_event ev)
+{
+    switch (ev) {
+    case SL_EV_LINGER:
+        if (sl->proc)
+            pipeline_kill(sl->pl, proc_pid(sl->proc));
+        return;
+    case SL_EV_LIMIT:
+        slot_kill_job(sl);
+        return;
+    case SL_EV_SHUTDOWN:
+        if (sl->state == SLOT_IDLE)
+            return;
+        sl->res->interrupted = true;
+        pipeline_cancel(sl->pl); /* a pre-build stops, no work starts */
+        if (sl->proc)
+            pipeline_kill(sl->pl, proc_pid(sl->proc));
+        return;
+    default:
+        return; /* an event that does not apply (none is expected) */
+    }
+}
+
+/* ---- the slot's pipeline (sandbox/pipeline.h) ---- */
+
 /* The pipeline's work: the job's stages, one after the other. */
 static void slot_work(struct pipeline *p, void *data)
 {
-    struct slot *sl = data;
-    struct build *b = sl->b;
-    if (b->shutdown) {
-        sl->res->interrupted = true;
-        pipeline_work_done(p, 0);
-        return;
-    }
-    /* Limits start with the first stage; a limit reached between stages ends the work. */
-    if ((!sl->lim && slot_limits_start(sl) < 0) || sl->res->stage) {
-        pipeline_work_done(p, 0);
-        return;
-    }
-    if (sl->stage < b->cfg->jobs[sl->job].nstages)
-        start_stage(sl);
-    else
-        pipeline_work_done(p, 0);
+    slot_event(data, SL_EV_WORK);
 }
 
 /* The display hears of the pre- and post-build as stages. */
@@ -444,109 +523,296 @@ static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
 {
     struct slot *sl = data;
     struct build *b = sl->b;
-    if (step == PIPELINE_WORK)
-        sl->stage = 0;
-    if (step == PIPELINE_KILL)
-        slot_limits_stop(sl);
     if ((step == PIPELINE_PRE || step == PIPELINE_POST) && b->obs.stage_started)
         b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job],
                              step == PIPELINE_PRE ? "pre-build" : "post-build", NULL);
 }
 
-/* A failed pre- or post-build fails the job; a failed kill is a warning. */
+/*
+ * A failed pre- or post-build fails the job, and a failed post-build also
+ * retires the sandbox (what it left, a PREFIX say, must not reach another
+ * job); a failed kill is a warning.
+ */
 static void slot_ended(struct pipeline *p, enum pipeline_step step, int status, const struct err *e,
                        void *data)
 {
     struct slot *sl = data;
     if (status == 0)
         return;
-    if (step == PIPELINE_PRE)
-        job_fail(sl, "pre-build", note_log(sl, "pre-build", e->msg), e->msg);
-    else if (step == PIPELINE_POST) {
-        job_fail(sl, "post-build", note_log(sl, "post-build", e->msg), e->msg);
+    if (step == PIPELINE_PRE) {
+        slot_fail(sl, "pre-build", slot_note_log(sl, "pre-build", e->msg), e->msg);
+    } else if (step == PIPELINE_POST) {
+        slot_fail(sl, "post-build", slot_note_log(sl, "post-build", e->msg), e->msg);
         sl->retired = true;
         log_warn("sandbox %u: no further job runs in it: %s", sl->id, e->msg);
-    } else
+    } else {
         log_warn("sandbox %u: %s", sl->id, e->msg);
+    }
 }
 
 /* The job on sl is over, its post-build included. */
 static void slot_done(struct pipeline *p, void *data)
 {
-    job_end(data);
+    slot_event(data, SL_EV_DONE);
 }
 
 static const struct pipeline_ops slot_ops = {slot_step, slot_ended, slot_work, slot_done};
 
-static void start_job(struct slot *sl, long j)
+/* A job is given to the slot: a clean log directory, then its pipeline (started deferred). */
+static void slot_enter_pre(struct slot *sl)
 {
     struct build *b = sl->b;
     struct err e;
     fault_step("build.job");
-    sl->job = j;
-    sl->res = &b->results[j];
+    sl->res = &b->results[sl->job];
+    sl->stage = 0;
     sl->started = now_ms();
-    sl->logdir = xasprintf("%s/%s", b->cfg->logdir, job_name(b, j));
+    sl->logdir = xasprintf("%s/%s", b->cfg->logdir, build_job_name(b, sl->job));
     /* Every attempt starts with a clean log directory. */
-    remove_logdir(b, job_name(b, j));
+    build_remove_logdir(b, build_job_name(b, sl->job));
     if (b->obs.job_started)
-        b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[j]);
+        b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[sl->job]);
     sl->pl = pipeline_new(b->ctx, sl->root, true, &slot_ops, sl);
     if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0) {
-        job_fail(sl, "pre-build", NULL, e.msg);
+        slot_fail(sl, "pre-build", NULL, e.msg);
         pipeline_cancel(sl->pl); /* straight to the kill and the post-build */
     }
     pipeline_start(sl->pl);
 }
 
-static void dispatch(struct build *b)
+/* The job ended, its post-build included: the result, the skips it causes, a free slot. */
+static void slot_enter_idle(struct slot *sl)
 {
-    if (b->phase != B_RUN || b->stopping || b->shutdown)
+    struct build *b = sl->b;
+    struct build_result *r = sl->res;
+    bool ok = !r->stage && !r->interrupted;
+    r->ms = now_ms() - sl->started;
+    if (ok && !b->cfg->keep_logs)
+        build_remove_logdir(b, build_job_name(b, sl->job));
+    if (r->interrupted)
+        r->state = JOB_PENDING;
+    else
+        r->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
+    slot_limits_stop(sl);
+    cgroup_job_free(sl->cg); /* still busy: cgroup_base_close removes it */
+    sl->cg = NULL;
+    if (b->obs.job_finished)
+        b->obs.job_finished(b->obs.data, sl->index, r);
+    /* The skips it causes are reported after the failure itself. */
+    if (!r->interrupted)
+        sched_done(b->sched, (size_t)sl->job, ok, build_on_skip, b);
+    pipeline_free(sl->pl);
+    sl->pl = NULL;
+    sl->job = -1;
+    sl->res = NULL;
+    free(sl->logdir);
+    sl->logdir = NULL;
+    build_event(b, B_EV_SLOT_FREE);
+}
+
+/* Does what entering state `to` means. */
+static void slot_enter(struct slot *sl, enum slot_state to)
+{
+    sl->state = to;
+    switch (to) {
+    case SLOT_IDLE:
+        slot_enter_idle(sl);
+        return;
+    case SLOT_PRE:
+        slot_enter_pre(sl);
+        return;
+    case SLOT_STAGE:
+        /* Limits start with the first stage; limits the host cannot enforce fail the job. */
+        if ((!sl->lim && slot_limits_start(sl) < 0) || slot_start_stage(sl) < 0)
+            slot_event(sl, SL_EV_STAGE_FAILED);
+        return;
+    case SLOT_NEXT:
+        sl->stage++;
+        /* The next stage, once a kill of this one's leftovers has ended. */
+        pipeline_work_next(sl->pl);
+        return;
+    case SLOT_END:
+        slot_limits_stop(sl); /* no limit applies to the kill and the post-build */
+        pipeline_work_done(sl->pl, 0);
+        return;
+    }
+}
+
+/* Feeds an event to the transition function and enters the state it names. */
+static void slot_event(struct slot *sl, enum slot_event ev)
+{
+    enum slot_state to = slot_transition(sl, ev);
+    if (to != sl->state)
+        slot_enter(sl, to);
+    else
+        slot_act(sl, ev);
+}
+
+/* ---- the build's state machine ---- */
+
+static bool build_slots_idle(const struct build *b);
+
+/* Gives the ready jobs to the free slots, in the scheduler's order. */
+static void build_dispatch(struct build *b)
+{
+    if (b->stop != B_GO)
         return;
     for (size_t i = 0; i < b->nslots; i++) {
         struct slot *sl = &b->slots[i];
         long j;
-        if (sl->pl || sl->retired)
+        if (sl->state != SLOT_IDLE || sl->retired)
             continue;
         j = sched_next(b->sched);
         if (j < 0)
             break;
-        start_job(sl, j);
+        sl->job = j;
+        slot_event(sl, SL_EV_JOB);
+    }
+    /* Every sandbox left was retired (a failed post-build): what is pending is skipped. */
+    if (build_slots_idle(b) && !sched_finished(b->sched) && sched_abandon(b->sched) > 0)
+        for (size_t j = 0; j < b->cfg->njobs; j++)
+            if (sched_state(b->sched, j) == JOB_SKIPPED && b->results[j].state == JOB_PENDING) {
+                b->results[j].state = JOB_SKIPPED;
+                b->results[j].reason = xstrdup("no usable sandbox left: a post-build failed");
+                if (b->obs.job_skipped)
+                    b->obs.job_skipped(b->obs.data, &b->results[j]);
+            }
+}
+
+/* Whether no slot has a job (the run is over once dispatch gave none a new one). */
+static bool build_slots_idle(const struct build *b)
+{
+    for (size_t i = 0; i < b->nslots; i++)
+        if (b->slots[i].state != SLOT_IDLE)
+            return false;
+    return true;
+}
+
+/*
+ * The transitions (phase, event) -> phase, as s6-supervise's
+ * actions[state][event]; every pair not listed keeps the phase:
+ *
+ *   START    START          -> CREATE, or DONE with no slot or when shutting down
+ *   CREATE   CREATED        -> RUN
+ *   CREATE   CREATE_FAILED  -> DONE
+ *   RUN      SLOT_FREE      -> DESTROY when no slot has a job, else RUN
+ *   DESTROY  DESTROYED      -> DONE
+ *
+ * Before the transition, build_event acts on the pairs that decide it:
+ * RUN SLOT_FREE gives the ready jobs to the free slots (unless stopping);
+ * STOP and SHUTDOWN, in any phase but DONE, raise b->stop (GO -> STOPPING
+ * -> SHUTDOWN, never down) and SHUTDOWN cancels the creation (CREATE_FAILED
+ * follows) or every running job (each SLOT_FREE follows).
+ */
+static enum build_phase build_transition(const struct build *b, enum build_event ev)
+{
+    switch (b->phase) {
+    case B_START:
+        if (ev == B_EV_START)
+            return b->nslots == 0 || b->stop == B_SHUTDOWN ? B_DONE : B_CREATE;
+        break;
+    case B_CREATE:
+        if (ev == B_EV_CREATED)
+            return B_RUN;
+        if (ev == B_EV_CREATE_FAILED)
+            return B_DONE;
+        break;
+    case B_RUN:
+        if (ev == B_EV_SLOT_FREE && build_slots_idle(b))
+            return B_DESTROY;
+        break;
+    case B_DESTROY:
+        if (ev == B_EV_DESTROYED)
+            return B_DONE;
+        break;
+    case B_DONE:
+        break;
+    }
+    return b->phase;
+}
+
+/* STOP or SHUTDOWN: says so once each, and a shutdown kills what runs. */
+static void build_raise_stop(struct build *b, enum build_stop level)
+{
+    if (b->stop == B_GO) {
+        b->stop = B_STOPPING;
+        if (b->obs.note)
+            b->obs.note(b->obs.data, "stopping", "stopping, ^C again to stop now");
+    }
+    if (level != B_SHUTDOWN || b->stop == B_SHUTDOWN)
+        return;
+    b->stop = B_SHUTDOWN;
+    if (b->obs.note)
+        b->obs.note(b->obs.data, "shutdown",
+                    "shutting down: killing every process in the sandboxes");
+    if (b->phase == B_CREATE && b->batch) {
+        sandbox_batch_cancel(b->batch);
+        return;
+    }
+    for (size_t i = 0; i < b->nslots; i++)
+        slot_event(&b->slots[i], SL_EV_SHUTDOWN);
+}
+
+/* Does what entering phase `to` (from `from`) means. The finished callback is the last thing. */
+static void build_enter(struct build *b, enum build_phase from, enum build_phase to)
+{
+    unsigned *ids;
+    b->phase = to;
+    switch (to) {
+    case B_START:
+        return;
+    case B_CREATE:
+        b->batch = sandbox_create(b->ctx, b->nslots, build_on_created, b);
+        return;
+    case B_RUN:
+        for (size_t i = 0; i < b->nslots; i++) {
+            b->slots[i].id = sandbox_batch_id(b->batch, i);
+            b->slots[i].root = sandbox_path(b->cfg, b->slots[i].id);
+        }
+        if (b->obs.sandboxes) {
+            ids = build_ids(b);
+            b->obs.sandboxes(b->obs.data, ids, b->nslots, true);
+            free(ids);
+        }
+        build_event(b, B_EV_SLOT_FREE); /* every slot is free */
+        return;
+    case B_DESTROY:
+        if (b->obs.note)
+            b->obs.note(b->obs.data, "cleanup", "destroying the sandboxes");
+        ids = build_ids(b);
+        sandbox_batch_free(b->batch);
+        b->batch = sandbox_destroy(b->ctx, ids, b->nslots, false, build_on_destroyed, b);
+        free(ids);
+        return;
+    case B_DONE:
+        if (from != B_DESTROY) {
+            sched_abandon(b->sched); /* no sandbox: nothing ran, nothing will */
+        } else if (b->obs.sandboxes) {
+            ids = build_ids(b);
+            b->obs.sandboxes(b->obs.data, ids, b->nslots, false);
+            free(ids);
+        }
+        b->ended = now_ms();
+        b->obs.finished(b->obs.data); /* may free b: build_event holds it */
+        return;
     }
 }
 
-static void on_created(struct sbx_batch *batch, void *data)
+/* Feeds an event to the transition function and enters the phase it names. */
+static void build_event(struct build *b, enum build_event ev)
 {
-    struct build *b = data;
-    if (sandbox_batch_status(batch) < 0) {
-        struct buf msg = {0};
-        for (size_t i = 0; i < sandbox_batch_size(batch); i++)
-            if (sandbox_batch_error(batch, i))
-                buf_printf(&msg, "%s%s", msg.len ? "; " : "", sandbox_batch_error(batch, i));
-        if (!sandbox_batch_cancelled(batch))
-            b->error = msg.p ? msg.p : xstrdup("cannot create the sandboxes");
-        else
-            buf_free(&msg);
-        sched_abandon(b->sched);
-        b->phase = B_DONE;
-        b->ended = now_ms();
-        b->obs.finished(b->obs.data);
+    enum build_phase to;
+    if (b->phase == B_DONE)
         return;
-    }
-    for (size_t i = 0; i < b->nslots; i++) {
-        b->slots[i].id = sandbox_batch_id(batch, i);
-        b->slots[i].root = sandbox_path(b->cfg, b->slots[i].id);
-    }
-    if (b->obs.sandboxes) {
-        unsigned *ids = xcalloc(b->nslots, sizeof(*ids));
-        for (size_t i = 0; i < b->nslots; i++)
-            ids[i] = b->slots[i].id;
-        b->obs.sandboxes(b->obs.data, ids, b->nslots, true);
-        free(ids);
-    }
-    b->phase = B_RUN;
-    dispatch(b);
-    finish_run(b);
+    ref_hold(&b->ref); /* the observer may call build_free from inside */
+    if (ev == B_EV_STOP || ev == B_EV_SHUTDOWN)
+        build_raise_stop(b, ev == B_EV_SHUTDOWN ? B_SHUTDOWN : B_STOPPING);
+    else if (b->phase == B_RUN && ev == B_EV_SLOT_FREE)
+        build_dispatch(b);
+    to = build_transition(b, ev);
+    if (to != b->phase)
+        build_enter(b, b->phase, to);
+    ref_drop(&b->ref);
 }
 
 /* The deferred start: no observer callback runs inside build_start. */
@@ -554,21 +820,8 @@ static void build_on_start(void *data)
 {
     struct build *b = data;
     if (!b->ref.free_requested)
-        build_begin_run(b);
+        build_event(b, B_EV_START);
     ref_drop(&b->ref);
-}
-
-/* Creates the sandboxes, or ends at once when there is nothing to do. */
-static void build_begin_run(struct build *b)
-{
-    if (b->nslots == 0 || b->shutdown) {
-        sched_abandon(b->sched);
-        b->phase = B_DONE;
-        b->ended = now_ms();
-        b->obs.finished(b->obs.data);
-        return;
-    }
-    b->batch = sandbox_create(b->ctx, b->nslots, on_created, b);
 }
 
 struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
@@ -578,7 +831,7 @@ struct build *build_start(struct sbx_ctx *ctx, const size_t *jobs, size_t n,
 }
 
 /* A dependent of a kept failure: skipped before the start, silently. */
-static void on_settled_skip(size_t job, size_t failed, void *data)
+static void build_on_settled_skip(size_t job, size_t failed, void *data)
 {
     struct build *b = data;
     b->results[job].state = JOB_SKIPPED;
@@ -608,7 +861,7 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
             continue;
         b->results[jobs[i]].state = st;
         b->results[jobs[i]].settled = true;
-        sched_done(b->sched, jobs[i], st == JOB_SUCCEEDED, on_settled_skip, b);
+        sched_done(b->sched, jobs[i], st == JOB_SUCCEEDED, build_on_settled_skip, b);
     }
     if (plan && plan->settled)
         left = sched_count(b->sched, JOB_PENDING);
@@ -638,32 +891,7 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
 
 void build_stop(struct build *b, bool now)
 {
-    if (b->phase == B_DONE)
-        return;
-    if (!b->stopping) {
-        b->stopping = true;
-        if (b->obs.note)
-            b->obs.note(b->obs.data, "stopping", "stopping, ^C again to stop now");
-    }
-    if (!now || b->shutdown)
-        return;
-    b->shutdown = true;
-    if (b->obs.note)
-        b->obs.note(b->obs.data, "shutdown",
-                    "shutting down: killing every process in the sandboxes");
-    if (b->phase == B_CREATE && b->batch) {
-        sandbox_batch_cancel(b->batch);
-        return;
-    }
-    for (size_t i = 0; i < b->nslots; i++) {
-        struct slot *sl = &b->slots[i];
-        if (!sl->pl)
-            continue;
-        sl->res->interrupted = true;
-        pipeline_cancel(sl->pl);
-        if (sl->proc)
-            pipeline_kill(sl->pl, proc_pid(sl->proc));
-    }
+    build_event(b, now ? B_EV_SHUTDOWN : B_EV_STOP);
 }
 
 size_t build_nresults(const struct build *b)
@@ -678,7 +906,7 @@ const struct build_result *build_results(const struct build *b)
 
 bool build_interrupted(const struct build *b)
 {
-    return b->stopping || b->shutdown;
+    return b->stop != B_GO;
 }
 
 const char *build_error(const struct build *b)
@@ -708,10 +936,16 @@ void build_free(struct build *b)
         free(b->results[j].reason);
     }
     for (size_t i = 0; i < b->nslots; i++) {
-        free(b->slots[i].root);
-        free(b->slots[i].logdir);
-        limits_free(b->slots[i].lim);
-        cgroup_job_free(b->slots[i].cg);
+        struct slot *sl = &b->slots[i];
+        /* Freed during a job (to abandon the build): none of its callbacks runs any more. */
+        proc_free(sl->proc);
+        if (sl->cap_open)
+            capture_close(&sl->cap, &e);
+        pipeline_free(sl->pl);
+        free(sl->root);
+        free(sl->logdir);
+        limits_free(sl->lim);
+        cgroup_job_free(sl->cg);
     }
     if (b->cg_base && cgroup_base_close(b->cg_base, 2000, &e) < 0)
         log_warn("%s", e.msg);

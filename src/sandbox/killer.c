@@ -17,7 +17,6 @@ struct killer {
     char *root;
     pid_t pgid;
     unsigned round;
-    bool done;
     killer_cb cb;
     void *data;
     struct err err;
@@ -31,20 +30,22 @@ static void killer_release(struct ref *r)
     free(k);
 }
 
+/* The timer is closed: its hold goes. */
 static void killer_on_close(uv_handle_t *h)
 {
     struct killer *k = h->data;
     ref_drop(&k->ref);
 }
 
-static void finish(struct killer *k, int status)
+/* No more rounds: the outcome goes to the caller, who may free k from inside. */
+static void killer_finish(struct killer *k, int status)
 {
-    k->done = true;
     uv_timer_stop(&k->timer);
     k->cb(k, status, status < 0 ? &k->err : NULL, k->data);
 }
 
-static void on_round(uv_timer_t *t)
+/* One round: scan, SIGKILL what is found, and come back later while anything is left. */
+static void killer_on_round(uv_timer_t *t)
 {
     struct killer *k = t->data;
     pid_t *pids = NULL;
@@ -52,7 +53,7 @@ static void on_round(uv_timer_t *t)
 
     if (plat_find_pids(k->root, &pids, &n, &k->err) < 0) {
         free(pids);
-        finish(k, -1);
+        killer_finish(k, -1);
         return;
     }
     /* The group may hold a process that left the sandbox; its members that
@@ -62,7 +63,7 @@ static void on_round(uv_timer_t *t)
         kill(-k->pgid, SIGKILL);
     if (n == 0) {
         free(pids);
-        finish(k, 0);
+        killer_finish(k, 0);
         return;
     }
     if (k->round == KILLER_ROUNDS) {
@@ -71,14 +72,14 @@ static void on_round(uv_timer_t *t)
         err_set(&k->err, "cannot kill the processes in %s: %s", k->root,
                 holders[0] ? holders : "still running");
         free(pids);
-        finish(k, -1);
+        killer_finish(k, -1);
         return;
     }
     plat_kill_pids(pids, n, SIGKILL);
     free(pids);
-    if (uv_timer_start(&k->timer, on_round, 64u << k->round, 0) < 0) {
+    if (uv_timer_start(&k->timer, killer_on_round, 64u << k->round, 0) < 0) {
         err_set(&k->err, "cannot start the kill rounds' timer");
-        finish(k, -1);
+        killer_finish(k, -1);
         return;
     }
     k->round++;
@@ -98,7 +99,7 @@ struct killer *killer_start(uv_loop_t *loop, const char *root, pid_t pgid, kille
     }
     ref_hold(&k->ref); /* the timer's, dropped in its close callback */
     k->timer.data = k;
-    if (uv_timer_start(&k->timer, on_round, 0, 0) < 0) {
+    if (uv_timer_start(&k->timer, killer_on_round, 0, 0) < 0) {
         killer_free(k);
         return NULL;
     }

@@ -183,15 +183,16 @@ static void pipeline_enter(struct pipeline *p, enum pipeline_step step)
 static void pipeline_event(struct pipeline *p, enum pipeline_event ev)
 {
     enum pipeline_step next = pipeline_transition(p, ev);
+    ref_hold(&p->ref); /* the caller's callbacks may free p (pipeline_free) from inside */
     if (next == PIPELINE_WORK && p->step == PIPELINE_WORK) {
         if (ev == PL_EV_KILLED && p->work_waiting) {
             p->work_waiting = false;
             p->ops->work(p, p->data);
         }
-        return;
-    }
-    if (next != p->step)
+    } else if (next != p->step) {
         pipeline_enter(p, next);
+    }
+    ref_drop(&p->ref);
 }
 
 /* The last hold is gone: nothing of it runs any more. */
@@ -215,9 +216,20 @@ struct pipeline *pipeline_new(struct sbx_ctx *ctx, const char *root, bool prepos
     return p;
 }
 
+/* The deferred start: no callback of the caller's runs inside pipeline_start. */
+static void pipeline_on_start(void *data)
+{
+    struct pipeline *p = data;
+    if (!p->ref.free_requested)
+        pipeline_event(p, PL_EV_START);
+    ref_drop(&p->ref);
+}
+
 void pipeline_start(struct pipeline *p)
 {
-    pipeline_event(p, PL_EV_START);
+    ref_hold(&p->ref); /* the deferred start's, dropped when it has run */
+    if (loop_defer(p->ctx->loop, pipeline_on_start, p) < 0)
+        abort(); /* libuv refuses a fresh timer only on a closing loop: a bug of ours */
 }
 
 void pipeline_set_cgroup(struct pipeline *p, const struct cgroup_job *cg)

@@ -51,7 +51,10 @@ struct pipeline_ops {
  */
 struct pipeline *pipeline_new(struct sbx_ctx *ctx, const char *root, bool prepost,
                               const struct pipeline_ops *ops, void *data);
-/* Starts the first step; the work callback may run inside this call. */
+/*
+ * Starts the first step on the next pass of the loop (loop/defer.h): no
+ * callback runs inside this call. Until then the step stays IDLE.
+ */
 void pipeline_start(struct pipeline *p);
 /*
  * The cgroup the work's commands run in (NULL: none, then a kill ends the

@@ -45,7 +45,7 @@ struct prepost {
     uv_work_t work;
 };
 
-static void pp_next(struct prepost *pp);
+static void prepost_next(struct prepost *pp);
 
 /* The last hold is gone. */
 static void prepost_release(struct ref *r)
@@ -57,13 +57,14 @@ static void prepost_release(struct ref *r)
     free(pp);
 }
 
-/* A step ended: whether the prepost was abandoned meanwhile (the step's hold is dropped after). */
-static bool abandoned(struct prepost *pp)
+/* Whether pp was freed while a step ran: then the step ends quietly (its hold goes after). */
+static bool prepost_abandoned(struct prepost *pp)
 {
     return pp->ref.free_requested;
 }
 
-static void finish(struct prepost *pp, int status)
+/* The outcome goes to the caller, once; the caller may free pp from inside (a hold keeps it). */
+static void prepost_finish(struct prepost *pp, int status)
 {
     pp->finished = true;
     pp->step = PP_DONE;
@@ -71,10 +72,10 @@ static void finish(struct prepost *pp, int status)
 }
 
 /* Ends the pre-build with the error in pp->err. */
-static void pre_fail(struct prepost *pp)
+static void prepost_pre_fail(struct prepost *pp)
 {
     err_prefix(&pp->err, "pre-build failed");
-    finish(pp, -1);
+    prepost_finish(pp, -1);
 }
 
 /* What ended a step. */
@@ -111,38 +112,39 @@ static void prepost_event(struct prepost *pp, enum pp_event ev)
     enum pp_step from = pp->step, to = prepost_transition(from, ev);
     if (to != PP_DONE) {
         pp->step = to;
-        pp_next(pp);
+        prepost_next(pp);
     } else if (from >= PP_UNHOOKS) {
-        finish(pp, pp->status); /* a failed hook undo is reported after the removal */
+        prepost_finish(pp, pp->status); /* a failed hook undo is reported after the removal */
     } else if (ev == PP_EV_FAILED) {
-        pre_fail(pp);
+        prepost_pre_fail(pp);
     } else {
-        finish(pp, 0);
+        prepost_finish(pp, 0);
     }
 }
 
-static void on_unpacked_step(struct unpack *u, int status, const struct err *e, void *data)
+/* The kit is unpacked (or not): an event, unless pp was freed meanwhile. */
+static void prepost_on_unpacked_step(struct unpack *u, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
         memcpy(&pp->err, e, sizeof(pp->err));
     unpack_free(u);
     pp->unpack = NULL;
-    if (abandoned(pp))
+    if (prepost_abandoned(pp))
         return;
     prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
 }
 
-/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
- * it). */
-static void on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
+/* The step ended; then its hold goes (until here the hold kept pp alive, even if freed). */
+static void prepost_on_unpacked(struct unpack *u, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
-    on_unpacked_step(u, status, e, data);
+    prepost_on_unpacked_step(u, status, e, data);
     ref_drop(&pp->ref);
 }
 
-static void on_fetch_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
+/* pkgsrc's answer on stdout, bounded: more than FETCH_OUTPUT_MAX fails the parse. */
+static void prepost_on_fetch_data(struct proc *p, int stream, const char *buf, size_t n, void *data)
 {
     struct prepost *pp = data;
     if (stream == 1 && pp->out.len + n <= FETCH_OUTPUT_MAX)
@@ -150,7 +152,7 @@ static void on_fetch_data(struct proc *p, int stream, const char *buf, size_t n,
 }
 
 /* Parses one line a variable, in the order asked; checks the required ones. */
-static int parse_fetch(struct prepost *pp)
+static int prepost_parse_fetch(struct prepost *pp)
 {
     static const char *required[] = {"PACKAGES", "PKG_DBDIR", "PKG_REFCOUNT_DBDIR", "PKG_TOOLS_BIN",
                                      "PREFIX"};
@@ -178,7 +180,8 @@ out:
     return r;
 }
 
-static void on_fetch_exit_step(struct proc *p, void *data)
+/* pkgsrc answered (or not): parsed into ctx, then an event, unless pp was freed meanwhile. */
+static void prepost_on_fetch_exit_step(struct proc *p, void *data)
 {
     struct prepost *pp = data;
     char status[64];
@@ -186,33 +189,32 @@ static void on_fetch_exit_step(struct proc *p, void *data)
     proc_describe_status(p, status, sizeof(status));
     proc_free(p);
     pp->proc = NULL;
-    if (abandoned(pp))
+    if (prepost_abandoned(pp))
         return;
     if (pp->cancelled)
         err_set(&pp->err, "interrupted");
     else if (code != 0)
         err_set(&pp->err, "cannot query pkgsrc with %s show-vars (%s)", pp->ctx->cfg->make, status);
-    prepost_event(pp,
-                  pp->cancelled || code != 0 || parse_fetch(pp) < 0 ? PP_EV_FAILED : PP_EV_DONE);
+    prepost_event(pp, pp->cancelled || code != 0 || prepost_parse_fetch(pp) < 0 ? PP_EV_FAILED
+                                                                                : PP_EV_DONE);
 }
 
-/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
- * it). */
-static void on_fetch_exit(struct proc *p, void *data)
+/* The step ended; then its hold goes (until here the hold kept pp alive, even if freed). */
+static void prepost_on_fetch_exit(struct proc *p, void *data)
 {
     struct prepost *pp = data;
-    on_fetch_exit_step(p, data);
+    prepost_on_fetch_exit_step(p, data);
     ref_drop(&pp->ref);
 }
 
 /* Asks pkgsrc, inside the sandbox, for PREFIX and the package databases. */
-static void start_fetch(struct prepost *pp)
+static void prepost_start_fetch(struct prepost *pp)
 {
     const struct config *cfg = pp->ctx->cfg;
     struct buf vars = {0};
     struct strv env = {0};
     struct proc_opts o = {0};
-    struct proc_cbs cbs = {on_fetch_data, on_fetch_exit, NULL, pp};
+    struct proc_cbs cbs = {prepost_on_fetch_data, prepost_on_fetch_exit, NULL, pp};
     static const char *base[] = {"PACKAGES",      "PKG_DBDIR", "PKG_REFCOUNT_DBDIR",
                                  "PKG_TOOLS_BIN", "PREFIX",    "VARBASE"};
     const char *argv[8];
@@ -247,20 +249,21 @@ static void start_fetch(struct prepost *pp)
     strv_free(&env);
     buf_free(&vars);
     if (!pp->proc) {
-        pre_fail(pp);
+        prepost_pre_fail(pp);
         return;
     }
     ref_hold(&pp->ref);
 }
 
-static void on_actions_step(struct actrun *r, int status, const struct err *e, void *data)
+/* The hooks ran (or were undone): an event, unless pp was freed meanwhile. */
+static void prepost_on_actions_step(struct actrun *r, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
     if (status < 0)
         memcpy(&pp->err, e, sizeof(pp->err));
     actrun_free(r);
     pp->run = NULL;
-    if (abandoned(pp))
+    if (prepost_abandoned(pp))
         return;
     if (pp->step == PP_UNHOOKS) {
         /* Post-build: the removal runs even when undoing a hook failed. */
@@ -271,16 +274,16 @@ static void on_actions_step(struct actrun *r, int status, const struct err *e, v
     prepost_event(pp, status < 0 ? PP_EV_FAILED : PP_EV_DONE);
 }
 
-/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
- * it). */
-static void on_actions(struct actrun *r, int status, const struct err *e, void *data)
+/* The step ended; then its hold goes (until here the hold kept pp alive, even if freed). */
+static void prepost_on_actions(struct actrun *r, int status, const struct err *e, void *data)
 {
     struct prepost *pp = data;
-    on_actions_step(r, status, e, data);
+    prepost_on_actions_step(r, status, e, data);
     ref_drop(&pp->ref);
 }
 
-static void start_hooks(struct prepost *pp, bool reverse)
+/* Applies the hooks, or with reverse undoes them in reverse order (the post-build). */
+static void prepost_start_hooks(struct prepost *pp, bool reverse)
 {
     struct actrun_opts o = {
         .loop = pp->ctx->loop,
@@ -291,7 +294,7 @@ static void start_hooks(struct prepost *pp, bool reverse)
         .env = &pp->ctx->env,
         .reverse = reverse,
         .count = pp->ctx->cfg->hooks.n,
-        .cb = on_actions,
+        .cb = prepost_on_actions,
         .data = pp,
     };
     ref_hold(&pp->ref);
@@ -300,14 +303,14 @@ static void start_hooks(struct prepost *pp, bool reverse)
         ref_drop(&pp->ref);
         err_set(&pp->err, "cannot start the hooks");
         if (reverse)
-            finish(pp, -1);
+            prepost_finish(pp, -1);
         else
-            pre_fail(pp);
+            prepost_pre_fail(pp);
     }
 }
 
 /* Thread pool: removes PREFIX and the package databases, inside the sandbox only. */
-static void remove_work(uv_work_t *w)
+static void prepost_remove_work(uv_work_t *w)
 {
     struct prepost *pp = w->data;
     const char *dirs[] = {pp->ctx->prefix, pp->ctx->pkg_dbdir, pp->ctx->pkg_refcount_dbdir};
@@ -324,31 +327,32 @@ static void remove_work(uv_work_t *w)
     }
 }
 
-static void remove_after_step(uv_work_t *w, int status)
+/* The removal is over (its failures are only logged): an event, unless pp was freed meanwhile. */
+static void prepost_remove_after_step(uv_work_t *w, int status)
 {
     struct prepost *pp = w->data;
-    if (abandoned(pp))
+    if (prepost_abandoned(pp))
         return;
     prepost_event(pp, PP_EV_DONE);
 }
 
-/* The step's callback, then the drop of its hold (the step may have freed nothing: the hold keeps
- * it). */
-static void remove_after(uv_work_t *w, int status)
+/* The step ended; then its hold goes (until here the hold kept pp alive, even if freed). */
+static void prepost_remove_after(uv_work_t *w, int status)
 {
     struct prepost *pp = w->data;
-    remove_after_step(w, status);
+    prepost_remove_after_step(w, status);
     ref_drop(&pp->ref);
 }
 
-static void pp_next(struct prepost *pp)
+/* Starts pp->step; a step with nothing to do passes to the next at once (its DONE transition). */
+static void prepost_next(struct prepost *pp)
 {
     const struct config *cfg = pp->ctx->cfg;
     if (pp->ref.free_requested)
         return;
     if (pp->cancelled && pp->step <= PP_HOOKS) {
         err_set(&pp->err, "interrupted");
-        pre_fail(pp);
+        prepost_pre_fail(pp);
         return;
     }
     if (pp->step == PP_UNPACK)
@@ -360,11 +364,11 @@ static void pp_next(struct prepost *pp)
         if (cfg->bootstrap) {
             ref_hold(&pp->ref);
             pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root,
-                                      cfg->bootstrap_max_size, on_unpacked, pp);
+                                      cfg->bootstrap_max_size, prepost_on_unpacked, pp);
             if (!pp->unpack) {
                 ref_drop(&pp->ref);
                 err_set(&pp->err, "cannot start unpacking %s", cfg->bootstrap);
-                pre_fail(pp);
+                prepost_pre_fail(pp);
             }
             return;
         }
@@ -372,24 +376,25 @@ static void pp_next(struct prepost *pp)
         /* fall through */
     case PP_FETCH:
         if (cfg->has_pkgsrc && cfg->bootstrap && !pp->ctx->prefix) {
-            start_fetch(pp);
+            prepost_start_fetch(pp);
             return;
         }
         pp->step = prepost_transition(pp->step, PP_EV_DONE); /* nothing to ask: HOOKS */
         /* fall through */
     case PP_HOOKS:
-        start_hooks(pp, false);
+        prepost_start_hooks(pp, false);
         return;
     case PP_UNHOOKS:
-        start_hooks(pp, true);
+        prepost_start_hooks(pp, true);
         return;
     case PP_REMOVE:
         ref_hold(&pp->ref);
         pp->work.data = pp;
-        if (uv_queue_work(pp->ctx->loop, &pp->work, remove_work, remove_after) < 0) {
+        if (uv_queue_work(pp->ctx->loop, &pp->work, prepost_remove_work, prepost_remove_after) <
+            0) {
             ref_drop(&pp->ref);
             err_set(&pp->err, "cannot queue the removal of the pkgsrc directories");
-            finish(pp, -1);
+            prepost_finish(pp, -1);
         }
         return;
     case PP_DONE:
@@ -398,15 +403,16 @@ static void pp_next(struct prepost *pp)
 }
 
 /* The deferred first step: no callback runs inside sandbox_prebuild or _postbuild. */
-static void pp_on_defer(void *data)
+static void prepost_on_defer(void *data)
 {
     struct prepost *pp = data;
-    pp_next(pp);
+    prepost_next(pp);
     ref_drop(&pp->ref);
 }
 
-static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_step step,
-                              prepost_cb cb, void *data)
+/* A pre- or post-build from `step` on; the first step runs on the next loop pass. */
+static struct prepost *prepost_new(struct sbx_ctx *ctx, const char *root, enum pp_step step,
+                                   prepost_cb cb, void *data)
 {
     struct prepost *pp = xcalloc(1, sizeof(*pp));
     pp->ctx = ctx;
@@ -416,19 +422,19 @@ static struct prepost *pp_new(struct sbx_ctx *ctx, const char *root, enum pp_ste
     pp->data = data;
     ref_init(&pp->ref, prepost_release);
     ref_hold(&pp->ref);
-    if (loop_defer(ctx->loop, pp_on_defer, pp) < 0)
+    if (loop_defer(ctx->loop, prepost_on_defer, pp) < 0)
         abort(); /* libuv refuses a timer only for a closing loop: a bug of ours */
     return pp;
 }
 
 struct prepost *sandbox_prebuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data)
 {
-    return pp_new(ctx, root, PP_UNPACK, cb, data);
+    return prepost_new(ctx, root, PP_UNPACK, cb, data);
 }
 
 struct prepost *sandbox_postbuild(struct sbx_ctx *ctx, const char *root, prepost_cb cb, void *data)
 {
-    return pp_new(ctx, root, PP_UNHOOKS, cb, data);
+    return prepost_new(ctx, root, PP_UNHOOKS, cb, data);
 }
 
 void prepost_cancel(struct prepost *pp)

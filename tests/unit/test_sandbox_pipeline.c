@@ -1,4 +1,8 @@
-/* Unit tests of src/sandbox/pipeline: the order of its steps, kills during the work, cancel. */
+/*
+ * Unit tests of src/sandbox/pipeline: the order of its steps, kills during
+ * the work, cancel, the deferred start, and the lifetime rule (freed at any
+ * point, no callback runs after and nothing leaks: ASan, uv_loop_close).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,13 +16,17 @@
 
 #include "sandbox/pipeline.h"
 
+#include "harness.h"
+
 /* What the callbacks saw, as one string of letters (see rec_*). */
 struct rec {
     char seen[64];
     size_t n;
-    int works;     /* how many times the work callback ran */
-    int parts;     /* the work is this many parts: work_next between them */
-    bool kill_mid; /* start a kill in the first part, then ask for the next */
+    int works;         /* how many times the work callback ran */
+    int parts;         /* the work is this many parts: work_next between them */
+    bool kill_mid;     /* start a kill in the first part, then ask for the next */
+    bool free_mid;     /* start a kill in the first part, then free the pipeline (abandon it) */
+    bool free_in_done; /* the done callback frees the pipeline, as bob build's slots do */
     bool done;
     struct pipeline *p;
 };
@@ -56,6 +64,12 @@ static void rec_work(struct pipeline *p, void *data)
         pipeline_work_next(p); /* must wait for the kill */
         return;
     }
+    if (r->free_mid) {
+        pipeline_kill(p, 0);
+        pipeline_free(p); /* the kill's end must not reach us */
+        r->p = NULL;
+        return;
+    }
     if (r->works < r->parts)
         pipeline_work_next(p);
     else
@@ -67,6 +81,10 @@ static void rec_done(struct pipeline *p, void *data)
     struct rec *r = data;
     rec_add(r, '.');
     r->done = true;
+    if (r->free_in_done) {
+        pipeline_free(p);
+        r->p = NULL;
+    }
 }
 
 static const struct pipeline_ops rec_ops = {rec_step, rec_ended, rec_work, rec_done};
@@ -75,37 +93,32 @@ struct fixture {
     uv_loop_t loop;
     struct config cfg;
     struct sbx_ctx ctx;
-    char root[64];
+    const char *root;
 };
 
-static int setup(void **state)
+/* A loop and a context with no bootstrap kit, no hooks, no pkgsrc: pre- and post-build do nothing.
+ */
+static void fx_open(struct fixture *f)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->root, sizeof(f->root), "/tmp/bob-test-pipeline.XXXXXX");
-    if (!mkdtemp(f->root))
-        return -1;
-    uv_loop_init(&f->loop);
-    /* No bootstrap kit, no hooks, no pkgsrc: pre- and post-build have nothing to do. */
+    memset(f, 0, sizeof(*f));
+    f->root = harness_dir();
+    assert_int_equal(uv_loop_init(&f->loop), 0);
     f->ctx.loop = &f->loop;
     f->ctx.cfg = &f->cfg;
     f->ctx.ctx = CTX_BUILD;
-    *state = f;
-    return 0;
 }
 
-static int teardown(void **state)
+/* Runs the loop out; nothing may be left open on it. */
+static void fx_close(struct fixture *f)
 {
-    struct fixture *f = *state;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
-    rmdir(f->root);
-    free(f);
-    return 0;
 }
 
 /* Runs a pipeline to its end and frees it. */
 static void run(struct fixture *f, struct rec *r, bool prepost, bool cancel_first)
 {
+    fx_open(f);
     r->p = pipeline_new(&f->ctx, f->root, prepost, &rec_ops, r);
     if (cancel_first)
         pipeline_cancel(r->p);
@@ -114,13 +127,15 @@ static void run(struct fixture *f, struct rec *r, bool prepost, bool cancel_firs
     assert_true(r->done);
     assert_int_equal(pipeline_step(r->p), PIPELINE_DONE);
     pipeline_free(r->p);
+    fx_close(f);
 }
 
 /* Without pre/post-build: the work, then the kill, then done. */
 static void test_plain(void **state)
 {
     struct rec r = {.parts = 1};
-    run(*state, &r, false, false);
+    struct fixture f;
+    run(&f, &r, false, false);
     assert_string_equal(r.seen, "WwKk.");
 }
 
@@ -128,7 +143,8 @@ static void test_plain(void **state)
 static void test_prepost_order(void **state)
 {
     struct rec r = {.parts = 3};
-    run(*state, &r, true, false);
+    struct fixture f;
+    run(&f, &r, true, false);
     assert_string_equal(r.seen, "PpWwwwKkOo.");
     assert_int_equal(r.works, 3);
 }
@@ -137,7 +153,8 @@ static void test_prepost_order(void **state)
 static void test_work_waits_for_kill(void **state)
 {
     struct rec r = {.parts = 2, .kill_mid = true};
-    run(*state, &r, false, false);
+    struct fixture f;
+    run(&f, &r, false, false);
     assert_string_equal(r.seen, "WwkwKk.");
 }
 
@@ -145,7 +162,8 @@ static void test_work_waits_for_kill(void **state)
 static void test_cancel_first(void **state)
 {
     struct rec r = {.parts = 1};
-    run(*state, &r, true, true);
+    struct fixture f;
+    run(&f, &r, true, true);
     assert_string_equal(r.seen, "KkOo.");
     assert_int_equal(r.works, 0);
 }
@@ -153,25 +171,106 @@ static void test_cancel_first(void **state)
 /* Work events outside the work are ignored (no second kill, no second post-build). */
 static void test_late_calls_ignored(void **state)
 {
-    struct fixture *f = *state;
+    struct fixture f;
     struct rec r = {.parts = 1};
-    run(f, &r, false, false);
-    r.p = pipeline_new(&f->ctx, f->root, false, &rec_ops, &r);
+    run(&f, &r, false, false);
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, false, &rec_ops, &r);
     pipeline_work_done(r.p, 0); /* before the start: nothing */
     pipeline_kill(r.p, 0);
     assert_int_equal(pipeline_step(r.p), PIPELINE_IDLE);
     pipeline_free(r.p);
+    fx_close(&f);
     assert_string_equal(r.seen, "WwKk.");
+}
+
+/* No callback runs inside pipeline_start: the first step comes on the loop's next pass. */
+static void test_start_is_deferred(void **state)
+{
+    struct fixture f;
+    struct rec r = {.parts = 1};
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, false, &rec_ops, &r);
+    pipeline_start(r.p);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.works, 0);
+    assert_int_equal(pipeline_step(r.p), PIPELINE_IDLE);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_string_equal(r.seen, "WwKk.");
+    pipeline_free(r.p);
+    fx_close(&f);
+}
+
+/* A cancel between pipeline_start and the deferred start counts: no pre-build, no work. */
+static void test_cancel_before_first_pass(void **state)
+{
+    struct fixture f;
+    struct rec r = {.parts = 1};
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, true, &rec_ops, &r);
+    pipeline_start(r.p);
+    pipeline_cancel(r.p);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_string_equal(r.seen, "KkOo.");
+    assert_int_equal(r.works, 0);
+    pipeline_free(r.p);
+    fx_close(&f);
+}
+
+/* Freed before the deferred start ran: no callback at all, nothing left on the loop. */
+static void test_free_before_first_pass(void **state)
+{
+    struct fixture f;
+    struct rec r = {.parts = 1};
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, true, &rec_ops, &r);
+    pipeline_start(r.p);
+    pipeline_free(r.p);
+    fx_close(&f);
+    assert_int_equal(r.n, 0);
+    assert_false(r.done);
+}
+
+/* Freed during the work while a kill is pending: the kill's end reaches no one. */
+static void test_free_during_kill(void **state)
+{
+    struct fixture f;
+    struct rec r = {.parts = 1, .free_mid = true};
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, false, &rec_ops, &r);
+    pipeline_start(r.p);
+    fx_close(&f);
+    assert_string_equal(r.seen, "Ww");
+    assert_null(r.p);
+    assert_false(r.done);
+}
+
+/* Freed from inside its own done callback (as the build's slots and sandbox run do). */
+static void test_free_in_done(void **state)
+{
+    struct fixture f;
+    struct rec r = {.parts = 2, .free_in_done = true};
+    fx_open(&f);
+    r.p = pipeline_new(&f.ctx, f.root, true, &rec_ops, &r);
+    pipeline_start(r.p);
+    fx_close(&f);
+    assert_string_equal(r.seen, "PpWwwKkOo.");
+    assert_null(r.p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_plain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prepost_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_work_waits_for_kill, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_calls_ignored, setup, teardown),
+        harness_test(test_plain),
+        harness_test(test_prepost_order),
+        harness_test(test_work_waits_for_kill),
+        harness_test(test_cancel_first),
+        harness_test(test_late_calls_ignored),
+        harness_test(test_start_is_deferred),
+        harness_test(test_cancel_before_first_pass),
+        harness_test(test_free_before_first_pass),
+        harness_test(test_free_during_kill),
+        harness_test(test_free_in_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
