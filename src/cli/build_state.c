@@ -490,6 +490,8 @@ static void bstate_on_finished(void *data)
     const char *outcome = NULL;
     if (build_error(bs->build) || build_interrupted(bs->build))
         outcome = "interrupted";
+    if (build_interrupted(bs->build))
+        state_build_interrupt_pending(bs->st, bs->id);
     state_build_end(bs->st, bs->id, outcome, bstate_now());
     state_detach(bs->st);
     bs->inner.finished(bs->inner.data);

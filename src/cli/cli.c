@@ -60,6 +60,21 @@ void cli_status_end(bool ok, double start_ms)
     fprintf(stderr, "%s%s (%s)\n", isatty(2) ? " " : "", ok ? "done" : "failed", d);
 }
 
+/* s as one shell word: itself when it is plain, else in single quotes (malloc'd). */
+static char *cli_shell_quote(const char *s)
+{
+    struct buf b = {0};
+    if (*s &&
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=,:@") ==
+            strlen(s))
+        return xstrdup(s);
+    buf_adds(&b, "'");
+    for (; *s; s++)
+        buf_adds(&b, *s == '\'' ? "'\\''" : (char[]){*s, 0});
+    buf_adds(&b, "'");
+    return b.p;
+}
+
 int cli_load_config(const struct cli *cli, struct config *cfg)
 {
     char *path = cli->config_path ? xstrdup(cli->config_path) : config_default_path();
@@ -67,9 +82,18 @@ int cli_load_config(const struct cli *cli, struct config *cfg)
     struct stat st;
     int r;
     if (stat(path, &st) != 0 && errno == ENOENT) {
-        cli_error("Configuration file %s does not exist.\nRun 'bob init' to create a default "
-                  "configuration.",
-                  path);
+        if (cli->config_path) {
+            /* bob init would write the default path: the advice names this one. */
+            char *q = cli_shell_quote(path);
+            cli_error("Configuration file %s does not exist.\nRun 'bob -c %s init' to create a "
+                      "default configuration there.",
+                      path, q);
+            free(q);
+        } else {
+            cli_error("Configuration file %s does not exist.\nRun 'bob init' to create a default "
+                      "configuration.",
+                      path);
+        }
         free(path);
         return -1;
     }

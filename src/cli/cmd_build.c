@@ -18,7 +18,7 @@
 
 static const char build_help[] =
     "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [--all]\n"
-    "                           [JOB...]\n"
+    "                           [-j N] [JOB...]\n"
     "\n"
     "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
     "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
@@ -32,6 +32,8 @@ static const char build_help[] =
     "                          one per line, or with --format json one object\n"
     "                          {\"order\": [...], \"skipped\": [{\"job\", \"reason\"}]};\n"
     "                          --events is not written\n"
+    "  -j, --jobs N            build N jobs at once in N sandboxes (1 to 1024): this\n"
+    "                          run's options.build_threads\n"
     "  -a, --all               a new build that runs every job, up to date or not;\n"
     "                          pkgsrc: also the packages whose binary package is\n"
     "                          up to date\n"
@@ -82,6 +84,7 @@ struct bcmd {
     size_t nnames;
     const char *events_path;
     double t0;
+    bool *in_run; /* per cfg job: part of this run */
 };
 
 static int build_begin(struct bcmd *bc);
@@ -199,6 +202,10 @@ static void on_job_skipped(void *data, const struct build_result *r)
     if (event_begin(bc, &j, "job_skipped")) {
         json_string(&j, "job", r->job->name);
         json_string(&j, "reason", r->reason ? r->reason : "");
+        if (r->blocker)
+            json_string(&j, "blocker", r->blocker->name);
+        else
+            json_null(&j, "blocker");
         event_end(bc, &j);
     }
 }
@@ -218,6 +225,17 @@ static void on_note(void *data, const char *event, const char *text)
 }
 
 static int summary(struct bcmd *bc);
+static void event_not_started(struct bcmd *bc);
+
+/* Whether a job of this run started (a build whose sandboxes could not be made ran none). */
+static bool build_ran(const struct bcmd *bc)
+{
+    const struct build_result *r = build_results(bc->build);
+    for (size_t i = 0; i < build_nresults(bc->build); i++)
+        if (!r[i].settled && (r[i].state != JOB_PENDING || r[i].interrupted))
+            return true;
+    return false;
+}
 
 /* The build is over: tear the display down, print the summary, close what is left. */
 static void on_finished(void *data)
@@ -226,11 +244,24 @@ static void on_finished(void *data)
     log_set_hook(NULL, NULL);
     display_free(bc->prog);
     bc->prog = NULL;
-    if (build_error(bc->build)) {
+    if (build_error(bc->build) && !build_ran(bc)) {
+        /* Nothing ran (the sandboxes could not be made): an error, not a summary. */
+        struct json j;
         cli_error("%s", build_error(bc->build));
+        if (event_begin(bc, &j, "run_finished")) {
+            json_int(&j, "build", bc->bs ? (long long)bstate_id(bc->bs) : 0);
+            json_string(&j, "error", build_error(bc->build));
+            json_fixed(&j, "elapsed", build_elapsed_ms(bc->build) / 1000.0, 3);
+            event_end(bc, &j);
+        }
+        bc->rc = EXIT_ERROR;
+    } else if (build_error(bc->build)) {
+        cli_error("%s", build_error(bc->build));
+        event_not_started(bc);
         summary(bc);
         bc->rc = EXIT_ERROR;
     } else {
+        event_not_started(bc);
         bc->rc = summary(bc);
     }
     build_free(bc->build);
@@ -257,46 +288,92 @@ static void on_log(const char *line, void *data)
     display_message(bc->prog, line);
 }
 
+/* "1 job", "2 jobs": a count and a noun made plural as English does here (an added s). */
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* What became of cfg job i in this run. */
+enum outcome { O_NONE, O_SUCCEEDED, O_UPTODATE, O_FAILED, O_SKIPPED, O_INTERRUPTED };
+
+static enum outcome outcome_of(const struct bcmd *bc, const struct build_result *r, size_t i)
+{
+    if (!bc->in_run || !bc->in_run[i])
+        return O_NONE;
+    if (r[i].interrupted)
+        return O_INTERRUPTED;
+    switch (r[i].state) {
+    case JOB_SUCCEEDED:
+        return r[i].settled && bc->bs && bstate_uptodate(bc->bs, i) ? O_UPTODATE : O_SUCCEEDED;
+    case JOB_FAILED:
+        return O_FAILED;
+    case JOB_SKIPPED:
+        return O_SKIPPED;
+    default:
+        /* Never started: the build was interrupted (or could not run at all). */
+        return O_INTERRUPTED;
+    }
+}
+
+/* The job_finished events of the jobs an interrupt kept from starting. */
+static void event_not_started(struct bcmd *bc)
+{
+    const struct build_result *r = bc->build ? build_results(bc->build) : NULL;
+    size_t n = bc->build ? build_nresults(bc->build) : 0;
+    struct json j;
+    for (size_t i = 0; i < n; i++) {
+        if (outcome_of(bc, r, i) != O_INTERRUPTED || r[i].interrupted)
+            continue;
+        if (!event_begin(bc, &j, "job_finished"))
+            return;
+        json_string(&j, "job", r[i].job->name);
+        json_string(&j, "status", "interrupted");
+        json_string(&j, "reason", "not started");
+        json_fixed(&j, "elapsed", 0, 3);
+        event_end(bc, &j);
+    }
+}
+
 /*
  * Prints the summary (text or JSON) on stdout; returns the exit status. Up to
  * date are both the jobs the state settled and the packages the pkgsrc plan
- * left out; skipped are also the packages the plan could not build.
+ * left out; skipped are also the packages the plan could not build;
+ * interrupted are the jobs a shutdown killed and those an interrupt kept
+ * from starting.
  */
 static int summary(struct bcmd *bc)
 {
     const struct build_result *r = bc->build ? build_results(bc->build) : NULL;
-    size_t n = bc->build ? build_nresults(bc->build) : 0, ok = 0, failed = 0, skipped = 0,
-           interrupted = 0;
-    size_t uptodate = 0;
+    size_t n = bc->build ? build_nresults(bc->build) : 0;
+    size_t count[O_INTERRUPTED + 1] = {0};
     long long id = bc->bs ? (long long)bstate_id(bc->bs) : 0;
     bool intr = bc->build && build_interrupted(bc->build);
     double secs = (bc->build ? build_elapsed_ms(bc->build) : now_ms() - bc->t0) / 1000.0;
     const struct strv *pskip = bc->have_plan ? &bc->plan.skipped : NULL;
     const struct strv *pwhy = bc->have_plan ? &bc->plan.reasons : NULL;
     const struct strv *utd = bc->have_plan ? &bc->plan.uptodate : NULL;
-    size_t pre = pskip ? pskip->n : 0, putd = utd ? utd->n : 0;
+    size_t pre = pskip ? pskip->n : 0, putd = utd ? utd->n : 0, total;
+    size_t ok, failed, skipped, uptodate, interrupted;
     struct json j;
     char d[32];
 
-    for (size_t i = 0; i < n; i++) {
-        if (r[i].interrupted)
-            interrupted++;
-        else if (r[i].settled && r[i].state == JOB_SUCCEEDED && bc->bs &&
-                 bstate_uptodate(bc->bs, i))
-            uptodate++;
-        else if (r[i].state == JOB_SUCCEEDED)
-            ok++;
-        else if (r[i].state == JOB_FAILED)
-            failed++;
-        else if (r[i].state == JOB_SKIPPED)
-            skipped++;
-    }
+    for (size_t i = 0; i < n; i++)
+        count[outcome_of(bc, r, i)]++;
+    ok = count[O_SUCCEEDED];
+    failed = count[O_FAILED];
+    skipped = count[O_SKIPPED] + pre;
+    uptodate = count[O_UPTODATE] + putd;
+    interrupted = count[O_INTERRUPTED];
+    total = ok + failed + skipped + uptodate + interrupted;
     if (event_begin(bc, &j, "run_finished")) {
         json_int(&j, "build", id);
+        json_uint(&j, "jobs", total);
         json_uint(&j, "succeeded", ok);
         json_uint(&j, "failed", failed);
-        json_uint(&j, "skipped", skipped + pre);
-        json_uint(&j, "up_to_date", uptodate + putd);
+        json_uint(&j, "skipped", skipped);
+        json_uint(&j, "up_to_date", uptodate);
+        json_uint(&j, "interrupted_jobs", interrupted);
         json_bool(&j, "interrupted", intr);
         json_fixed(&j, "elapsed", secs, 3);
         event_end(bc, &j);
@@ -304,40 +381,44 @@ static int summary(struct bcmd *bc)
     if (bc->json) {
         static const struct {
             const char *key;
-            enum job_state st;
-        } lists[] = {{"succeeded", JOB_SUCCEEDED},
-                     {"failed", JOB_FAILED},
-                     {"skipped", JOB_SKIPPED},
-                     {"up_to_date", JOB_SUCCEEDED}};
+            enum outcome o;
+        } lists[] = {{"succeeded", O_SUCCEEDED},
+                     {"failed", O_FAILED},
+                     {"skipped", O_SKIPPED},
+                     {"up_to_date", O_UPTODATE},
+                     {"interrupted_jobs", O_INTERRUPTED}};
         json_init(&j, stdout, false);
         json_object_begin(&j, NULL);
         json_int(&j, "build", id);
-        for (size_t l = 0; l < 4; l++) {
+        for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
             json_array_begin(&j, lists[l].key);
             for (size_t i = 0; i < n; i++)
-                if (!r[i].interrupted && r[i].state == lists[l].st &&
-                    (lists[l].st != JOB_SUCCEEDED ||
-                     (l == 3) == (r[i].settled && bc->bs && bstate_uptodate(bc->bs, i))))
+                if (outcome_of(bc, r, i) == lists[l].o)
                     json_string(&j, NULL, r[i].job->name);
-            for (size_t i = 0; l == 2 && i < pre; i++)
+            for (size_t i = 0; lists[l].o == O_SKIPPED && i < pre; i++)
                 json_string(&j, NULL, pskip->v[i]);
-            for (size_t i = 0; l == 3 && i < putd; i++)
+            for (size_t i = 0; lists[l].o == O_UPTODATE && i < putd; i++)
                 json_string(&j, NULL, utd->v[i]);
             json_array_end(&j);
         }
         json_array_begin(&j, "reasons");
         for (size_t i = 0; i < n; i++) {
-            if (r[i].interrupted || r[i].state != JOB_SKIPPED)
+            if (outcome_of(bc, r, i) != O_SKIPPED)
                 continue;
             json_object_begin(&j, NULL);
             json_string(&j, "job", r[i].job->name);
             json_string(&j, "reason", r[i].reason ? r[i].reason : "");
+            if (r[i].blocker)
+                json_string(&j, "blocker", r[i].blocker->name);
+            else
+                json_null(&j, "blocker");
             json_object_end(&j);
         }
         for (size_t i = 0; i < pre; i++) {
             json_object_begin(&j, NULL);
             json_string(&j, "job", pskip->v[i]);
             json_string(&j, "reason", pwhy->v[i]);
+            json_null(&j, "blocker");
             json_object_end(&j);
         }
         json_array_end(&j);
@@ -346,7 +427,7 @@ static int summary(struct bcmd *bc)
         json_array_begin(&j, "failures");
         for (size_t i = 0; i < n; i++) {
             const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
-            if (r[i].interrupted || r[i].state != JOB_FAILED)
+            if (outcome_of(bc, r, i) != O_FAILED)
                 continue;
             if (r[i].settled && bc->bs)
                 bstate_failure(bc->bs, i, &stage, &reason, &log);
@@ -362,14 +443,16 @@ static int summary(struct bcmd *bc)
         putchar('\n');
     } else {
         fmt_duration(d, sizeof(d), secs * 1000.0);
-        printf("Built %zu in %s (%zu succeeded, %zu failed, %zu skipped",
-               ok + failed + skipped + pre, d, ok, failed, skipped + pre);
-        if (uptodate + putd)
-            printf(", %zu up to date", uptodate + putd);
-        printf(")\n");
+        printf("%zu job%s in %s: %zu succeeded, %zu failed, %zu skipped", total, plural(total), d,
+               ok, failed, skipped);
+        if (uptodate)
+            printf(", %zu up to date", uptodate);
+        if (interrupted)
+            printf(", %zu interrupted", interrupted);
+        printf("\n");
         for (size_t i = 0; i < n; i++) {
             const char *stage = r[i].stage, *reason = r[i].reason, *log = r[i].log;
-            if (r[i].interrupted || r[i].state != JOB_FAILED)
+            if (outcome_of(bc, r, i) != O_FAILED)
                 continue;
             if (r[i].settled && bc->bs)
                 bstate_failure(bc->bs, i, &stage, &reason, &log);
@@ -377,14 +460,18 @@ static int summary(struct bcmd *bc)
                    reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
                    log ? ": " : "", log ? log : "");
         }
+        for (size_t i = 0; i < n; i++)
+            if (outcome_of(bc, r, i) == O_SKIPPED)
+                printf("  Skipped %s: %s\n", r[i].job->name, r[i].reason ? r[i].reason : "");
         for (size_t i = 0; i < pre; i++)
             printf("  Skipped %s: %s\n", pskip->v[i], pwhy->v[i]);
+        for (size_t i = 0; i < n; i++)
+            if (outcome_of(bc, r, i) == O_INTERRUPTED)
+                printf("  Interrupted %s%s\n", r[i].job->name,
+                       r[i].interrupted ? " (killed)" : " (not started)");
         if (id)
             printf("Build %lld%s (bob status, bob log JOB, bob report)\n", id,
                    intr ? " is unfinished: bob build resumes it" : "");
-        if (intr)
-            printf("Interrupted: %zu job%s not built\n", n - ok - failed - skipped - uptodate,
-                   n - ok - failed - skipped - uptodate == 1 ? "" : "s");
     }
     if (bc->bs && bstate_error(bc->bs))
         cli_error("%s", bstate_error(bc->bs));
@@ -392,7 +479,7 @@ static int summary(struct bcmd *bc)
         return EXIT_INTERRUPTED;
     if (bc->bs && bstate_error(bc->bs))
         return EXIT_ERROR;
-    return failed || skipped || pre ? EXIT_JOBS_FAILED : EXIT_OK;
+    return failed || skipped ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
 /* The dry run's skip callback: records why a job would be skipped. */
@@ -552,8 +639,9 @@ static void on_scan_done(struct pkgscan *ps, void *data)
         goto out;
     }
     bc->have_plan = true;
-    fprintf(stderr, "Scanned %zu package paths: %zu to build, %zu up to date, %zu skipped\n",
-            res->scanned, bc->plan.nbuild, bc->plan.uptodate.n, bc->plan.skipped.n);
+    fprintf(stderr, "Scanned %zu package path%s: %zu to build, %zu up to date, %zu skipped\n",
+            res->scanned, plural(res->scanned), bc->plan.nbuild, bc->plan.uptodate.n,
+            bc->plan.skipped.n);
     if (bc->dry_run) {
         build_dry_plan(bc);
         bc->rc = EXIT_OK;
@@ -624,6 +712,10 @@ static int build_begin(struct bcmd *bc)
         cli_error("%s", e.msg);
         return bc->rc = EXIT_ERROR;
     }
+    free(bc->in_run);
+    bc->in_run = xcalloc(bc->c.cfg.njobs + 1, sizeof(*bc->in_run));
+    for (size_t i = 0; i < njobs; i++)
+        bc->in_run[jobs[i]] = true;
     if (!bc->c.cfg.nostate && njobs > 0 && build_open_state(bc, jobs, njobs) != 0) {
         free(jobs);
         return bc->rc = EXIT_ERROR;
@@ -688,7 +780,8 @@ static int build_begin(struct bcmd *bc)
 }
 
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
-                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run);
+                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run,
+                     unsigned long threads);
 
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
@@ -697,16 +790,18 @@ int cmd_build(struct cli *cli, int argc, char **argv)
                                              {"events", required_argument, NULL, 'e'},
                                              {"dry-run", no_argument, NULL, 'n'},
                                              {"all", no_argument, NULL, 'a'},
+                                             {"jobs", required_argument, NULL, 'j'},
                                              {NULL, 0, NULL, 0}};
     const char *format = "text", *events = NULL;
+    unsigned long threads = 0;
     bool dry_run = false;
     struct bstate_opts so = {0};
     struct strv names = {0};
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:na",
-                            longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob build", argc, argv,
+                            ":" CLI_COMMON_SHORTOPTS "f:e:naj:", longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             format = optarg;
@@ -719,6 +814,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
             continue;
         case 'a':
             so.all = true;
+            continue;
+        case 'j':
+            if (!cli_parse_count(optarg, 1024, &threads)) {
+                fprintf(stderr, "bob build: -j needs a number from 1 to 1024, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
             continue;
         case CLI_OPT_HELP:
             fputs(build_help, stdout);
@@ -737,10 +838,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
         if (rc == -1) /* pkgsrc: the dry run scans, in sandboxes */
             rc = build_run(cli, "bob build", strcmp(format, "json") == 0, NULL, names.v, names.n,
-                           &so, true);
+                           &so, true, threads);
     } else {
-        rc = cmd_build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n,
-                           &so);
+        rc = build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n, &so,
+                       false, threads);
     }
     strv_free(&names);
     return rc;
@@ -749,12 +850,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 int cmd_build_run(struct cli *cli, const char *what, bool json, const char *events,
                   char *const *names, size_t nnames, const struct bstate_opts *so)
 {
-    return build_run(cli, what, json, events, names, nnames, so, false);
+    return build_run(cli, what, json, events, names, nnames, so, false, 0);
 }
 
-/* cmd_build_run, or with dry_run the pkgsrc dry run (a scan, then the plan printed). */
+/*
+ * cmd_build_run, or with dry_run the pkgsrc dry run (a scan, then the plan
+ * printed); threads, when not 0, is this run's options.build_threads (-j).
+ */
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
-                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run)
+                     char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run,
+                     unsigned long threads)
 {
     struct bcmd bc;
     struct err e;
@@ -770,6 +875,8 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
     bc.t0 = now_ms();
     if ((rc = sbx_cmd_init(&bc.c, cli, what, CTX_BUILD)) != EXIT_OK)
         return rc;
+    if (threads)
+        bc.c.cfg.build_threads = (unsigned)threads;
     rc = EXIT_ERROR;
     bc.pkgsrc = bc.c.cfg.njobs == 0 && bc.c.cfg.has_pkgsrc;
     if (bc.pkgsrc) {
@@ -810,6 +917,7 @@ out:
     if (bc.have_plan)
         pkgplan_free(&bc.plan);
     strv_free(&bc.roots);
+    free(bc.in_run);
     bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);
     return rc;

@@ -29,8 +29,9 @@ int cmd_config_check(struct cli *cli, int argc, char **argv)
     }
     if (cli_load_config(cli, &cfg) < 0)
         return EXIT_ERROR;
-    fprintf(stderr, "%s: valid (%zu setup actions, %zu hooks, %zu jobs)\n", cfg.path, cfg.setup.n,
-            cfg.hooks.n, cfg.njobs);
+    fprintf(stderr, "%s: valid (%zu setup action%s, %zu hook%s, %zu job%s)\n", cfg.path,
+            cfg.setup.n, cfg.setup.n == 1 ? "" : "s", cfg.hooks.n, cfg.hooks.n == 1 ? "" : "s",
+            cfg.njobs, cfg.njobs == 1 ? "" : "s");
     config_free(&cfg);
     return EXIT_OK;
 }

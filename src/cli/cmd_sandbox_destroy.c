@@ -8,7 +8,8 @@
 static const char destroy_help[] =
     "usage: bob [-c FILE] sandbox destroy -a | ID...\n"
     "\n"
-    "Destroys every sandbox (-a, --all) or the given ids (unknown ids are skipped):\n"
+    "Destroys every sandbox (-a, --all) or the given ids (an id that names no\n"
+    "sandbox is an error, after the others are destroyed):\n"
     "kills what runs inside, undoes the setup actions in reverse, unmounts\n"
     "whatever is left and removes the files on the sandbox's own mount, never\n"
     "crossing into a bind mount. Ctrl+C does not stop a destroy. Needs root.\n";
@@ -18,7 +19,7 @@ int cmd_sandbox_destroy(struct cli *cli, int argc, char **argv)
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS, {"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
     struct sbx_cmd c;
-    bool all = false;
+    bool all = false, missing = false;
     unsigned *found, *ids;
     size_t nfound, n = 0;
     struct strv wanted = {0};
@@ -80,12 +81,24 @@ int cmd_sandbox_destroy(struct cli *cli, int argc, char **argv)
             }
         }
     }
+    /* Each id that names no sandbox is said. */
+    for (size_t j = 0; j < wanted.n; j++) {
+        unsigned long v;
+        bool known = false;
+        str_to_uint(wanted.v[j], &v);
+        for (size_t i = 0; i < nfound && !known; i++)
+            known = v == found[i];
+        if (!known) {
+            cli_error("sandbox %s: no such sandbox", wanted.v[j]);
+            missing = true;
+        }
+    }
     free(found);
     strv_free(&wanted);
     if (n == 0) {
         free(ids);
         sbx_cmd_free(&c);
-        return EXIT_OK;
+        return missing ? EXIT_ERROR : EXIT_OK;
     }
     c.destroying = true;
     if ((r = sbx_cmd_watch(&c, true, sbx_cmd_on_signal, &c)) != EXIT_OK) {
@@ -103,7 +116,7 @@ int cmd_sandbox_destroy(struct cli *cli, int argc, char **argv)
     r = sandbox_batch_status(c.batch);
     cli_status_end(r == 0, 0);
     if (r == 0) {
-        r = c.end_state != RUN_RUNNING ? EXIT_INTERRUPTED : EXIT_OK;
+        r = c.end_state != RUN_RUNNING ? EXIT_INTERRUPTED : missing ? EXIT_ERROR : EXIT_OK;
     } else {
         size_t failed = sbx_print_errors(c.batch);
         cli_error("Failed to destroy %zu sandbox%s.\nRemove unexpected files, then try again.",

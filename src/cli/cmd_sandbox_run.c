@@ -142,6 +142,10 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     cmd = optind;
+    if (cmd < argc && strcmp(argv[cmd], "--") != 0 && !str_to_uint(argv[cmd], &id)) {
+        fprintf(stderr, "bob sandbox run: %s: not a sandbox id\n", argv[cmd]);
+        return EXIT_USAGE;
+    }
     if (cmd < argc && str_to_uint(argv[cmd], &id)) {
         cmd++;
         if (cmd < argc && strcmp(argv[cmd], "--") == 0)

@@ -89,8 +89,7 @@ static void shcmd_work(struct pipeline *p, void *data)
         pipeline_work_done(p, 0);
         return;
     }
-    printf("Entering sandbox %s...\n", s->root);
-    fflush(stdout);
+    fprintf(stderr, "Entering sandbox %s...\n", s->root);
     s->sh = devshell_start(&s->c.ctx, s->root, shcmd_on_shell, s, &e);
     if (!s->sh) {
         cli_error("%s", e.msg);

@@ -117,7 +117,8 @@ static void scan_on_done(struct pkgscan *ps, void *data)
         resolve_run(&res->index, &sc->roots, fails, res->failed.n, &r);
         scan_print(sc, res, &r);
         resolve_free(&r);
-        fprintf(stderr, "Scanned %zu package paths (%zu failed)\n", res->scanned, res->failed.n);
+        fprintf(stderr, "Scanned %zu package path%s (%zu failed)\n", res->scanned,
+                res->scanned == 1 ? "" : "s", res->failed.n);
         sc->rc = EXIT_OK;
         if (res->failed.n > 0 && sc->c.cfg.strict_scan) {
             cli_error("%zu package path%s failed to scan (options.strict_scan is set)",

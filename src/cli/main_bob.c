@@ -74,7 +74,7 @@ static const char main_sandbox_help[] =
     "         everything it made (exit 130).\n"
     "list     prints \"<path>\" or \"<path> (incomplete)\" for every sandbox, with\n"
     "         \" (in use by pid N)\" when a running bob holds it.\n"
-    "destroy  destroys every sandbox (-a) or the given ids (unknown ids are skipped):\n"
+    "destroy  destroys every sandbox (-a) or the given ids (an unknown id: exit 1):\n"
     "         kills what runs inside, undoes the setup actions in reverse, unmounts\n"
     "         whatever is left and removes the files on the sandbox's own mount,\n"
     "         never crossing into a bind mount. Ctrl+C does not stop a destroy.\n"

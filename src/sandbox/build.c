@@ -201,6 +201,7 @@ static void build_on_skip(size_t job, size_t failed, void *data)
     r->state = JOB_SKIPPED;
     free(r->reason);
     r->reason = xasprintf("depends on %s", b->cfg->jobs[failed].name);
+    r->blocker = &b->cfg->jobs[failed];
     if (b->obs.job_skipped)
         b->obs.job_skipped(b->obs.data, r);
 }
@@ -838,6 +839,7 @@ static void build_on_settled_skip(size_t job, size_t failed, void *data)
     b->results[job].settled = true;
     free(b->results[job].reason);
     b->results[job].reason = xasprintf("depends on %s", b->cfg->jobs[failed].name);
+    b->results[job].blocker = &b->cfg->jobs[failed];
 }
 
 struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n,

@@ -25,8 +25,9 @@ struct build_result {
     char *stage;          /* the stage that failed ("pre-build" included) */
     char *log;            /* its log, kept */
     char *reason;         /* one line: why it failed or was skipped */
-    double ms;            /* run time */
-    bool settled;         /* not run: settled before the start (build_plan) */
+    const struct job *blocker; /* skipped: the failed job that blocked it, or NULL */
+    double ms;                 /* run time */
+    bool settled;              /* not run: settled before the start (build_plan) */
 };
 
 /*

@@ -76,6 +76,28 @@ static long sched_name_find(const struct config *cfg, const size_t *t, size_t ma
     return -1;
 }
 
+/* How many job names an unknown job's error lists. */
+#define SCHED_LIST_NAMES 10
+
+/* "unknown job 'x'; the jobs are a, b, ... and N more": -1. */
+static int sched_unknown(const struct config *cfg, const char *name, struct err *e)
+{
+    struct buf b = {0};
+    size_t k = cfg->njobs < SCHED_LIST_NAMES ? cfg->njobs : SCHED_LIST_NAMES;
+    buf_printf(&b, "unknown job '%s'", name);
+    if (cfg->njobs == 0)
+        buf_adds(&b, "; there are no jobs");
+    else
+        buf_printf(&b, "; the %s: ", cfg->njobs == 1 ? "job is" : "jobs are");
+    for (size_t j = 0; j < k; j++)
+        buf_printf(&b, "%s%s", j ? ", " : "", cfg->jobs[j].name);
+    if (cfg->njobs > k)
+        buf_printf(&b, " and %zu more", cfg->njobs - k);
+    err_set(e, "%s", b.p);
+    buf_free(&b);
+    return -1;
+}
+
 int sched_select(const struct config *cfg, char *const *names, size_t n, size_t **out, size_t *nout,
                  struct err *e)
 {
@@ -99,7 +121,7 @@ int sched_select(const struct config *cfg, char *const *names, size_t n, size_t 
             free(sel);
             free(stack);
             free(table);
-            return err_set(e, "unknown job '%s'", names[i]);
+            return sched_unknown(cfg, names[i], e);
         }
         /* The job and its dependencies, each marked when pushed: once. */
         if (!sel[j]) {

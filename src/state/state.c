@@ -528,6 +528,14 @@ void state_build_settle_running(struct state *st, int64_t build)
                 build);
 }
 
+void state_build_interrupt_pending(struct state *st, int64_t build)
+{
+    state_write(st,
+                "UPDATE jobs SET status='interrupted', reason='not started' WHERE build=? AND"
+                " status='pending'",
+                "i", build);
+}
+
 void state_build_end(struct state *st, int64_t id, const char *outcome, double t)
 {
     state_write(st,

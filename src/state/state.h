@@ -91,6 +91,8 @@ void state_job_finished(struct state *st, int64_t build, const char *job, enum s
                         double t);
 void state_job_skipped(struct state *st, int64_t build, const char *job, const char *reason,
                        const char *blocker);
+/* Pending rows of a build an interrupt stopped are interrupted ("not started"). */
+void state_build_interrupt_pending(struct state *st, int64_t build);
 /* Running rows of a build that is over are interrupted (after a crash, at resume). */
 void state_build_settle_running(struct state *st, int64_t build);
 

@@ -46,7 +46,7 @@ check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 write_cfg "$(J a) $(J b '"a"')" "keep_logs = true,"
 bob build >"$T/summary" 2>/dev/null
 check "all succeeded: exit 0" [ $? = 0 ]
-check "text summary" grep -q "^Built 2 in .* (2 succeeded, 0 failed, 0 skipped)" "$T/summary"
+check "text summary" grep -qx "2 jobs in .*: 2 succeeded, 0 failed, 0 skipped" "$T/summary"
 check "keep_logs keeps successful logs" [ -f "$T/logs/a/build.log" ]
 rm -f "$T/shared/order"
 bob build b >/dev/null 2>&1

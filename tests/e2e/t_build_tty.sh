@@ -37,7 +37,7 @@ tm send-keys -t t v
 tcheck "'v' again returns" wait_for 3 flag_is alternate_on 0
 tcheck "the build ends with status 0" wait_pane 30 '^BUILD-EXIT=0$'
 tcheck "finished jobs are listed above" pane_has '^ +Built gamma \('
-tcheck "the summary is printed" pane_has '^Built 3 in .* \(3 succeeded, 0 failed, 0 skipped\)$'
+tcheck "the summary is printed" pane_has '^3 jobs in .*: 3 succeeded, 0 failed, 0 skipped$'
 tcheck "after the end: cursor visible, main screen" restored
 tcheck "after the end: icanon, echo and isig on" stty_check
 

@@ -39,7 +39,10 @@ check "sandbox destroy x: exit 2" [ "$(status "$BOB" -c /nonexistent sandbox des
 check "sandbox create -n x: exit 2" [ "$(status "$BOB" -c /nonexistent sandbox create -n x)" = 2 ]
 "$BOB" -c "$T/missing.lua" config check 2>"$T/err"
 check "missing config: exit 1" [ $? = 1 ]
-check "missing config: says to run bob init" grep -q "Run 'bob init'" "$T/err"
+check "missing config: says to run bob init with that path" grep -qF "Run 'bob -c $T/missing.lua init'" "$T/err"
+check "missing config: does not advise a bare bob init (the default path)" bash -c "! grep -qF \"'bob init'\" '$T/err'"
+XDG_CONFIG_HOME=$T/noxdg HOME=$T/nohome "$BOB" config check 2>"$T/err"
+check "missing default config: says to run bob init" grep -qF "Run 'bob init'" "$T/err"
 
 # init writes the default config, which then loads; a second init refuses.
 mkdir -p "$T/init"

@@ -41,8 +41,9 @@ check "a sandbox without completed is listed (incomplete)" bash -c "bob() { '$BO
 bob sandbox destroy 1 2>/dev/null
 check "destroy by id exits 0" [ $? = 0 ]
 check "destroy by id removes only it" [ "$(bob sandbox list | tr '\n' ' ')" = "$BOB_BASEDIR/0 $BOB_BASEDIR/2 (incomplete) $BOB_BASEDIR/3 " ]
-bob sandbox destroy 99 2>/dev/null
-check "destroy of an unknown id is skipped, exit 0" [ $? = 0 ]
+bob sandbox destroy 99 2>"$T/err"
+check "destroy of an unknown id: exit 1, said" bash -c "[ $? = 1 ] && grep -q 'sandbox 99: no such sandbox' '$T/err'"
+check "destroy of an unknown id leaves the others" [ "$(bob sandbox list | tr '\n' ' ')" = "$BOB_BASEDIR/0 $BOB_BASEDIR/2 (incomplete) $BOB_BASEDIR/3 " ]
 bob sandbox destroy -a 2>/dev/null
 check "destroy -a exits 0" [ $? = 0 ]
 check "list is empty" [ -z "$(bob sandbox list)" ]
