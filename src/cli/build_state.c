@@ -30,6 +30,7 @@ struct bstate {
     bool *uptodate;
     struct bstate_prev *prev; /* per cfg job: its row in the resumed build, or the latest */
     long *blocker;            /* per cfg job: the failed job that skipped it, -1 unknown */
+    double *cpu0;             /* per cfg job: its CPU time (ms) when its open stage started */
     struct build_plan plan;
     struct build_observer inner;
     struct build *build;
@@ -283,8 +284,11 @@ int bstate_open(const struct config *cfg, uv_loop_t *loop, const size_t *jobs, s
     bs->uptodate = xcalloc(m, sizeof(*bs->uptodate));
     bs->prev = xcalloc(m, sizeof(*bs->prev));
     bs->blocker = xcalloc(m, sizeof(*bs->blocker));
-    for (size_t j = 0; j < cfg->njobs; j++)
+    bs->cpu0 = xcalloc(m, sizeof(*bs->cpu0));
+    for (size_t j = 0; j < cfg->njobs; j++) {
         bs->blocker[j] = -1;
+        bs->cpu0[j] = -1;
+    }
     while (size < 2 * cfg->njobs)
         size *= 2;
     l.table = xcalloc(size, sizeof(*l.table));
@@ -384,6 +388,7 @@ void bstate_free(struct bstate *bs)
     free(bs->weight);
     free(bs->uptodate);
     free(bs->blocker);
+    free(bs->cpu0);
     free(bs);
 }
 
@@ -431,9 +436,23 @@ static void bstate_on_sandboxes(void *data, const unsigned *ids, size_t n, bool 
         bs->inner.sandboxes(bs->inner.data, ids, n, created);
 }
 
+/*
+ * The open stage of job j ends: its CPU time is what the job's processes
+ * used since it started (both known), and the next stage starts from now.
+ */
+static void bstate_stage_cpu(struct bstate *bs, const struct job *j)
+{
+    size_t i = (size_t)(j - bs->cfg->jobs);
+    double cpu = build_results(bs->build)[i].cpu_ms;
+    if (cpu >= 0 && bs->cpu0[i] >= 0)
+        state_job_stage_cpu(bs->st, bs->id, j->name, cpu - bs->cpu0[i]);
+    bs->cpu0[i] = cpu;
+}
+
 static void bstate_on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct bstate *bs = data;
+    bs->cpu0[j - bs->cfg->jobs] = -1;
     state_job_started(bs->st, bs->id, j->name, sandbox, bstate_now());
     if (bs->inner.job_started)
         bs->inner.job_started(bs->inner.data, slot, sandbox, j);
@@ -443,6 +462,7 @@ static void bstate_on_stage_started(void *data, size_t slot, const struct job *j
                                     const struct capture *output)
 {
     struct bstate *bs = data;
+    bstate_stage_cpu(bs, j);
     state_job_stage(bs->st, bs->id, j->name, stage, bstate_now());
     if (bs->inner.stage_started)
         bs->inner.stage_started(bs->inner.data, slot, j, stage, output);
@@ -462,6 +482,7 @@ static void bstate_on_job_finished(void *data, size_t slot, const struct build_r
                           : r->state == JOB_SUCCEEDED ? STATE_SUCCEEDED
                                                       : STATE_FAILED;
     bool failed = s == STATE_FAILED;
+    bstate_stage_cpu(bs, r->job);
     state_job_finished(bs->st, bs->id, r->job->name, s, failed ? r->stage : NULL,
                        failed ? r->reason : NULL, failed ? r->log : NULL, r->ms, bstate_now());
     if (bs->inner.job_finished)

@@ -10,7 +10,9 @@ static const char history_help[] =
     "\n"
     "Prints every recorded run of the jobs whose name matches PATTERN (a shell\n"
     "glob, default *), across builds: build id, job, outcome, failed stage,\n"
-    "duration in seconds and the wall time of each stage (stage=seconds).\n"
+    "duration in seconds, the wall time of each stage (stage=seconds) and the CPU\n"
+    "time (user + system) of each stage's processes (cpu: stage=seconds; from the\n"
+    "job's cgroup: none without one).\n"
     "\n" STATECMD_ROW_HELP;
 
 int cmd_history(struct cli *cli, int argc, char **argv)
@@ -54,7 +56,10 @@ int cmd_history(struct cli *cli, int argc, char **argv)
                     " round(duration/1000.0, 1) AS duration,"
                     " (SELECT group_concat(stage || '=' || printf('%.1f', wall/1000.0), ' ')"
                     "  FROM (SELECT * FROM stages s WHERE s.build=j.build AND s.job=j.job"
-                    "  AND wall IS NOT NULL ORDER BY started)) AS stages"
+                    "  AND wall IS NOT NULL ORDER BY started)) AS stages,"
+                    " (SELECT group_concat(stage || '=' || printf('%.1f', cpu/1000.0), ' ')"
+                    "  FROM (SELECT * FROM stages s WHERE s.build=j.build AND s.job=j.job"
+                    "  AND cpu IS NOT NULL ORDER BY started)) AS cpu"
                     " FROM jobs j WHERE job GLOB ?1 AND status NOT IN ('pending')"
                     " ORDER BY job, build",
                     args, 1, &rows, &e) < 0) {

@@ -24,8 +24,8 @@ static const char report_help[] =
     "Writes DIR/report.html and DIR/report.txt (DIR defaults to the current\n"
     "directory) about the current build: counts, duration and machine; each\n"
     "failure with its stage, reason, the end of its log and how many jobs it\n"
-    "blocks; skipped jobs and what blocked them; the slowest jobs; time per\n"
-    "stage; new failures and fixes since the previous build. report.html is one\n"
+    "blocks; skipped jobs and what blocked them; the slowest jobs; wall and CPU\n"
+    "time per stage; new failures and fixes since the previous build. report.html is one\n"
     "self-contained file to open in a browser, mail or print.\n"
     "\n"
     "  -o, --output DIR  where to write the two files (made when missing)\n";
@@ -59,6 +59,12 @@ static void report_html_str(FILE *f, const char *s)
             fputc(*s, f);
         }
     }
+}
+
+/* " job" after the count "1", " jobs" after any other. */
+static const char *report_jobs(const char *count)
+{
+    return count && strcmp(count, "1") == 0 ? " job" : " jobs";
 }
 
 /* An anchor id for a job name: letters, digits, '-', '_', '.' kept, others as _XX. */
@@ -200,7 +206,7 @@ static void report_write_html(FILE *f, const struct report *r)
     for (size_t i = 0; counts[i]; i++) {
         fprintf(f, "<span class=\"%s\"><b>", strcmp(counts[i], "failed") == 0 ? "failed" : "");
         report_html_str(f, report_b(r, counts[i]));
-        fprintf(f, "</b> %s</span>", counts[i]);
+        fprintf(f, "</b> %s</span>", i == 0 ? report_jobs(report_b(r, counts[i])) + 1 : counts[i]);
     }
     fputs("</p>\n<nav><a href=\"#failures\">Failures</a><a href=\"#skipped\">Skipped</a>"
           "<a href=\"#changes\">Changes</a><a href=\"#slowest\">Slowest</a>"
@@ -222,7 +228,8 @@ static void report_write_html(FILE *f, const struct report *r)
         report_html_str(f, report_cell(&r->failed, i, 2));
         fputs("</td></tr><tr><th>blocks</th><td>", f);
         report_html_str(f, report_cell(&r->failed, i, 3));
-        fputs(" job(s)</td></tr><tr><th>log</th><td><code>", f);
+        fputs(report_jobs(report_cell(&r->failed, i, 3)), f);
+        fputs("</td></tr><tr><th>log</th><td><code>", f);
         report_html_str(f, report_cell(&r->failed, i, 4));
         fputs("</code></td></tr></table>\n", f);
         if (tail) {
@@ -273,15 +280,17 @@ static void report_write_txt(FILE *f, const struct report *r)
     fprintf(f, "bob build %s: %s\n%s, %s s, %s (%s %s %s), config %s\n", r->id,
             report_b(r, "outcome"), report_b(r, "date"), report_b(r, "duration"), r->host,
             r->un.sysname, r->un.release, r->un.machine, report_b(r, "config"));
-    fprintf(f, "%s jobs: %s succeeded, %s failed, %s skipped, %s up to date, %s interrupted\n",
-            report_b(r, "jobs"), report_b(r, "succeeded"), report_b(r, "failed"),
-            report_b(r, "skipped"), report_b(r, "up-to-date"), report_b(r, "interrupted"));
+    fprintf(f, "%s%s: %s succeeded, %s failed, %s skipped, %s up to date, %s interrupted\n",
+            report_b(r, "jobs"), report_jobs(report_b(r, "jobs")), report_b(r, "succeeded"),
+            report_b(r, "failed"), report_b(r, "skipped"), report_b(r, "up-to-date"),
+            report_b(r, "interrupted"));
     fprintf(f, "\nFailures (%zu)\n", r->failed.nrows);
     for (size_t i = 0; i < r->failed.nrows; i++) {
         char *tail = report_log_tail(report_cell(&r->failed, i, 4));
-        fprintf(f, "\n* %s: %s (%s), blocks %s job(s)\n  log: %s\n", report_cell(&r->failed, i, 0),
+        fprintf(f, "\n* %s: %s (%s), blocks %s%s\n  log: %s\n", report_cell(&r->failed, i, 0),
                 report_cell(&r->failed, i, 1), report_cell(&r->failed, i, 2),
-                report_cell(&r->failed, i, 3), report_cell(&r->failed, i, 4));
+                report_cell(&r->failed, i, 3), report_jobs(report_cell(&r->failed, i, 3)),
+                report_cell(&r->failed, i, 4));
         if (tail) {
             for (char *line = strtok(tail, "\n"); line; line = strtok(NULL, "\n"))
                 fprintf(f, "  | %s\n", line);
@@ -332,7 +341,8 @@ static int report_query(struct state *st, struct report *r, struct err *e)
                     a, 1, &r->slow, e) < 0 ||
         state_query(st,
                     "SELECT stage, count(*) AS jobs, round(sum(wall)/1000.0, 1) AS seconds,"
-                    " round(avg(wall)/1000.0, 2) AS average, round(max(wall)/1000.0, 1) AS longest"
+                    " round(avg(wall)/1000.0, 2) AS average, round(max(wall)/1000.0, 1) AS longest,"
+                    " round(sum(cpu)/1000.0, 1) AS \"cpu seconds\""
                     " FROM stages WHERE build=CAST(?1 AS INTEGER) AND wall IS NOT NULL"
                     " GROUP BY stage ORDER BY sum(wall) DESC",
                     a, 1, &r->stages, e) < 0 ||

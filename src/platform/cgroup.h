@@ -170,6 +170,12 @@ int cgroup_job_limits_hit(const struct cgroup_job *j, unsigned *hit, struct err 
  */
 size_t cgroup_job_limit_files(const struct cgroup_job *j, const char *const **paths);
 
+/*
+ * The CPU time (user + system) the job's processes, gone or not, have used
+ * so far, in microseconds: usage_usec of its v2 cpu.stat, which the kernel
+ * keeps even with no controller enabled (a hybrid host's "unified" mount).
+ */
+int cgroup_job_cpu_usec(const struct cgroup_job *j, uint64_t *usec, struct err *e);
 /* The v2 cgroup.events file of the job (absolute path), for watchers. */
 const char *cgroup_job_events_path(const struct cgroup_job *j);
 

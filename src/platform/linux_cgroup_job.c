@@ -255,6 +255,17 @@ int cgroup_job_kill(struct cgroup_job *j, struct err *e)
     return 0;
 }
 
+int cgroup_job_cpu_usec(const struct cgroup_job *j, uint64_t *usec, struct err *e)
+{
+    char buf[1024];
+    int r = cg_read(j->path, "cpu.stat", buf, sizeof(buf));
+    if (r < 0)
+        return lx_err(e, -r, "cgroup: cannot read %s/cpu.stat: %s", j->path, strerror(-r));
+    if (cgroup_parse_key(buf, "usage_usec", usec) < 0)
+        return lx_err(e, EINVAL, "cgroup: %s/cpu.stat has no usage_usec", j->path);
+    return 0;
+}
+
 int cgroup_job_populated(const struct cgroup_job *j, struct err *e)
 {
     char buf[256];

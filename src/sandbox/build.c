@@ -271,6 +271,14 @@ static void slot_on_stage_exit(struct proc *p, void *data)
     slot_event(sl, ok ? SL_EV_STAGE_OK : SL_EV_STAGE_FAILED);
 }
 
+/* The job's CPU time so far into its result, from its cgroup (-1 without one). */
+static void slot_cpu_sample(struct slot *sl)
+{
+    uint64_t usec;
+    struct err e;
+    sl->res->cpu_ms = sl->cg && cgroup_job_cpu_usec(sl->cg, &usec, &e) == 0 ? usec / 1000.0 : -1;
+}
+
 /* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log; -1: it failed. */
 static int slot_start_stage(struct slot *sl)
 {
@@ -289,6 +297,7 @@ static int slot_start_stage(struct slot *sl)
                                !strcmp(st->name, "install"));
 
     fault_step("build.stage");
+    slot_cpu_sample(sl); /* before the stage's first process */
     if (capture_open(&sl->cap, log, header, &e) < 0) {
         free(header);
         slot_fail(sl, st->name, log, e.msg);
@@ -524,6 +533,8 @@ static void slot_step(struct pipeline *p, enum pipeline_step step, void *data)
 {
     struct slot *sl = data;
     struct build *b = sl->b;
+    if (step == PIPELINE_POST)
+        slot_cpu_sample(sl);
     if ((step == PIPELINE_PRE || step == PIPELINE_POST) && b->obs.stage_started)
         b->obs.stage_started(b->obs.data, sl->index, &b->cfg->jobs[sl->job],
                              step == PIPELINE_PRE ? "pre-build" : "post-build", NULL);
@@ -566,6 +577,7 @@ static void slot_enter_pre(struct slot *sl)
     struct err e;
     fault_step("build.job");
     sl->res = &b->results[sl->job];
+    sl->res->cpu_ms = -1;
     sl->stage = 0;
     sl->started = now_ms();
     sl->logdir = xasprintf("%s/%s", b->cfg->logdir, build_job_name(b, sl->job));
@@ -595,6 +607,7 @@ static void slot_enter_idle(struct slot *sl)
     else
         r->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
     slot_limits_stop(sl);
+    slot_cpu_sample(sl);
     cgroup_job_free(sl->cg); /* still busy: cgroup_base_close removes it */
     sl->cg = NULL;
     if (b->obs.job_finished)

@@ -27,7 +27,12 @@ struct build_result {
     char *reason;         /* one line: why it failed or was skipped */
     const struct job *blocker; /* skipped: the failed job that blocked it, or NULL */
     double ms;                 /* run time */
-    bool settled;              /* not run: settled before the start (build_plan) */
+    /*
+     * CPU time (user + system, ms) of the job's processes so far, from its
+     * cgroup, as of its latest stage start or its end; <0 unknown.
+     */
+    double cpu_ms;
+    bool settled; /* not run: settled before the start (build_plan) */
 };
 
 /*

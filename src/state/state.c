@@ -599,6 +599,12 @@ static void state_stage_close(struct state *st, int64_t build, const char *job, 
                 "dis", t, build, job);
 }
 
+void state_job_stage_cpu(struct state *st, int64_t build, const char *job, double cpu_ms)
+{
+    state_write(st, "UPDATE stages SET cpu=? WHERE build=? AND job=? AND wall IS NULL", "dis",
+                cpu_ms, build, job);
+}
+
 void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage, double t)
 {
     state_stage_close(st, build, job, t);

@@ -83,6 +83,11 @@ void state_job_plan(struct state *st, int64_t build, const char *job, enum state
                     const char *hash);
 void state_job_started(struct state *st, int64_t build, const char *job, unsigned sandbox,
                        double t);
+/*
+ * The CPU time (user + system, ms) of the job's open stage, the one that is
+ * about to end (before state_job_stage or state_job_finished closes it).
+ */
+void state_job_stage_cpu(struct state *st, int64_t build, const char *job, double cpu_ms);
 /* A stage started (the previous one, if any, ended at t). */
 void state_job_stage(struct state *st, int64_t build, const char *job, const char *stage, double t);
 /* The job's end (succeeded, failed or interrupted); stage/reason/log NULL unless failed. */

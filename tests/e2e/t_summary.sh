@@ -145,3 +145,30 @@ check "... the known one is destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 bob sandbox run abc -- true >"$T/out" 2>"$T/err"
 check "sandbox run abc: a usage error (exit 2)" [ $? = 2 ]
 check "sandbox run abc: 'abc: not a sandbox id'" grep -q 'abc: not a sandbox id' "$T/err"
+
+# ---- per-stage CPU time: recorded, shown by bob history and bob report ----
+cat >"$CFG" <<LUA
+options = { build_threads = 1, logdir = "$T/logs", tui = false }
+sandboxes = { basedir = "$BOB_BASEDIR", setup = {
+$SYSTEM_LUA
+$JOB_SETUP_LUA
+} }
+jobs = { { name = "spin", stages = {
+  { name = "wait", run = "sleep 0.2" },
+  { name = "spin", run = "i=0; while [ \$i -lt 300000 ]; do i=\$((i+1)); done" } } } }
+LUA
+bob build >/dev/null 2>"$T/err"
+check "cpu: the build succeeded" [ $? = 0 ]
+"$BOB" -c "$CFG" history -f json >"$T/h.json"
+cg2=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -1)
+if [ -n "$cg2" ] && grep -q usage_usec "$cg2/cpu.stat" 2>/dev/null; then
+    check "history: the CPU time of each stage, the spinning one above 0" python3 -c "
+import json; h=json.load(open('$T/h.json'))[0]
+c=dict(kv.split('=') for kv in h['cpu'].split())
+assert 'wait' in c and float(c['spin']) > 0, h"
+else
+    ok "history: the CPU time of each stage # SKIP no cgroup v2 cpu.stat"
+fi
+"$BOB" -c "$CFG" report -o "$T/rep" >/dev/null 2>&1
+check "report: the time per stage has the CPU seconds" grep -qE '^stage +jobs +seconds +average +longest +cpu seconds$' "$T/rep/report.txt"
+check "report: '1 job', not '1 jobs'" grep -q '^1 job: 1 succeeded' "$T/rep/report.txt"

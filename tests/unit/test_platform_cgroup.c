@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "platform/cgroup.h"
@@ -256,6 +257,38 @@ static void test_job_create_remove(void **state)
     assert_int_equal(cgroup_job_new(g_base, "memory.max", NULL, &dup, &e), -EINVAL);
     remove_job();
     assert_false(exists(path));
+    close_base();
+}
+
+/* CPU time: 0 in a new job, then what a child that spun used, kept after it is gone. */
+static void test_job_cpu(void **state)
+{
+    struct err e = {0};
+    uint64_t before = 1, after = 0;
+    int status;
+    pid_t pid;
+    open_base();
+    new_job("cpu", 0, 0);
+    assert_int_equal(cgroup_job_cpu_usec(g_job, &before, &e), 0);
+    assert_true(before == 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct timespec t0, t;
+        child_enter(g_job);
+        /* Spin on the CPU for 100 ms of its own time. */
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        do
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 100000000L);
+        _exit(0);
+    }
+    remember_kid(pid);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    forget_kid(pid);
+    assert_int_equal(cgroup_job_cpu_usec(g_job, &after, &e), 0);
+    assert_true(after >= 100000);
+    remove_job();
     close_base();
 }
 
@@ -563,6 +596,7 @@ int main(void)
         cmocka_unit_test_teardown(test_parse, teardown),
         cmocka_unit_test_teardown(test_base_create_remove, teardown),
         cmocka_unit_test_teardown(test_job_create_remove, teardown),
+        cmocka_unit_test_teardown(test_job_cpu, teardown),
         cmocka_unit_test_teardown(test_kill_takes_all, teardown),
         cmocka_unit_test_teardown(test_memory_limit, teardown),
         cmocka_unit_test_teardown(test_tasks_limit, teardown),

@@ -101,6 +101,7 @@ static void test_state_batched(void **state)
     assert_string_equal(v, "running:3");
     free(v);
     state_job_stage(st, id, "a", "build", 1002);
+    state_job_stage_cpu(st, id, "a", 3.5);
     state_job_finished(st, id, "a", STATE_SUCCEEDED, NULL, NULL, NULL, 5, 1007);
     state_build_end(st, id, NULL, 1010);
     state_detach(st);
@@ -110,6 +111,10 @@ static void test_state_batched(void **state)
     v = other_reader(dir, "SELECT wall FROM stages WHERE job='a' AND stage='build'");
     assert_non_null(v);
     assert_true(strtod(v, NULL) == 5.0);
+    free(v);
+    /* The CPU time goes to the stage that was open, the one that ended. */
+    v = other_reader(dir, "SELECT cpu FROM stages WHERE job='a' AND stage='build'");
+    assert_true(strtod(v, NULL) == 3.5);
     free(v);
     assert_int_equal(state_current(st, &cur, &finished, &e), 0);
     assert_int_equal(cur, id);
