@@ -428,8 +428,16 @@ static void test_select(void **state)
     err_clear(&e);
     assert_true(sched_select(&cfg, bad, 2, &out, &nout, &e) < 0);
     assert_non_null(strstr(e.msg, "unknown job 'nope'"));
+    /* The error names the jobs there are. */
+    assert_string_equal(e.msg, "unknown job 'nope'; the jobs are: top, other, mid, base, lone, e");
     assert_null(out);
     assert_int_equal(nout, 0);
+    cfg_drop(&cfg);
+    /* Many jobs: the first ten, and how many more. */
+    cfg_make(&cfg, "a b c d e f g h i j k l");
+    assert_true(sched_select(&cfg, bad + 1, 1, &out, &nout, &e) < 0);
+    assert_string_equal(
+        e.msg, "unknown job 'nope'; the jobs are: a, b, c, d, e, f, g, h, i, j and 2 more");
     cfg_drop(&cfg);
 }
 
