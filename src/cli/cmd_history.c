@@ -12,7 +12,7 @@ static const char history_help[] =
     "glob, default *), across builds: build id, job, outcome, failed stage,\n"
     "duration in seconds, the wall time of each stage (stage=seconds) and the CPU\n"
     "time (user + system) of each stage's processes (cpu: stage=seconds; from the\n"
-    "job's cgroup: none without one).\n"
+    "job's cgroup, else from the rusage of the stage's reaped processes).\n"
     "\n" STATECMD_ROW_HELP;
 
 int cmd_history(struct cli *cli, int argc, char **argv)

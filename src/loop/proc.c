@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct proc {
     bool exited, finished, freeing, group;
     int64_t exit_status;
     int term_signal;
+    double cpu_ms; /* from wait4's rusage once reaped, else -1 */
     pid_t pid;
     struct launch_child child; /* pid, report pipe, boundary */
     struct launch_error enter;
@@ -207,6 +209,7 @@ static void on_sigchld(uv_signal_t *h, int sig)
 {
     struct reaper *r = h->data;
     struct proc *p;
+    struct rusage ru;
     int status;
     pid_t w;
     (void)sig;
@@ -214,12 +217,15 @@ static void on_sigchld(uv_signal_t *h, int sig)
 again:
     for (p = r->live; p; p = p->next) {
         do
-            w = waitpid(p->pid, &status, WNOHANG);
+            w = wait4(p->pid, &status, WNOHANG, &ru);
         while (w < 0 && errno == EINTR);
         if (w == 0)
             continue;
         if (w < 0) /* ECHILD: not ours any more (cannot happen): gone all the same */
             status = 255 << 8;
+        else
+            p->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+                        (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
         reaper_unlink(p);
         exited(p, status);
         goto again;
@@ -328,6 +334,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
         ls.fd[i + 1] = wfd[i];
     }
     p = xcalloc(1, sizeof(*p));
+    p->cpu_ms = -1;
     p->cbs = *cbs;
     p->drain_ms = o->drain_ms;
     p->group = o->setsid;
@@ -386,6 +393,11 @@ pid_t proc_pid(const struct proc *p)
 bool proc_exited(const struct proc *p)
 {
     return p->exited;
+}
+
+double proc_cpu_ms(const struct proc *p)
+{
+    return p->cpu_ms;
 }
 
 int proc_exit_code(const struct proc *p)

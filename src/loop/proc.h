@@ -65,6 +65,12 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
                         struct err *e);
 pid_t proc_pid(const struct proc *p);
 bool proc_exited(const struct proc *p);
+/*
+ * The CPU time (user + system, ms) the process used with the descendants it
+ * waited for (a sandbox's init waits for all of them): wait4's rusage, once
+ * reaped; -1 before.
+ */
+double proc_cpu_ms(const struct proc *p);
 /* Exit code (0-255) when exited normally, else -1. */
 int proc_exit_code(const struct proc *p);
 /* The signal that ended it, else 0. */

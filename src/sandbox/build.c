@@ -63,6 +63,7 @@ struct slot {
     char *logdir; /* <logdir>/<job> */
     double started;
     struct build_result *res;
+    double cpu;   /* without a cgroup: the CPU time of the job's reaped stage processes */
     bool retired; /* its post-build failed: what it left must not reach another job */
     /* Limits: the job's cgroup and watchdog, from its first stage to the final kill. */
     struct cgroup_job *cg;
@@ -254,6 +255,8 @@ static void slot_on_stage_exit(struct proc *p, void *data)
     char status[96];
     struct err e;
     bool ok = proc_exit_code(p) == 0;
+    if (proc_cpu_ms(p) >= 0)
+        sl->cpu += proc_cpu_ms(p);
     proc_describe_status(p, status, sizeof(status));
     proc_free(p);
     sl->proc = NULL;
@@ -271,12 +274,18 @@ static void slot_on_stage_exit(struct proc *p, void *data)
     slot_event(sl, ok ? SL_EV_STAGE_OK : SL_EV_STAGE_FAILED);
 }
 
-/* The job's CPU time so far into its result, from its cgroup (-1 without one). */
+/*
+ * The job's CPU time so far into its result: from its cgroup, or without
+ * one what its reaped stage processes used (with what they waited for).
+ */
 static void slot_cpu_sample(struct slot *sl)
 {
     uint64_t usec;
     struct err e;
-    sl->res->cpu_ms = sl->cg && cgroup_job_cpu_usec(sl->cg, &usec, &e) == 0 ? usec / 1000.0 : -1;
+    if (!sl->cg)
+        sl->res->cpu_ms = sl->cpu;
+    else
+        sl->res->cpu_ms = cgroup_job_cpu_usec(sl->cg, &usec, &e) == 0 ? usec / 1000.0 : -1;
 }
 
 /* Starts stage sl->stage of the job, logging into <logdir>/<job>/<stage>.log; -1: it failed. */
@@ -578,6 +587,7 @@ static void slot_enter_pre(struct slot *sl)
     fault_step("build.job");
     sl->res = &b->results[sl->job];
     sl->res->cpu_ms = -1;
+    sl->cpu = 0;
     sl->stage = 0;
     sl->started = now_ms();
     sl->logdir = xasprintf("%s/%s", b->cfg->logdir, build_job_name(b, sl->job));

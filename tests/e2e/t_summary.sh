@@ -170,5 +170,12 @@ else
     ok "history: the CPU time of each stage # SKIP no cgroup v2 cpu.stat"
 fi
 "$BOB" -c "$CFG" report -o "$T/rep" >/dev/null 2>&1
+rm -rf "$BOB_DATADIR"
+BOB_NO_CGROUP=1 "$BOB" -c "$CFG" build >/dev/null 2>"$T/err"
+"$BOB" -c "$CFG" history -f json >"$T/h.json"
+check "without a cgroup (BOB_NO_CGROUP=1): the CPU time from the reaped processes" python3 -c "
+import json; h=json.load(open('$T/h.json'))[0]
+c=dict(kv.split('=') for kv in h['cpu'].split())
+assert 'wait' in c and float(c['spin']) > 0, h"
 check "report: the time per stage has the CPU seconds" grep -qE '^stage +jobs +seconds +average +longest +cpu seconds$' "$T/rep/report.txt"
 check "report: '1 job', not '1 jobs'" grep -q '^1 job: 1 succeeded' "$T/rep/report.txt"

@@ -159,6 +159,7 @@ struct result {
     struct err enter_err;
     struct buf out, err;
     struct proc *p;
+    double cpu_ms;
 };
 
 static void on_data(struct proc *p, int stream, const char *b, size_t n, void *data)
@@ -175,6 +176,7 @@ static void on_exit_cb(struct proc *p, void *data)
     r->sig = proc_term_signal(p);
     r->enter = proc_enter_error(p, &r->enter_err);
     r->shell = proc_shell_status(p);
+    r->cpu_ms = proc_cpu_ms(p);
 }
 
 static void on_linger(struct proc *p, void *data)
@@ -193,6 +195,7 @@ static void run_proc(const char *const *argv, struct proc_opts *o, struct result
     o->argv = argv;
     r->p = proc_spawn(&loop, o, &cbs, &e);
     assert_non_null(r->p);
+    assert_true(proc_cpu_ms(r->p) == -1); /* not reaped yet */
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_true(r->exited);
     proc_free(r->p);
@@ -217,6 +220,8 @@ static void test_proc_capture(void **state)
     assert_non_null(strstr(r.out.p, "out1999\n"));
     assert_null(strstr(r.out.p, "err"));
     assert_non_null(strstr(r.err.p, "err1999\n"));
+    /* The rusage of the reaped child: 4000 echos in a loop use some CPU time. */
+    assert_true(r.cpu_ms > 0);
     buf_free(&r.out);
     buf_free(&r.err);
 }
