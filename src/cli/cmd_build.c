@@ -84,7 +84,8 @@ struct bcmd {
     size_t nnames;
     const char *events_path;
     double t0;
-    bool *in_run; /* per cfg job: part of this run */
+    bool *in_run;          /* per cfg job: part of this run */
+    const char **stage_of; /* per cfg job: the stage it was last in (the config's or static) */
 };
 
 static int build_begin(struct bcmd *bc);
@@ -140,6 +141,9 @@ static void on_stage_started(void *data, size_t slot, const struct job *j, const
                              const struct capture *output)
 {
     struct bcmd *bc = data;
+    /* The stage a kill interrupts: the post-build that follows it is not. */
+    if (bc->stage_of && (output || strcmp(stage, "post-build") != 0))
+        bc->stage_of[j - bc->c.cfg.jobs] = stage;
     display_slot_stage(bc->prog, slot, stage);
     struct json w;
     display_slot_output(bc->prog, slot, output);
@@ -164,6 +168,8 @@ static void event_job_finished(struct bcmd *bc, const struct build_result *r, co
         return;
     json_string(&j, "job", r->job->name);
     json_string(&j, "status", status);
+    if (strcmp(status, "interrupted") == 0 && bc->stage_of && bc->stage_of[r->job - bc->c.cfg.jobs])
+        json_string(&j, "stage", bc->stage_of[r->job - bc->c.cfg.jobs]);
     if (strcmp(status, "failed") == 0) {
         json_string(&j, "stage", r->stage ? r->stage : "");
         json_string(&j, "log", r->log ? r->log : "");
@@ -465,10 +471,16 @@ static int summary(struct bcmd *bc)
                 printf("  Skipped %s: %s\n", r[i].job->name, r[i].reason ? r[i].reason : "");
         for (size_t i = 0; i < pre; i++)
             printf("  Skipped %s: %s\n", pskip->v[i], pwhy->v[i]);
-        for (size_t i = 0; i < n; i++)
-            if (outcome_of(bc, r, i) == O_INTERRUPTED)
-                printf("  Interrupted %s%s\n", r[i].job->name,
-                       r[i].interrupted ? " (killed)" : " (not started)");
+        for (size_t i = 0; i < n; i++) {
+            const char *in = bc->stage_of ? bc->stage_of[i] : NULL;
+            if (outcome_of(bc, r, i) != O_INTERRUPTED)
+                continue;
+            if (!r[i].interrupted)
+                printf("  Interrupted %s (not started)\n", r[i].job->name);
+            else
+                printf("  Interrupted %s (killed%s%s)\n", r[i].job->name, in ? " in " : "",
+                       in ? in : "");
+        }
         if (id)
             printf("Build %lld%s (bob status, bob log JOB, bob report)\n", id,
                    intr ? " is unfinished: bob build resumes it" : "");
@@ -716,6 +728,8 @@ static int build_begin(struct bcmd *bc)
     bc->in_run = xcalloc(bc->c.cfg.njobs + 1, sizeof(*bc->in_run));
     for (size_t i = 0; i < njobs; i++)
         bc->in_run[jobs[i]] = true;
+    free(bc->stage_of);
+    bc->stage_of = xcalloc(bc->c.cfg.njobs + 1, sizeof(*bc->stage_of));
     if (!bc->c.cfg.nostate && njobs > 0 && build_open_state(bc, jobs, njobs) != 0) {
         free(jobs);
         return bc->rc = EXIT_ERROR;
@@ -918,6 +932,7 @@ out:
         pkgplan_free(&bc.plan);
     strv_free(&bc.roots);
     free(bc.in_run);
+    free(bc.stage_of);
     bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);
     return rc;

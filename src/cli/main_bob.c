@@ -27,7 +27,7 @@ static const char main_usage[] =
     "  sandbox shell                   interactive shell in a new dev sandbox (alias: exec)\n"
     "  sandbox run [--log FILE] ID -- CMD [ARG...]\n"
     "                                  run a command in sandbox ID\n"
-    "  build [--format text|json] [--events FILE|-] [--dry-run] [JOB...]\n"
+    "  build [--format text|json] [--events FILE|-] [--dry-run] [-j N] [JOB...]\n"
     "                                  build the jobs in sandboxes (resumes an unfinished\n"
     "                                  build; --all: a new one running every job, for\n"
     "                                  pkgsrc also the packages that are up to date)\n"

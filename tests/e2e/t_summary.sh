@@ -80,11 +80,13 @@ wait $pid
 check "interrupted: exit 130" [ $? = 130 ]
 check "interrupted: counted" \
     grep -qxE '3 jobs in [0-9.]+s: 0 succeeded, 0 failed, 0 skipped, 3 interrupted' "$T/summary"
-check "interrupted: the killed job is named" grep -qx '  Interrupted first (killed)' "$T/summary"
+check "interrupted: the killed job is named, with its stage" grep -qx '  Interrupted first (killed in build)' "$T/summary"
 check "interrupted: the jobs never started are named" \
     bash -c "grep -qx '  Interrupted second (not started)' '$T/summary' && grep -qx '  Interrupted third (not started)' '$T/summary'"
 check "interrupted: an event for each" \
     ev "f={x['job']:x['status'] for x in e if x['event']=='job_finished'}; assert f=={'first':'interrupted','second':'interrupted','third':'interrupted'}, f"
+check "interrupted: the killed job's event has its stage, the others say not started" \
+    ev "f={x['job']:x for x in e if x['event']=='job_finished'}; assert f['first']['stage']=='build' and f['second']['reason']=='not started', f"
 "$BOB" -c "$CFG" status -f json >"$T/status"
 check "interrupted: bob status lists each as interrupted" python3 -c "
 import json; s={r['job']:r['status'] for r in json.load(open('$T/status'))}
