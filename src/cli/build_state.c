@@ -31,6 +31,7 @@ struct bstate {
     struct bstate_prev *prev; /* per cfg job: its row in the resumed build, or the latest */
     long *blocker;            /* per cfg job: the failed job that skipped it, -1 unknown */
     double *cpu0;             /* per cfg job: its CPU time (ms) when its open stage started */
+    const char **stage_of;    /* per cfg job: its last stage before the post-build */
     struct build_plan plan;
     struct build_observer inner;
     struct build *build;
@@ -285,6 +286,7 @@ int bstate_open(const struct config *cfg, uv_loop_t *loop, const size_t *jobs, s
     bs->prev = xcalloc(m, sizeof(*bs->prev));
     bs->blocker = xcalloc(m, sizeof(*bs->blocker));
     bs->cpu0 = xcalloc(m, sizeof(*bs->cpu0));
+    bs->stage_of = xcalloc(m, sizeof(*bs->stage_of));
     for (size_t j = 0; j < cfg->njobs; j++) {
         bs->blocker[j] = -1;
         bs->cpu0[j] = -1;
@@ -389,6 +391,7 @@ void bstate_free(struct bstate *bs)
     free(bs->uptodate);
     free(bs->blocker);
     free(bs->cpu0);
+    free(bs->stage_of);
     free(bs);
 }
 
@@ -453,6 +456,7 @@ static void bstate_on_job_started(void *data, size_t slot, unsigned sandbox, con
 {
     struct bstate *bs = data;
     bs->cpu0[j - bs->cfg->jobs] = -1;
+    bs->stage_of[j - bs->cfg->jobs] = NULL;
     state_job_started(bs->st, bs->id, j->name, sandbox, bstate_now());
     if (bs->inner.job_started)
         bs->inner.job_started(bs->inner.data, slot, sandbox, j);
@@ -463,6 +467,9 @@ static void bstate_on_stage_started(void *data, size_t slot, const struct job *j
 {
     struct bstate *bs = data;
     bstate_stage_cpu(bs, j);
+    /* The stage a kill interrupts: the post-build that follows it is not. */
+    if (output || strcmp(stage, "post-build") != 0)
+        bs->stage_of[j - bs->cfg->jobs] = stage;
     state_job_stage(bs->st, bs->id, j->name, stage, bstate_now());
     if (bs->inner.stage_started)
         bs->inner.stage_started(bs->inner.data, slot, j, stage, output);
@@ -481,10 +488,18 @@ static void bstate_on_job_finished(void *data, size_t slot, const struct build_r
     enum state_status s = r->interrupted              ? STATE_INTERRUPTED
                           : r->state == JOB_SUCCEEDED ? STATE_SUCCEEDED
                                                       : STATE_FAILED;
-    bool failed = s == STATE_FAILED;
+    bool failed = s == STATE_FAILED, killed = s == STATE_INTERRUPTED;
+    const char *in = bs->stage_of[r->job - bs->cfg->jobs];
     bstate_stage_cpu(bs, r->job);
-    state_job_finished(bs->st, bs->id, r->job->name, s, failed ? r->stage : NULL,
-                       failed ? r->reason : NULL, failed ? r->log : NULL, r->ms, bstate_now());
+    /* Killed by a shutdown: the stage it was in, and "killed". */
+    state_job_finished(bs->st, bs->id, r->job->name, s,
+                       failed   ? r->stage
+                       : killed ? in
+                                : NULL,
+                       failed   ? r->reason
+                       : killed ? "killed"
+                                : NULL,
+                       failed ? r->log : NULL, r->ms, bstate_now());
     if (bs->inner.job_finished)
         bs->inner.job_finished(bs->inner.data, slot, r);
 }

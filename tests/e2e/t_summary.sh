@@ -91,6 +91,10 @@ check "interrupted: the killed job's event has its stage, the others say not sta
 check "interrupted: bob status lists each as interrupted" python3 -c "
 import json; s={r['job']:r['status'] for r in json.load(open('$T/status'))}
 assert s=={'first':'interrupted','second':'interrupted','third':'interrupted'}, s"
+check "interrupted: bob status says killed in which stage, or not started" python3 -c "
+import json; s={r['job']:r for r in json.load(open('$T/status'))}
+assert (s['first']['stage'], s['first']['reason'])==('build', 'killed'), s['first']
+assert (s['second']['stage'], s['second']['reason'])==(None, 'not started'), s['second']"
 # The same with --format json (a build that resumes the interrupted one).
 "$BOB" -c "$CFG" build --format json >"$T/summary" 2>"$T/err" &
 pid=$!
