@@ -192,7 +192,7 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         goto out_log;
     }
     rc = EXIT_ERROR;
-    if (sandbox_ctx_cgroup(&r.c.ctx, "run", &cg, &lc) == 0)
+    if (sandbox_cmd_cgroup(r.root, &cg, &lc) == 0)
         o.cgroup = &lc;
     r.proc = proc_spawn(&r.c.loop, &o, &cbs, &e);
     strv_free(&env);

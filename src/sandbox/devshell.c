@@ -159,7 +159,7 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
         o.fd[0] = o.fd[1] = o.fd[2] = slave;
         o.setsid = o.ctty = true;
     }
-    if (sandbox_ctx_cgroup(ctx, "shell", &sh->cg, &lc) == 0)
+    if (sandbox_cmd_cgroup(root, &sh->cg, &lc) == 0)
         o.cgroup = &lc;
     sh->proc = proc_spawn(ctx->loop, &o, &cbs, e);
     if (slave >= 0)

@@ -123,31 +123,17 @@ void sandbox_ctx_free(struct sbx_ctx *ctx)
     free(ctx->prefix);
     free(ctx->pkg_dbdir);
     free(ctx->pkg_refcount_dbdir);
-    if (ctx->cg_base) {
-        struct err e;
-        if (cgroup_base_close(ctx->cg_base, 1000, &e) < 0)
-            log_warn("%s", e.msg);
-        ctx->cg_base = NULL;
-    }
 }
 
-int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job **job,
-                       struct launch_cgroup *lc)
+int sandbox_cmd_cgroup(const char *root, struct cgroup_job **job, struct launch_cgroup *lc)
 {
+    char key[CGROUP_SANDBOX_KEY_LEN];
     struct err e;
     *job = NULL;
     *lc = (struct launch_cgroup){.dir_fd = -1};
-    if (!ctx->cg_tried) {
-        ctx->cg_tried = true;
-        if (cgroup_base_open(&ctx->cg_base, &e) < 0)
-            log_debug("%s", e.msg);
-        else if (cgroup_sweep(ctx->cg_base, 1000, NULL, &e) < 0)
-            log_warn("%s", e.msg);
-    }
-    if (!ctx->cg_base)
-        return -ENOTSUP;
-    if (cgroup_job_new(ctx->cg_base, name, NULL, job, &e) < 0) {
-        log_warn("%s", e.msg);
+    cgroup_sandbox_key(root, key);
+    if (cgroup_sandbox_cmd(key, job, &e) < 0) {
+        log_debug("%s", e.msg);
         return -ENOTSUP;
     }
     cgroup_job_launch(*job, &lc->dir_fd, &lc->procs_fds, &lc->n_procs);

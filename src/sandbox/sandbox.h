@@ -36,20 +36,18 @@ struct sbx_ctx {
         int fd;
     } * held;
     size_t nheld;
-    /* bob's own cgroup for the commands it runs (sandbox_ctx_cgroup), opened on first use. */
-    struct cgroup_base *cg_base;
-    bool cg_tried;
 };
 
 /*
- * A cgroup of its own for one command (`sandbox run`, the dev shell), under
- * bob's cgroup, and lc filled for proc_opts.cgroup: 0; -ENOTSUP (nothing
- * made, lc empty) where cgroup v2 cannot be written, as the launcher then
- * needs none: the command's pid namespace holds it. Free with
- * cgroup_job_free; bob's cgroup goes at sandbox_ctx_free.
+ * The cgroup of one command in the sandbox at host path root (`sandbox
+ * run`, the dev shell): the sandbox's commands' cgroup
+ * (cgroup_sandbox_cmd), which its destroy kills and removes, and lc filled
+ * for proc_opts.cgroup: 0; -ENOTSUP (nothing made, lc empty) where cgroup
+ * v2 cannot be written, as the launcher then needs none: the command's pid
+ * namespace holds it. Free with cgroup_job_free. No cgroup per bob, no
+ * sweep, no mkdir: a command's start pays one mkdir that finds it there.
  */
-int sandbox_ctx_cgroup(struct sbx_ctx *ctx, const char *name, struct cgroup_job **job,
-                       struct launch_cgroup *lc);
+int sandbox_cmd_cgroup(const char *root, struct cgroup_job **job, struct launch_cgroup *lc);
 /* Fills ctx->env from the configuration (bob_logdir, bob_make, ...). */
 void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config *cfg,
                       enum env_ctx env_ctx);
