@@ -225,6 +225,17 @@ int lx_mnt_id(int fd, uint64_t *id)
     return 0;
 }
 
+int plat_is_mount_root(int dirfd, const char *name)
+{
+    struct statx stx;
+
+    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) < 0)
+        return -errno;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        return -ENOTSUP;
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
 int lx_root_open(struct lx_root *r, const char *root, struct err *e)
 {
     size_t len = strlen(root);

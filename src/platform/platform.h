@@ -89,6 +89,14 @@ struct plat_mount_entry {
 };
 
 /*
+ * Whether entry `name` of directory dirfd (not followed if a symlink) is
+ * the root of a mount: 1 or 0, without reading the mount table; -ENOTSUP
+ * where the kernel cannot tell (before Linux 5.8: use plat_mounts_under),
+ * or a negative errno.
+ */
+int plat_is_mount_root(int dirfd, const char *name);
+
+/*
  * The mounts at or below host path `under`, deepest (last mounted) first,
  * read from /proc/self/mountinfo. Free with plat_mounts_free.
  */

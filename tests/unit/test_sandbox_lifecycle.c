@@ -247,7 +247,7 @@ static void test_create_and_destroy(void **state)
 {
     struct lc c;
     unsigned ids[2];
-    char rec[64], want[64];
+    char rec[128], want[128], head[32];
     FILE *f;
     lc_open(&c, lc_setup());
     lc_create(&c, 2);
@@ -267,7 +267,9 @@ static void test_create_and_destroy(void **state)
     assert_non_null(f);
     assert_non_null(fgets(rec, sizeof(rec), f));
     fclose(f);
-    snprintf(want, sizeof(want), "%ld test\n", (long)getpid());
+    /* "<pid> <cmd>", blank-padded to 63 characters, and a newline. */
+    snprintf(head, sizeof(head), "%ld test", (long)getpid());
+    snprintf(want, sizeof(want), "%-63s\n", head);
     assert_string_equal(rec, want);
     sandbox_batch_free(c.b);
     lc_destroy(&c, ids, 2);
