@@ -43,7 +43,8 @@ static int config_loader_main(lua_State *L)
 
     if (!funcs)
         return luaL_error(L, "internal error: funcs.lua is not embedded");
-    if (luaL_loadbufferx(L, funcs->data, funcs->size, "=funcs.lua", "t") != LUA_OK)
+    if (luaL_loadbufferx(L, funcs->data, funcs->size, "=funcs.lua", funcs->bytecode ? "b" : "t") !=
+        LUA_OK)
         return lua_error(L);
     lua_call(L, 0, 0);
 

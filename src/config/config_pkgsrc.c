@@ -126,7 +126,8 @@ int config_pkgsrc_jobs(struct config *cfg, const struct config_pkg *pkgs, size_t
     if (!(L = luaL_newstate()))
         return err_set(e, "cannot start Lua: out of memory");
     luaL_openlibs(L);
-    if (luaL_loadbufferx(L, mod->data, mod->size, "=pkgsrc.lua", "t") != LUA_OK ||
+    if (luaL_loadbufferx(L, mod->data, mod->size, "=pkgsrc.lua", mod->bytecode ? "b" : "t") !=
+            LUA_OK ||
         lua_pcall(L, 0, 1, 0) != LUA_OK) {
         err_set(e, "pkgsrc.lua: %s", lua_tostring(L, -1));
         goto out;

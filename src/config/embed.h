@@ -2,12 +2,14 @@
 #ifndef BOB_EMBED_H
 #define BOB_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct embed_file {
     const char *name; /* path relative to lua/, e.g. "funcs.lua" */
     const char *data; /* NUL-terminated */
     size_t size;
+    bool bytecode; /* Lua bytecode (the files directly in lua/; scripts/luac.c), else text */
 };
 
 /* Terminated by an entry whose name is NULL. */
