@@ -89,6 +89,32 @@ struct plat_mount_entry {
 };
 
 /*
+ * The bootstrap kit as overlays (linux_kit.c). plat_kit_tmpfs mounts a
+ * tmpfs at host path `path` (made when missing) for the kit to be unpacked
+ * into once, and gives an fd of its root; call it only in a mount
+ * namespace of the process's own (plat_own_mount_ns), which the tmpfs goes
+ * with. -ENOTSUP (e says why) without the new mount API or overlayfs: the
+ * caller then unpacks the kit for each job. plat_kit_tmpfs_drop detaches
+ * it again (overlays on it keep it until they go).
+ */
+int plat_kit_tmpfs(const char *path, int *fd, struct err *e);
+void plat_kit_tmpfs_drop(const char *path);
+/*
+ * Whether the unpacked kit (kitfd) holds nothing but the targets (absolute
+ * guest paths, none below another) and the directories on the way to
+ * them, each target a directory: 0, or negative with e naming what is not.
+ */
+int plat_kit_check(int kitfd, const struct strv *targets, struct err *e);
+/*
+ * Mounts, in the sandbox at root, an overlay at each target: the kit's
+ * directory of that name (read-only) under an upper layer in guest
+ * directory <upper>/<i> (made beneath root). Undo with plat_unmount of
+ * each target and plat_remove of upper. On failure nothing stays mounted.
+ */
+int plat_kit_attach(const char *root, int kitfd, const struct strv *targets, const char *upper,
+                    struct err *e);
+
+/*
  * Whether entry `name` of directory dirfd (not followed if a symlink) is
  * the root of a mount: 1 or 0, without reading the mount table; -ENOTSUP
  * where the kernel cannot tell (before Linux 5.8: use plat_mounts_under),
