@@ -916,6 +916,7 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
         cli_error("%s", e.msg);
         goto out;
     }
+    bc.c.ctx.own_mount_ns = true;
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
     if (bc.pkgsrc)

@@ -873,6 +873,7 @@ struct build *build_start_plan(struct sbx_ctx *ctx, const size_t *jobs, size_t n
     struct err e;
     unsigned stale = 0;
     b->ctx = ctx;
+    ctx->kit_reuse = n > 1; /* the kit is unpacked once and overlaid (sandbox/kit.h) */
     b->cfg = ctx->cfg;
     b->obs = *obs;
     b->sched = sched_new_weighted(ctx->cfg, jobs, n, plan ? plan->weight : NULL);

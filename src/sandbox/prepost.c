@@ -12,6 +12,7 @@
 #include "loop/proc.h"
 #include "platform/platform.h"
 #include "sandbox/exec.h"
+#include "sandbox/kit.h"
 #include "loop/defer.h"
 #include "util/fault.h"
 #include "util/ref.h"
@@ -42,6 +43,7 @@ struct prepost {
     struct proc *proc;
     struct buf out;
     struct strv names;
+    const struct strv *kit_targets; /* taken on the loop for the removal (sandbox_kit_targets) */
     uv_work_t work;
 };
 
@@ -195,8 +197,12 @@ static void prepost_on_fetch_exit_step(struct proc *p, void *data)
         err_set(&pp->err, "interrupted");
     else if (code != 0)
         err_set(&pp->err, "cannot query pkgsrc with %s show-vars (%s)", pp->ctx->cfg->make, status);
-    prepost_event(pp, pp->cancelled || code != 0 || prepost_parse_fetch(pp) < 0 ? PP_EV_FAILED
-                                                                                : PP_EV_DONE);
+    if (pp->cancelled || code != 0 || prepost_parse_fetch(pp) < 0) {
+        prepost_event(pp, PP_EV_FAILED);
+        return;
+    }
+    sandbox_kit_prepare(pp->ctx); /* PREFIX known: the next jobs may overlay the kit */
+    prepost_event(pp, PP_EV_DONE);
 }
 
 /* The step ended; then its hold goes (until here the hold kept pp alive, even if freed). */
@@ -314,6 +320,13 @@ static void prepost_remove_work(uv_work_t *w)
 {
     struct prepost *pp = w->data;
     const char *dirs[] = {pp->ctx->prefix, pp->ctx->pkg_dbdir, pp->ctx->pkg_refcount_dbdir};
+    struct err ke;
+    /* The kit's overlays first, with what the job installed in their upper layers. */
+    if (sandbox_kit_detach(pp->kit_targets, pp->root, &ke) < 0) {
+        pp->status = -1;
+        err_set(&pp->err, "post-build failed: cannot take the bootstrap kit away: %s", ke.msg);
+        return;
+    }
     for (size_t i = 0; i < 3; i++) {
         struct err e;
         /* plat_remove resolves the path beneath the sandbox root and never
@@ -361,7 +374,9 @@ static void prepost_next(struct prepost *pp)
         fault_step("postbuild");
     switch (pp->step) {
     case PP_UNPACK:
-        if (cfg->bootstrap) {
+        /* The kit unpacked once, as overlays; else (first job, none to be had) unpacked here. */
+        if (cfg->bootstrap && !(sandbox_kit_ready(pp->ctx) && pp->ctx->prefix &&
+                                sandbox_kit_attach(pp->ctx, pp->root) == 0)) {
             ref_hold(&pp->ref);
             pp->unpack = unpack_start(pp->ctx->loop, cfg->bootstrap, pp->root,
                                       cfg->bootstrap_max_size, prepost_on_unpacked, pp);
@@ -388,6 +403,7 @@ static void prepost_next(struct prepost *pp)
         prepost_start_hooks(pp, true);
         return;
     case PP_REMOVE:
+        pp->kit_targets = sandbox_kit_targets(pp->ctx);
         ref_hold(&pp->ref);
         pp->work.data = pp;
         if (uv_queue_work(pp->ctx->loop, &pp->work, prepost_remove_work, prepost_remove_after) <

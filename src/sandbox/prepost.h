@@ -1,8 +1,10 @@
 /*
  * Pre-build and post-build of one sandbox, around each job (and around a
- * dev shell): unpack the bootstrap kit, learn PREFIX and the package
- * databases from pkgsrc once, apply the hooks; afterwards undo the hooks
- * and remove PREFIX, PKG_DBDIR and PKG_REFCOUNT_DBDIR inside the sandbox.
+ * dev shell): unpack the bootstrap kit (or overlay it, once a build has it
+ * unpacked once: sandbox/kit.h), learn PREFIX and the package databases
+ * from pkgsrc once, apply the hooks; afterwards undo the hooks, take the
+ * kit's overlays away and remove PREFIX, PKG_DBDIR and PKG_REFCOUNT_DBDIR
+ * inside the sandbox.
  */
 #ifndef BOB_PREPOST_H
 #define BOB_PREPOST_H

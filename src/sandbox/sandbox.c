@@ -1,5 +1,6 @@
 /* Sandbox lifecycle: claim, create, roll back, destroy, discover. */
 #include "sandbox/sandbox.h"
+#include "sandbox/kit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,7 @@ void sandbox_ctx_free(struct sbx_ctx *ctx)
     free(ctx->held);
     ctx->held = NULL;
     ctx->nheld = 0;
+    sandbox_kit_free(ctx);
     strv_free(&ctx->env);
     free(ctx->prefix);
     free(ctx->pkg_dbdir);

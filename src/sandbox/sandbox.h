@@ -28,6 +28,10 @@ struct sbx_ctx {
     struct strv env;  /* the bob_* variables for cmd actions */
     /* From pkgsrc, once a bootstrap kit is in (see prepost.h); NULL until then. */
     char *prefix, *pkg_dbdir, *pkg_refcount_dbdir;
+    /* The kit unpacked once for overlays (sandbox/kit.h), when kit_reuse: NULL until asked. */
+    struct sbx_kit *kit;
+    bool kit_reuse;    /* set by a build of more than one job */
+    bool own_mount_ns; /* the command runs in a mount namespace of its own (a build) */
     /* The owner record's command ("build", "sandbox run"); NULL: "bob". */
     const char *command;
     /* The sandboxes this command holds: ids and their locked descriptors. */
