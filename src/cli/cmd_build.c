@@ -920,7 +920,8 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
     if (bc.pkgsrc)
-        bc.scan = pkgscan_start(&bc.c, &bc.roots, isatty(2) && bc.c.cfg.tui, on_scan_done, &bc);
+        bc.scan =
+            pkgscan_start(&bc.c, &bc.roots, isatty(2) && bc.c.cfg.tui, false, on_scan_done, &bc);
     else if ((rc = build_begin(&bc)) != EXIT_OK)
         goto out;
     sbx_cmd_run_loop(&bc.c);

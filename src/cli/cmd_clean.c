@@ -1,4 +1,4 @@
-/* bob clean: forgets the current build; the history of past builds stays. */
+/* bob clean: forgets the current build and the kept scan; the history of past builds stays. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +10,9 @@ static const char clean_help[] =
     "\n"
     "Forgets the current build: the next bob build starts a new one instead of\n"
     "resuming it, and still skips what is up to date (bob build --all runs\n"
-    "everything). The records of every build stay for bob list, history, diff and\n"
-    "report. Refused while a bob builds with this database.\n";
+    "everything), and forgets the kept pkgsrc scan: the next build scans every\n"
+    "pkgpath again. The records of every build stay for bob list, history, diff\n"
+    "and report. Refused while a bob builds with this database.\n";
 
 int cmd_clean(struct cli *cli, int argc, char **argv)
 {
@@ -40,7 +41,7 @@ int cmd_clean(struct cli *cli, int argc, char **argv)
         return rc;
     rc = EXIT_ERROR;
     if (state_lock(st, &e) < 0 || state_current(st, &cur, &finished, &e) < 0 ||
-        state_forget_current(st, &e) < 0) {
+        state_forget_current(st, &e) < 0 || state_scan_forget(st, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;
     }

@@ -17,7 +17,9 @@ static const char scan_help[] =
     "Scans pkgsrc.pkgpaths (or the PKGPATHs given) with `bmake pbulk-index` in\n"
     "options.scan_threads sandboxes, following every pkgpath their ALL_DEPENDS\n"
     "name, and resolves each dependency pattern to the best scanned package, as\n"
-    "bob build does before it builds. Prints one line per package:\n"
+    "bob build does before it builds, scanning every pkgpath again and refreshing\n"
+    "the scan kept in the build state (bob build reuses it for each pkgpath whose\n"
+    "files, and the tree's mk/, are unchanged). Prints one line per package:\n"
     "  <job> <PKGNAME>[ -> <dependency jobs>]     to be built\n"
     "  <job> <PKGNAME> skipped: <reason>          not to be built\n"
     "  <pkgpath> scan failed: <reason>\n"
@@ -203,10 +205,11 @@ int cmd_scan(struct cli *cli, int argc, char **argv)
             rc = EXIT_ERROR;
             goto out;
         }
+        sc.c.ctx.own_mount_ns = true;
     }
     if ((rc = sbx_cmd_watch(&sc.c, false, scan_on_signal, &sc)) != EXIT_OK)
         goto out;
-    sc.scan = pkgscan_start(&sc.c, &sc.roots, isatty(2) && sc.c.cfg.tui, scan_on_done, &sc);
+    sc.scan = pkgscan_start(&sc.c, &sc.roots, isatty(2) && sc.c.cfg.tui, true, scan_on_done, &sc);
     sbx_cmd_run_loop(&sc.c);
     rc = sc.rc;
 out:

@@ -1,14 +1,19 @@
 /* The scan of a pkgsrc build (see pkgscan.h). */
 #include "cli/pkgscan.h"
 
+#include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "display/display.h"
+#include "loop/defer.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
+#include "state/state.h"
 
 #define PKGSCAN_LOG_MAX ((size_t)64 << 20)
 #define PKGSCAN_TAIL_LINES 5
@@ -24,8 +29,13 @@ struct pkgscan {
     struct config scfg;      /* c->cfg with the scan's jobs */
     struct pkgscan_set seen; /* pkgpaths scanned or queued */
     struct strv todo;        /* the next wave */
+    struct strv todo_stamps; /* their stamps ("" when the host cannot tell), same order */
     struct strv *shares;     /* the pkgpaths of each job of the running wave */
+    struct strv *stamps;     /* and their stamps */
     size_t nshares;
+    struct state *st; /* the scan cache (options.dbdir), or NULL */
+    char *mkstamp;    /* the stamp of the tree's mk/, or NULL: no cache */
+    bool rescan;      /* bob scan: the cache is written, not read */
     struct build *build;
     struct display *prog;
     bool tty, stopping, shutdown;
@@ -35,6 +45,8 @@ struct pkgscan {
 };
 
 static void pkgscan_wave(struct pkgscan *s);
+static void pkgscan_next(struct pkgscan *s);
+static void pkgscan_finish(struct pkgscan *s);
 
 /* Adds str to the set; false when it was there already. */
 static bool pkgscan_set_add(struct pkgscan_set *set, const char *str)
@@ -77,6 +89,77 @@ static void pkgscan_queue(struct pkgscan *s, const char *pkgpath)
         strv_push(&s->todo, pkgpath);
 }
 
+/*
+ * Stamps: what the scan cache compares to tell an unchanged tree. A stamp
+ * sums a hash of each file's path, size and mtime under a directory, in
+ * any order; a pkgpath's stamp covers its directory (Makefile, distinfo,
+ * options, patches/, files/...) and the tree's mk/, as the host sees them
+ * (pkgsrc.basedir is the same path on the host and in the sandboxes).
+ */
+static uint64_t pkgscan_sum;
+static size_t pkgscan_base;
+
+static uint64_t pkgscan_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int pkgscan_stamp_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    uint64_t h = 14695981039346656037ull;
+    int64_t v[3] = {(int64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec};
+    (void)ftw;
+    if (flag != FTW_F && flag != FTW_SL)
+        return 0;
+    h = pkgscan_fnv(h, path + pkgscan_base, strlen(path + pkgscan_base));
+    h = pkgscan_fnv(h, v, sizeof(v));
+    pkgscan_sum += h;
+    return 0;
+}
+
+/* The stamp of the files under dir, or NULL when dir is not a directory. */
+static char *pkgscan_stamp_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    pkgscan_sum = 0;
+    pkgscan_base = strlen(dir);
+    if (nftw(dir, pkgscan_stamp_one, 16, FTW_PHYS) != 0)
+        return NULL;
+    return xasprintf("%016llx", (unsigned long long)pkgscan_sum);
+}
+
+/* The stamp of the tree's mk/ (malloc'd; "-" without one), or NULL when the host has no tree. */
+static char *pkgscan_stamp_dir_mk(const char *tree)
+{
+    char *mk = xasprintf("%s/mk", tree), *r = pkgscan_stamp_dir(mk);
+    struct stat st;
+    free(mk);
+    if (!r && stat(tree, &st) == 0 && S_ISDIR(st.st_mode))
+        r = xstrdup("-");
+    return r;
+}
+
+/* The stamp of pkgpath (malloc'd), or "" when the host cannot tell (no cache then). */
+static char *pkgscan_stamp(const struct pkgscan *s, const char *pkgpath)
+{
+    char *dir, *own;
+    if (!s->mkstamp || strstr(pkgpath, ".."))
+        return xstrdup("");
+    dir = xasprintf("%s/%s", s->c->cfg.pkgsrc_basedir, pkgpath);
+    own = pkgscan_stamp_dir(dir);
+    free(dir);
+    if (!own)
+        return xstrdup("");
+    dir = xasprintf("%s.%s", own, s->mkstamp);
+    free(own);
+    return dir;
+}
+
 /* The last lines of text [p, p+n), on one line joined by " | ". */
 static char *pkgscan_tail(const char *p, size_t n)
 {
@@ -106,6 +189,26 @@ static void pkgscan_failed(struct pkgscan *s, const char *pkgpath, char *why)
     log_debug("scan: %s failed: %s", pkgpath, why);
     strv_push(&s->res.failed, pkgpath);
     strv_push_owned(&s->res.failures, why);
+}
+
+/* Adds the pbulk-index output of pkgpath p to the index and queues what it depends on. */
+static int pkgscan_parsed(struct pkgscan *s, const char *p, const char *out, size_t n,
+                          struct err *err)
+{
+    size_t count = 0;
+    if (pbulk_parse(out, n, p, &s->res.index, err) < 0)
+        return -1;
+    /* The packages of p are at the end of the index. */
+    for (size_t j = s->res.index.n; j-- > 0;) {
+        const struct pbulk_pkg *pk = &s->res.index.v[j];
+        if (strcmp(pk->pkgpath, p) != 0)
+            break;
+        count++;
+        for (size_t d = 0; d < pk->dep_path.n; d++)
+            pkgscan_queue(s, pk->dep_path.v[d]);
+    }
+    log_debug("scan: %s: %zu package%s", p, count, count == 1 ? "" : "s");
+    return 0;
 }
 
 /* Reads the log of job i of the wave; returns whether every pkgpath of it scanned. */
@@ -163,21 +266,13 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
                 pkgscan_failed(s, p, xasprintf("bmake pbulk-index exited %d: %s", rc, tail));
                 free(tail);
                 ok = false;
-            } else if (pbulk_parse(out, (size_t)(e - out), p, &s->res.index, &err) < 0) {
+            } else if (pkgscan_parsed(s, p, out, (size_t)(e - out), &err) < 0) {
                 pkgscan_failed(s, p, xasprintf("bad pbulk-index output: %s", err.msg));
                 ok = false;
-            } else {
-                /* The packages of p are at the end of the index. */
-                size_t count = 0;
-                for (size_t j = s->res.index.n; j-- > 0;) {
-                    const struct pbulk_pkg *pk = &s->res.index.v[j];
-                    if (strcmp(pk->pkgpath, p) != 0)
-                        break;
-                    count++;
-                    for (size_t d = 0; d < pk->dep_path.n; d++)
-                        pkgscan_queue(s, pk->dep_path.v[d]);
-                }
-                log_debug("scan: %s: %zu package%s", p, count, count == 1 ? "" : "s");
+            } else if (s->st && s->stamps[i].v[k][0]) {
+                char *copy = xstrndup(out, (size_t)(e - out));
+                state_scan_put(s->st, s->c->cfg.pkgsrc_basedir, p, s->stamps[i].v[k], copy);
+                free(copy);
             }
             body = e;
         }
@@ -192,6 +287,9 @@ static bool pkgscan_read(struct pkgscan *s, size_t i, const struct build_result 
             size_t len = nl ? (size_t)(nl - v) : strlen(v);
             if (len > 0)
                 s->res.packages = xstrndup(v, len);
+            if (len > 0 && s->st && s->mkstamp)
+                state_scan_put(s->st, s->c->cfg.pkgsrc_basedir, "@PACKAGES", s->mkstamp,
+                               s->res.packages);
         }
     }
     buf_free(&text);
@@ -236,10 +334,14 @@ static void pkgscan_wave_free(struct pkgscan *s)
     free(s->scfg.jobs);
     s->scfg.jobs = NULL;
     s->scfg.njobs = 0;
-    for (size_t i = 0; i < s->nshares; i++)
+    for (size_t i = 0; i < s->nshares; i++) {
         strv_free(&s->shares[i]);
+        strv_free(&s->stamps[i]);
+    }
     free(s->shares);
+    free(s->stamps);
     s->shares = NULL;
+    s->stamps = NULL;
     s->nshares = 0;
 }
 
@@ -327,15 +429,83 @@ static void pkgscan_on_wave_done(void *data)
     pkgscan_wave_free(s);
     s->c->ctx.cfg = &s->c->cfg;
     if (s->todo.n > 0 && !s->stopping && !s->res.interrupted && !s->res.error) {
-        pkgscan_wave(s);
+        pkgscan_next(s);
         return;
     }
+    pkgscan_finish(s);
+}
+
+/* The scan is over: the cache is written, the display goes, the caller is told. */
+static void pkgscan_finish(struct pkgscan *s)
+{
     if (s->stopping)
         s->res.interrupted = true;
+    if (s->st) {
+        state_detach(s->st); /* commits */
+        if (state_error(s->st))
+            log_warn("%s", state_error(s->st));
+        state_close(s->st);
+        s->st = NULL;
+    }
     log_set_hook(NULL, NULL);
     display_free(s->prog);
     s->prog = NULL;
     s->done(s, s->data);
+}
+
+/*
+ * Takes from the cache what it has of s->todo, and of what that names in
+ * turn; starts a wave of sandboxes for the rest, or finishes.
+ */
+static void pkgscan_next(struct pkgscan *s)
+{
+    struct strv miss = {0}, miss_stamps = {0};
+    if (s->stopping) {
+        pkgscan_finish(s);
+        return;
+    }
+    while (s->todo.n > 0) {
+        struct strv todo = s->todo;
+        memset(&s->todo, 0, sizeof(s->todo));
+        for (size_t k = 0; k < todo.n; k++) {
+            const char *p = todo.v[k];
+            char *stamp = pkgscan_stamp(s, p), *out = NULL;
+            struct err err;
+            if (s->st && !s->rescan && stamp[0] &&
+                state_scan_get(s->st, s->c->cfg.pkgsrc_basedir, p, stamp, &out) == 1 &&
+                pkgscan_parsed(s, p, out, strlen(out), &err) == 0) {
+                s->res.cached++;
+            } else {
+                strv_push(&miss, p);
+                strv_push(&miss_stamps, stamp);
+            }
+            free(out);
+            free(stamp);
+        }
+        strv_free(&todo);
+    }
+    if (!s->res.packages && s->st && s->mkstamp) {
+        char *pk = NULL;
+        if (state_scan_get(s->st, s->c->cfg.pkgsrc_basedir, "@PACKAGES", s->mkstamp, &pk) == 1)
+            s->res.packages = pk;
+        else
+            free(pk);
+    }
+    if (s->res.cached)
+        log_debug("scan: %zu pkgpath%s from the cache, %zu to scan", s->res.cached,
+                  s->res.cached == 1 ? "" : "s", miss.n);
+    if (miss.n == 0) {
+        pkgscan_finish(s);
+        return;
+    }
+    s->todo = miss;
+    s->todo_stamps = miss_stamps;
+    pkgscan_wave(s);
+}
+
+static void pkgscan_on_start(void *data)
+{
+    pkgscan_next(data);
 }
 
 /* Starts a wave of the pkgpaths in s->todo. */
@@ -354,10 +524,14 @@ static void pkgscan_wave(struct pkgscan *s)
     size_t *jobs = xcalloc(n, sizeof(size_t));
 
     s->shares = xcalloc(n, sizeof(*s->shares));
+    s->stamps = xcalloc(n, sizeof(*s->stamps));
     s->nshares = n;
-    for (size_t k = 0; k < s->todo.n; k++)
+    for (size_t k = 0; k < s->todo.n; k++) {
         strv_push(&s->shares[k % n], s->todo.v[k]);
+        strv_push(&s->stamps[k % n], s->todo_stamps.v[k]);
+    }
     strv_free(&s->todo);
+    strv_free(&s->todo_stamps);
     s->scfg.jobs = xcalloc(n, sizeof(*s->scfg.jobs));
     s->scfg.njobs = n;
     for (size_t i = 0; i < n; i++) {
@@ -378,12 +552,23 @@ static void pkgscan_wave(struct pkgscan *s)
     free(jobs);
 }
 
-struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool tty,
+struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool tty, bool rescan,
                               pkgscan_cb done, void *data)
 {
     struct pkgscan *s = xcalloc(1, sizeof(*s));
     struct display_opts po = {0};
+    struct err e;
     s->c = c;
+    s->rescan = rescan;
+    /* The cache: in the build state, for a tree the host can see. */
+    if (c->cfg.dbdir && (s->mkstamp = pkgscan_stamp_dir_mk(c->cfg.pkgsrc_basedir))) {
+        if (state_open(c->cfg.dbdir, true, &s->st, &e) < 0) {
+            log_warn("the scan is not kept: %s", e.msg);
+            s->st = NULL;
+        } else {
+            state_attach(s->st, &c->loop);
+        }
+    }
     s->tty = tty;
     s->done = done;
     s->data = data;
@@ -402,7 +587,9 @@ struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool 
     po.title = "Scanning";
     s->prog = display_new(&po);
     log_set_hook(pkgscan_on_log, s);
-    pkgscan_wave(s);
+    /* On the next pass: all of it may come from the cache, and done must not run in here. */
+    if (loop_defer(&c->loop, pkgscan_on_start, s) < 0)
+        pkgscan_next(s); /* cannot happen on Unix: the loop refused a timer */
     return s;
 }
 
@@ -443,6 +630,12 @@ void pkgscan_free(struct pkgscan *s)
     }
     pkgscan_set_free(&s->seen);
     strv_free(&s->todo);
+    strv_free(&s->todo_stamps);
+    if (s->st) {
+        state_detach(s->st);
+        state_close(s->st);
+    }
+    free(s->mkstamp);
     pkgscan_result_free(&s->res);
     free(s);
 }

@@ -9,9 +9,14 @@
  * output in its log (<logdir>/scan/<first pkgpath>/pbulk-index.log),
  * which is parsed when the wave is over and removed unless it shows a
  * failure (or options.keep_logs is set).
- * Seam: the scan is not kept between runs yet; pkgscan_result is what a
- * build-state database would store and give back while the tree is
- * unchanged.
+ * The scan is kept in the build state (options.dbdir): each pkgpath's
+ * output with a stamp of its directory and of the tree's mk/ (files'
+ * paths, sizes and mtimes, as the host sees pkgsrc.basedir). A later scan
+ * takes from it every pkgpath whose stamp is unchanged, and runs
+ * sandboxes only for the rest; `bob scan` (rescan) scans everything again
+ * and `bob clean` forgets it. An edit that the stamps cannot see (a file
+ * of another package included by this one) needs one of those two, as
+ * with bob, which keeps its scan until `bob clean`.
  */
 #ifndef BOB_CLI_PKGSCAN_H
 #define BOB_CLI_PKGSCAN_H
@@ -27,6 +32,7 @@ struct pkgscan_result {
     struct strv failures; /* ... and why (with the output's last lines), same order */
     char *packages;       /* PACKAGES as pkgsrc gave it, or NULL */
     size_t scanned;       /* pkgpaths scanned */
+    size_t cached;        /* pkgpaths taken from the cache */
     bool interrupted;
     char *error; /* an error of the run itself (sandboxes), or NULL */
 };
@@ -36,10 +42,11 @@ typedef void (*pkgscan_cb)(struct pkgscan *s, void *data);
 
 /*
  * Starts the scan of roots (pkgpaths) on c's loop, with c's context and
- * config; tty says whether stderr shows a live display. done runs once,
- * when the last wave's sandboxes are gone.
+ * config; tty says whether stderr shows a live display; rescan: nothing is
+ * taken from the cache. done runs once, from the loop, when the last
+ * wave's sandboxes are gone (or on the next pass, when the cache had it all).
  */
-struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool tty,
+struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool tty, bool rescan,
                               pkgscan_cb done, void *data);
 /* Ctrl+C: no new wave and no new share; now: kill the running ones. */
 void pkgscan_stop(struct pkgscan *s, bool now);

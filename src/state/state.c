@@ -47,6 +47,7 @@ struct state {
     int lockfd;
     bool in_txn;
     bool failed;
+    bool scan_table; /* the scan table is known to exist (state_scan_table) */
     char *error;
     uv_prepare_t *prep;
     uv_timer_t *wake;     /* wakes the loop for a commit that is due */
@@ -57,6 +58,15 @@ struct state {
         sqlite3_stmt *q;
     } cache[STATE_CACHE];
 };
+
+/*
+ * The scan cache (state_scan_*): added to version 1 without a new version,
+ * as a table that older bobs never read, made on the first use of a
+ * pkgsrc scan, so that other databases stay as they were.
+ */
+#define STATE_SCAN_TABLE                                                                           \
+    "CREATE TABLE IF NOT EXISTS scan(tree TEXT NOT NULL, pkgpath TEXT NOT NULL, stamp TEXT,"       \
+    " output TEXT, PRIMARY KEY(tree, pkgpath));"
 
 static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -742,4 +752,69 @@ void state_rows_free(struct state_rows *r)
     free(r->cols);
     free(r->num);
     memset(r, 0, sizeof(*r));
+}
+
+/* Makes the scan table once per handle; false (with st->failed) when it cannot. */
+static bool state_scan_table(struct state *st)
+{
+    int rc;
+    if (st->scan_table)
+        return true;
+    if ((rc = sqlite3_exec(st->db, STATE_SCAN_TABLE, NULL, NULL, NULL)) != SQLITE_OK) {
+        struct err e;
+        state_fail(st, rc, &e, "write");
+        if (!st->failed)
+            st->error = xasprintf("%s; the scan is not kept", e.msg);
+        st->failed = true;
+        return false;
+    }
+    st->scan_table = true;
+    return true;
+}
+
+void state_scan_put(struct state *st, const char *tree, const char *pkgpath, const char *stamp,
+                    const char *output)
+{
+    if (!state_scan_table(st))
+        return;
+    state_write(st,
+                "INSERT OR REPLACE INTO scan(tree, pkgpath, stamp, output) VALUES(?1, ?2, ?3, ?4)",
+                "ssss", tree, pkgpath, stamp, output);
+}
+
+int state_scan_get(struct state *st, const char *tree, const char *pkgpath, const char *stamp,
+                   char **output)
+{
+    sqlite3_stmt *q;
+    int rc, found = 0;
+    *output = NULL;
+    if (!state_scan_table(st))
+        return -1;
+    q = state_stmt(st, "SELECT output FROM scan WHERE tree = ?1 AND pkgpath = ?2 AND stamp = ?3",
+                   &rc);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, tree, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, pkgpath, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 3, stamp, -1, SQLITE_TRANSIENT);
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *t = state_col(q, 0);
+        *output = xstrdup(t ? t : "");
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return found;
+}
+
+int state_scan_forget(struct state *st, struct err *e)
+{
+    int rc = sqlite3_exec(st->db, "DELETE FROM scan", NULL, NULL, NULL);
+    if (rc != SQLITE_OK && strstr(sqlite3_errmsg(st->db), "no such table"))
+        return 0; /* no scan was ever kept */
+    if (rc != SQLITE_OK)
+        return state_fail(st, rc, e, "write");
+    return 0;
 }

@@ -131,6 +131,20 @@ int state_query(struct state *st, const char *sql, const char *const *args, size
                 struct state_rows *out, struct err *e);
 void state_rows_free(struct state_rows *r);
 
+/*
+ * The scan cache: the `bmake pbulk-index` output of each pkgpath of a
+ * pkgsrc tree (`tree`: its path), with the stamp of the files it was made
+ * from (the caller's: equal stamps, same tree). A writer's put is batched
+ * like every write; get answers 1 with *output (malloc'd) when a row of
+ * that stamp is there, 0 when not, -1 on error. forget empties it (bob
+ * clean).
+ */
+void state_scan_put(struct state *st, const char *tree, const char *pkgpath, const char *stamp,
+                    const char *output);
+int state_scan_get(struct state *st, const char *tree, const char *pkgpath, const char *stamp,
+                   char **output);
+int state_scan_forget(struct state *st, struct err *e);
+
 /* The directory of the database (for messages). */
 const char *state_dir(const struct state *st);
 

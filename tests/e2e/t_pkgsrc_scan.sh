@@ -7,7 +7,9 @@
 # unlisted dependency chains, tools, bootstrap packages, skip and fail
 # reasons and their dependents, an unresolvable pattern, MULTI_VERSION, a
 # scan failure, strict_scan, up to date (a second build builds nothing),
-# --all, --dry-run, -v, cachevars and a PREFIX that post-build cannot remove.
+# --all, --dry-run, -v, cachevars, a PREFIX that post-build cannot remove,
+# and the scan kept in the build state (taken again while the tree's files
+# are unchanged, a changed package scanned again, bob scan and bob clean).
 . "$(dirname "$0")/lib.sh"
 CFG=$T/config.lua
 P=$T/pkgsrc     # the same path on the host and in the sandboxes
@@ -277,6 +279,7 @@ check "build: app's package records its build dependencies" bash -c "
 check "build: a cachevar the tree defines is exported, one it does not is not" \
     grep -qx "misc/app env NATIVE_OPSYS=Linux BOB_UNDEFINED=unset" "$P/trace"
 check "build: skipped packages never ran" bash -c "! grep -Eq '^misc/(skip|needskip|broken|unres|needunres|afterfail) ' '$P/trace'"
+check "build: the dry run's scan was kept: no pkgpath it scanned is scanned again" [ ! -s "$P/scanned" ]
 check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 
 # ---- up to date -------------------------------------------------------------------
@@ -291,7 +294,11 @@ check "second build: no stage ran" [ ! -e "$P/trace" ]
 
 # A changed file of lib's: lib is built again, and app through it; base is not.
 echo "# changed" >>"$P/devel/lib/Makefile"
+rm -f "$P/scanned"
 bob -v build --dry-run --format json >"$T/summary" 2>"$T/err"
+check "changed lib: only lib is scanned again, the rest comes from the kept scan" \
+    [ "$(sort -u "$P/scanned" 2>/dev/null)" = devel/lib ]
+check "changed lib: -v says how much came from the kept scan" grep -q 'scan: 5 pkgpaths from the cache, 1 to scan' "$T/err"
 check "changed lib: lib and app are rebuilt, base is not" py "
 assert sorted(s['order'])==['devel/lib','misc/app'], s
 r={k['job']:k['reason'] for k in s['skipped']}
@@ -305,13 +312,21 @@ bob build --all --dry-run --format json >"$T/summary" 2>"$T/err"
 check "--all: everything would be built" py "assert len(s['order'])==7 and s['skipped']==[], s"
 
 # ---- bob scan ------------------------------------------------------------------
+rm -f "$P/scanned"
 bob scan --format json misc/needunres misc/app >"$T/summary" 2>"$T/err"
 check "bob scan: exit 0" [ $? = 0 ]
+check "bob scan: scans again what was kept" grep -qx misc/app "$P/scanned"
 check "bob scan: packages, dependencies and reasons" py "
 p={k['job']:k for k in s['packages']}
 assert p['misc/app']['pkgname']=='app-1.0' and sorted(p['misc/app']['depends'])==['devel/lib','devel/nbpatch','pkgtools/digest'], p
 assert p['misc/unres']['status']=='skipped' and p['misc/unres']['reason']=='no package satisfies zz>=9', p
 assert 'lang/py-foo' not in p and s['scan_failed']==[], s"
+
+# ---- bob clean forgets the kept scan ------------------------------------------------
+bob clean >/dev/null 2>&1
+rm -f "$P/scanned"
+bob build --dry-run --format json >"$T/summary" 2>"$T/err"
+check "after bob clean: every pkgpath is scanned again" grep -qx devel/base "$P/scanned"
 
 # ---- strict_scan ---------------------------------------------------------------
 write_cfg '"misc/app", "misc/scanfail"' "strict_scan = true" ""
