@@ -176,7 +176,18 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         goto out;
     }
     r.logging = logpath != NULL;
-    sandbox_env(&r.c.cfg, CTX_BUILD, true, &r.c.ctx.env, &env);
+    {
+        struct strv extra = {0};
+        char idbuf[16];
+        for (size_t i = 0; i < r.c.ctx.env.n; i++)
+            strv_push(&extra, r.c.ctx.env.v[i]);
+        snprintf(idbuf, sizeof(idbuf), "%lu", id);
+        env_setkv(&extra, "bob_job", "");
+        env_setkv(&extra, "bob_stage", "run");
+        env_setkv(&extra, "bob_sandbox_id", idbuf);
+        sandbox_env(&r.c.cfg, CTX_BUILD, true, &extra, &env);
+        strv_free(&extra);
+    }
     o.argv = (const char *const *)argv + cmd;
     o.env = (const char *const *)env.v;
     o.root = r.root;

@@ -298,6 +298,7 @@ static int slot_start_stage(struct slot *sl)
     struct proc_opts o = {0};
     struct proc_cbs cbs = {slot_on_stage_data, slot_on_stage_exit, slot_on_stage_linger, sl};
     struct strv extra = {0}, env = {0};
+    char idbuf[16];
     char *log = slot_stage_log(sl, st->name);
     char *header = xasprintf("=> %s", st->run);
     struct err e;
@@ -318,6 +319,11 @@ static int slot_start_stage(struct slot *sl)
         strv_push(&extra, b->ctx->env.v[i]);
     for (size_t i = 0; i < j->env.n; i++)
         env_set(&extra, j->env.v[i]);
+    /* Who it is, last: a job cannot be told otherwise by its own env. */
+    snprintf(idbuf, sizeof(idbuf), "%u", sl->id);
+    env_setkv(&extra, "bob_job", j->name);
+    env_setkv(&extra, "bob_stage", st->name);
+    env_setkv(&extra, "bob_sandbox_id", idbuf);
     sandbox_env(b->cfg, CTX_BUILD, true, &extra, &env);
     o.argv = argv;
     o.env = (const char *const *)env.v;

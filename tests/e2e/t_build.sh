@@ -19,6 +19,15 @@ J() {
     echo "{ name = \"$1\", $deps run = \"echo $1 >> /shared/order; ${3:-true}\" },"
 }
 
+# Each stage knows its job, stage and sandbox; a job's env cannot say otherwise.
+write_cfg '{ name = "who", env = { bob_job = "forged" }, stages = {
+    { name = "first", run = "echo $bob_job $bob_stage $bob_sandbox_id > /shared/who" },
+    { name = "second", run = "echo $bob_job $bob_stage $bob_sandbox_id >> /shared/who" } } },'
+bob build >/dev/null 2>&1
+check "stages get bob_job, bob_stage and bob_sandbox_id" \
+    [ "$(cat "$T/shared/who" 2>/dev/null | tr '\n' ' ')" = "who first 0 who second 0 " ]
+rm -f "$T/shared/who"
+
 write_cfg "$(J a) $(J b '"a"') $(J c '"b"') $(J d '"a"' 'exit 4') $(J e '"d"') $(J f '"e"') $(J g '' 'sleep 0.2')"
 bob build --format json --events "$T/events" >"$T/summary" 2>"$T/err"
 rc=$?

@@ -27,6 +27,8 @@ check "create" [ -d "$BOB_BASEDIR/0/.bob/completed" ]
 export KEEP=kept DROP=dropped
 out=$(bob sandbox run 0 -- /bin/sh -c 'echo "$KEEP $DROP ${X:-} $bob_logdir ${bob_sandbox_path:-nopath}"')
 check "no environment section: ours inherited, bob_ variables, no bob_sandbox_path" [ "$out" = "kept dropped  $T/logs nopath" ]
+out=$(bob_job=forged bob sandbox run 0 -- /bin/sh -c 'echo "[${bob_job-unset}] $bob_stage $bob_sandbox_id"')
+check "sandbox run: bob_job empty (not ours), bob_stage run, bob_sandbox_id" [ "$out" = "[] run 0" ]
 write_cfg 'environment = { build = { clear = true, inherit = { "KEEP" }, vars = { X = "x1", PATH = "/usr/bin:/bin" } } },'
 out=$(bob sandbox run 0 -- /bin/sh -c 'echo "$KEEP ${DROP:-none} $X $PATH"')
 check "clear + inherit + vars" [ "$out" = "kept none x1 /usr/bin:/bin" ]
