@@ -1,8 +1,10 @@
 /* bob sandbox shell (alias exec): an interactive shell in a new dev sandbox. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "cli/sbx_cmd.h"
@@ -10,12 +12,19 @@
 #include "sandbox/pipeline.h"
 
 static const char shell_help[] =
-    "usage: bob [-c FILE] sandbox shell\n"
-    "       bob [-c FILE] sandbox exec\n"
+    "usage: bob [-c FILE] sandbox shell [ID]\n"
+    "       bob [-c FILE] sandbox exec [ID]\n"
     "\n"
-    "Creates a dev sandbox, runs the pre-build (bootstrap kit, hooks), an\n"
-    "interactive shell in it, then the post-build, and destroys it however the\n"
-    "shell ends. Needs root.\n";
+    "Without ID: creates a dev sandbox, runs the pre-build (bootstrap kit, hooks),\n"
+    "an interactive shell in it, then the post-build, and destroys it however the\n"
+    "shell ends.\n"
+    "With ID: enters the existing sandbox ID (bob sandbox create, or one a build\n"
+    "kept) as it is, with no pre- or post-build, and leaves it there afterwards;\n"
+    "it is locked meanwhile, so that no other bob uses or destroys it.\n"
+    "\n"
+    "On a terminal the shell gets a pty of the sandbox; otherwise it reads its\n"
+    "commands from standard input. bob exits with the shell's exit status (1 when\n"
+    "the sandbox could not be made or entered, 130 interrupted). Needs root.\n";
 
 /* The command: create a sandbox, run the pipeline with the shell as its work, destroy. */
 struct shcmd {
@@ -27,6 +36,7 @@ struct shcmd {
     struct devshell *sh;
     int shell_status;
     bool failed, interrupted;
+    bool entered; /* shell ID: an existing sandbox, entered as it is */
     double started;
 };
 
@@ -62,7 +72,7 @@ static void shcmd_ended(struct pipeline *p, enum pipeline_step step, int status,
     }
 }
 
-/* The shell exited: the pipeline goes on. */
+/* The shell exited: the pipeline goes on (or, in an entered sandbox, we are done). */
 static void shcmd_on_shell(struct devshell *sh, int status, void *data)
 {
     struct shcmd *s = data;
@@ -71,7 +81,36 @@ static void shcmd_on_shell(struct devshell *sh, int status, void *data)
     s->sh = NULL;
     if (s->shell_status != 0 && !s->interrupted)
         fprintf(stderr, "Shell exited with exit status: %d\n", s->shell_status);
-    pipeline_work_done(s->pl, 0);
+    if (s->pl)
+        pipeline_work_done(s->pl, 0);
+}
+
+/* shell ID: the shell in the existing sandbox s->id, which stays as it is. */
+static void shcmd_enter(struct shcmd *s)
+{
+    struct err e;
+    struct stat st;
+    s->entered = true;
+    s->root = sandbox_path(&s->c.cfg, s->id);
+    if (lstat(s->root, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        !sandbox_is_complete(&s->c.cfg, s->id)) {
+        cli_error("sandbox %u does not exist or is incomplete (see bob sandbox list)", s->id);
+        s->failed = true;
+        return;
+    }
+    /* Held while the shell runs: no other bob destroys it or runs in it. */
+    if (sandbox_lock(&s->c.ctx, s->id, &e) < 0 ||
+        devshell_write_init(&s->c.ctx, s->root, s->id, &e) < 0) {
+        cli_error("%s", e.msg);
+        s->failed = true;
+        return;
+    }
+    fprintf(stderr, "Entering sandbox %s...\n", s->root);
+    s->sh = devshell_start(&s->c.ctx, s->root, shcmd_on_shell, s, &e);
+    if (!s->sh) {
+        cli_error("%s", e.msg);
+        s->failed = true;
+    }
 }
 
 /* The pipeline's work: the shell. */
@@ -143,6 +182,12 @@ static void shcmd_on_signal(enum run_state state, int signum, void *data)
     if (s->interrupted)
         return;
     s->interrupted = true;
+    if (s->entered) {
+        /* The shell's init leads its pid namespace: all of it goes. */
+        if (s->sh && devshell_pid(s->sh) > 0)
+            kill(devshell_pid(s->sh), SIGKILL);
+        return;
+    }
     if (!s->created) {
         sandbox_batch_cancel(s->c.batch);
         return;
@@ -168,20 +213,33 @@ int cmd_sandbox_shell(struct cli *cli, int argc, char **argv)
         }
         return EXIT_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "bob sandbox shell: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
     memset(&s, 0, sizeof(s));
+    if (optind < argc) {
+        unsigned long id;
+        if (!str_to_uint(argv[optind], &id) || id > UINT_MAX) {
+            fprintf(stderr, "bob sandbox shell: %s: not a sandbox id\n", argv[optind]);
+            return EXIT_USAGE;
+        }
+        if (optind + 1 < argc) {
+            fprintf(stderr, "bob sandbox shell: unexpected argument '%s'\n", argv[optind + 1]);
+            return EXIT_USAGE;
+        }
+        s.id = (unsigned)id;
+        s.entered = true;
+    }
     if ((rc = sbx_cmd_init(&s.c, cli, "bob sandbox shell", CTX_DEV)) != EXIT_OK)
         return rc;
     if ((rc = sbx_cmd_watch(&s.c, true, shcmd_on_signal, &s)) != EXIT_OK) {
         sbx_cmd_free(&s.c);
         return rc;
     }
-    s.started = now_ms();
-    cli_status_begin("Creating sandbox");
-    s.c.batch = sandbox_create(&s.c.ctx, 1, shcmd_on_batch, &s);
+    if (s.entered) {
+        shcmd_enter(&s);
+    } else {
+        s.started = now_ms();
+        cli_status_begin("Creating sandbox");
+        s.c.batch = sandbox_create(&s.c.ctx, 1, shcmd_on_batch, &s);
+    }
     sbx_cmd_run_loop(&s.c);
     sandbox_batch_free(s.c.batch);
     free(s.root);
@@ -190,5 +248,6 @@ int cmd_sandbox_shell(struct cli *cli, int argc, char **argv)
         return EXIT_INTERRUPTED;
     if (s.failed)
         return EXIT_ERROR;
-    return s.shell_status == 0 ? EXIT_OK : EXIT_ERROR;
+    /* The shell's own status (128+N for a signal), as a shell's caller sees it. */
+    return s.shell_status;
 }

@@ -126,6 +126,7 @@ expect "hello-world zlib " bob -c "$T/c.lua" build ""
 expect "hello-world " bob --config="$T/c.lua" log he
 expect "0 1 " bob -c "$T/c.lua" sandbox destroy ""
 expect "0 1 " bob -c "$T/c.lua" sandbox run ""
+expect "0 1 " bob -c "$T/c.lua" sandbox shell ""
 expect "csv " bob status -f c
 expect "json lua " bob config show --format ""
 expect "--verbose --version " bob --ver

@@ -137,3 +137,42 @@ for kind in dotdot absolute symlink; do
     check "hostile kit ($kind): sandbox gone" [ -z "$(ls -A "$BOB_BASEDIR")" ]
     rm -f "$T/log/entered"
 done
+
+# The shell's exit status becomes bob's.
+write_cfg "$T/kit.tgz" ""
+echo 'exit 4' | "$BOB" -c "$CFG" sandbox shell >/dev/null 2>&1
+check "shell: its exit status 4 is bob's" [ $? = 4 ]
+check "shell: the sandbox is gone" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# bob sandbox shell ID: an existing sandbox, entered as it is (no pre-build:
+# the kit is not unpacked) and left there.
+"$BOB" -c "$CFG" sandbox create >/dev/null 2>&1
+echo 'echo "id=$bob_sandbox_id" > /log/entered-id; echo mine > /left-here; exit 3' |
+    "$BOB" -c "$CFG" sandbox shell 0 >/dev/null 2>"$T/err"
+rc=$?
+check "shell 0: stdin without a terminal runs, exit status 3 is bob's" [ $rc = 3 ]
+[ $rc = 3 ] || diag "$(cat "$T/err")"
+check "shell 0: the shell ran in sandbox 0" [ "$(cat "$T/log/entered-id" 2>/dev/null)" = id=0 ]
+check "shell 0: the sandbox stays, with what the shell left in it" \
+    [ "$(cat "$BOB_BASEDIR/0/left-here" 2>/dev/null)" = mine ]
+check "shell 0: still listed" grep -q "$BOB_BASEDIR/0" <("$BOB" -c "$CFG" sandbox list 2>/dev/null)
+# Held while the shell runs: another bob cannot destroy it.
+rm -f "$T/fifo" "$T/log/started"
+mkfifo "$T/fifo"
+( "$BOB" -c "$CFG" sandbox shell 0 <"$T/fifo" >/dev/null 2>&1; echo $? >"$T/rc" ) &
+exec 9>"$T/fifo"
+echo 'echo started > /log/started' >&9
+for i in $(seq 100); do [ -e "$T/log/started" ] && break; sleep 0.1; done
+"$BOB" -c "$CFG" sandbox destroy 0 >/dev/null 2>"$T/err"
+check "shell 0: a destroy meanwhile is refused (exit 1)" [ $? = 1 ]
+check "shell 0: it says the sandbox is in use" grep -q "in use" "$T/err"
+echo 'exit 0' >&9
+exec 9>&-
+wait
+check "shell 0: the shell then ends (exit 0)" [ "$(cat "$T/rc")" = 0 ]
+echo 'exit 0' | "$BOB" -c "$CFG" sandbox shell 7 >/dev/null 2>"$T/err"
+check "shell 7: an unknown sandbox is named (exit 1)" bash -c "[ $? = 1 ] && grep -q 'sandbox 7 does not exist' '$T/err'"
+"$BOB" -c "$CFG" sandbox shell abc </dev/null >/dev/null 2>"$T/err"
+check "shell abc: not a sandbox id (exit 2)" bash -c "[ $? = 2 ] && grep -q 'abc: not a sandbox id' '$T/err'"
+"$BOB" -c "$CFG" sandbox destroy -a >/dev/null 2>&1
+check "destroy -a after: nothing left" [ -z "$(ls -A "$BOB_BASEDIR")" ]
