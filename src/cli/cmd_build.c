@@ -84,7 +84,9 @@ struct bcmd {
     size_t nnames;
     const char *events_path;
     double t0;
-    bool *in_run;          /* per cfg job: part of this run */
+    bool *in_run;      /* per cfg job: part of this run */
+    double *run_start; /* per cfg job: when it started running (ms), 0 when not running */
+    size_t nslots;
     const char **stage_of; /* per cfg job: the stage it was last in (the config's or static) */
 };
 
@@ -125,10 +127,37 @@ static void on_sandboxes(void *data, const unsigned *ids, size_t n, bool created
         }
 }
 
+/*
+ * The ETA of the status row: what is left of the recorded durations (the
+ * last success of each job) of the jobs of this run, those running less
+ * their elapsed time, shared among the sandboxes. No history: none.
+ */
+static double build_eta(void *data, double now)
+{
+    struct bcmd *bc = data;
+    const struct build_plan *plan = bc->bs ? bstate_plan(bc->bs) : NULL;
+    const struct build_result *r;
+    double left = 0;
+    if (!plan || !plan->weight || !bc->build || !bc->in_run || !bc->nslots)
+        return -1;
+    r = build_results(bc->build);
+    for (size_t j = 0; j < bc->c.cfg.njobs; j++) {
+        double w = plan->weight[j] * 1000;
+        if (!bc->in_run[j] || r[j].settled || r[j].state != JOB_PENDING)
+            continue;
+        if (bc->run_start[j] > 0)
+            w = w > now - bc->run_start[j] ? w - (now - bc->run_start[j]) : 0;
+        left += w;
+    }
+    return left / (double)bc->nslots;
+}
+
 static void on_job_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct bcmd *bc = data;
     struct json w;
+    if (bc->run_start)
+        bc->run_start[j - bc->c.cfg.jobs] = now_ms();
     display_slot_start(bc->prog, slot, sandbox, j->name);
     if (event_begin(bc, &w, "job_started")) {
         json_string(&w, "job", j->name);
@@ -183,6 +212,8 @@ static void on_job_finished(void *data, size_t slot, const struct build_result *
 {
     struct bcmd *bc = data;
     char d[32], detail[256];
+    if (bc->run_start)
+        bc->run_start[r->job - bc->c.cfg.jobs] = 0;
     fmt_duration(d, sizeof(d), r->ms);
     display_slot_output(bc->prog, slot, NULL);
     display_slot_idle(bc->prog, slot);
@@ -725,7 +756,9 @@ static int build_begin(struct bcmd *bc)
         return bc->rc = EXIT_ERROR;
     }
     free(bc->in_run);
+    free(bc->run_start);
     bc->in_run = xcalloc(bc->c.cfg.njobs + 1, sizeof(*bc->in_run));
+    bc->run_start = xcalloc(bc->c.cfg.njobs + 1, sizeof(*bc->run_start));
     for (size_t i = 0; i < njobs; i++)
         bc->in_run[jobs[i]] = true;
     free(bc->stage_of);
@@ -777,10 +810,15 @@ static int build_begin(struct bcmd *bc)
     {
         /* The progress counts the jobs this run may start, not the settled ones. */
         const struct build_result *r = build_results(bc->build);
-        size_t settled = 0;
-        for (size_t i = 0; bc->bs && i < njobs; i++)
+        size_t settled = 0, uptodate = 0;
+        for (size_t i = 0; bc->bs && i < njobs; i++) {
             settled += r[jobs[i]].settled;
+            uptodate += r[jobs[i]].settled && r[jobs[i]].state == JOB_SUCCEEDED;
+        }
         display_set_total(bc->prog, njobs - settled);
+        display_set_uptodate(bc->prog, uptodate);
+        bc->nslots = po.nslots;
+        display_set_eta(bc->prog, build_eta, bc);
     }
     log_set_hook(on_log, bc);
     if (event_begin(bc, &ev, "run_started")) {
@@ -934,6 +972,7 @@ out:
         pkgplan_free(&bc.plan);
     strv_free(&bc.roots);
     free(bc.in_run);
+    free(bc.run_start);
     free(bc.stage_of);
     bstate_free(bc.bs);
     sbx_cmd_free(&bc.c);

@@ -32,6 +32,10 @@ struct display {
     size_t nslots, nbusy;
     struct view_slot *slots;
     size_t done, total;
+    size_t nok, nfailed, nskipped, nuptodate; /* the counts of the status row */
+    double (*eta)(void *data, double now);    /* ms left, <0 unknown (display_set_eta) */
+    void *eta_data;
+    bool color; /* on a terminal, without NO_COLOR */
     double start;
     char *note;
     /* terminal mode */
@@ -141,7 +145,18 @@ static void display_plain_line(struct display *p, const char *verb, const char *
 static void display_hold(struct display *p, const char *verb, const char *job, const char *detail)
 {
     struct buf b = {0};
-    display_event_text(&b, verb, ROW_VERB_WIDTH, job, detail);
+    /* Failures red, successes green, skips dim: the verb only, the rest as it is. */
+    const char *sgr = !p->color || !verb             ? NULL
+                      : strcmp(verb, "Failed") == 0  ? "\x1b[1;31m"
+                      : strcmp(verb, "Built") == 0   ? "\x1b[32m"
+                      : strcmp(verb, "Skipped") == 0 ? "\x1b[2m"
+                                                     : NULL;
+    if (sgr) {
+        buf_printf(&b, "%s%*s\x1b[0m", sgr, ROW_VERB_WIDTH, verb);
+        display_event_text(&b, "", 0, job, detail);
+    } else {
+        display_event_text(&b, verb, ROW_VERB_WIDTH, job, detail);
+    }
     strv_push_owned(&p->held, b.p ? b.p : xstrdup(""));
     p->dirty = true;
 }
@@ -177,10 +192,17 @@ static void display_put_row(struct buf *b, const struct buf *row, size_t width)
 /* The status row of the display. */
 static void display_status_row(struct display *p, struct buf *row, double now, size_t width)
 {
-    char el[32];
+    char el[32], eta[32] = "";
+    struct buf counts = {0};
+    double left = p->eta ? p->eta(p->eta_data, now) : -1;
     row_fmt_elapsed(el, sizeof(el), now - p->start);
+    if (left >= 0)
+        row_fmt_elapsed(eta, sizeof(eta), left);
+    row_counts_text(&counts, p->nok, p->nfailed, p->nskipped, p->nuptodate, p->nbusy,
+                    left >= 0 ? eta : NULL);
     const char *note = p->note ? p->note : p->keys_on ? display_hint : NULL;
-    row_status_text(row, p->title, p->done, p->total, el, note, width);
+    row_status_text(row, p->title, p->done, p->total, el, counts.p, note, width);
+    buf_free(&counts);
 }
 
 /* The id column and elapsed column widths for the rows. */
@@ -490,6 +512,10 @@ struct display *display_new(const struct display_opts *o)
     log_set_hook(display_on_log, p);
     if (!p->tty)
         return p;
+    {
+        const char *nc = getenv("NO_COLOR"); /* no-color.org: any non-empty value */
+        p->color = !(nc && *nc);
+    }
 
     int r = display_handles_start(p);
     if (r < 0) {
@@ -579,9 +605,25 @@ void display_slot_idle(struct display *p, size_t slot)
     display_tick_update(p);
 }
 
+void display_set_uptodate(struct display *p, size_t n)
+{
+    p->nuptodate = n;
+    p->dirty = true;
+}
+
+void display_set_eta(struct display *p, double (*eta)(void *data, double now), void *data)
+{
+    p->eta = eta;
+    p->eta_data = data;
+}
+
 void display_finished(struct display *p, bool ok, const char *job, const char *detail)
 {
     p->done++;
+    if (ok)
+        p->nok++;
+    else
+        p->nfailed++;
     if (p->tty)
         display_hold(p, ok ? "Built" : "Failed", job, detail);
     else
@@ -591,6 +633,7 @@ void display_finished(struct display *p, bool ok, const char *job, const char *d
 void display_skipped(struct display *p, const char *job, const char *why)
 {
     p->done++;
+    p->nskipped++;
     if (p->tty)
         display_hold(p, "Skipped", job, why);
     else

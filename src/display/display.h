@@ -50,6 +50,13 @@ struct display;
 struct display *display_new(const struct display_opts *o);
 /* The number of jobs of the run (the "/40" of the counters). */
 void display_set_total(struct display *p, size_t total);
+/* The jobs of the run that are up to date and will not run (counted apart in the status row). */
+void display_set_uptodate(struct display *p, size_t n);
+/*
+ * The ETA of the status row: eta(data, now) gives the ms left, or a
+ * negative value when it cannot tell (no ETA shown). NULL: none.
+ */
+void display_set_eta(struct display *p, double (*eta)(void *data, double now), void *data);
 /* A job starts in slot (0 .. nslots-1), in sandbox id. Plain mode prints "[ 3/40] Building job". */
 void display_slot_start(struct display *p, size_t slot, unsigned id, const char *job);
 /* The job of slot enters stage ("configure"), or NULL for none. */

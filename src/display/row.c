@@ -35,14 +35,39 @@ void row_slot_text(struct buf *out, unsigned id, int idw, int ew, const char *el
     }
 }
 
+void row_counts_text(struct buf *out, size_t ok, size_t failed, size_t skipped, size_t uptodate,
+                     size_t running, const char *eta)
+{
+    const struct {
+        size_t n;
+        const char *what;
+    } c[] = {{ok, "ok"},
+             {failed, "failed"},
+             {skipped, "skipped"},
+             {uptodate, "up to date"},
+             {running, "running"}};
+    size_t start = out->len;
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        if (c[i].n)
+            buf_printf(out, "%s%zu %s", out->len > start ? ", " : "", c[i].n, c[i].what);
+    if (eta)
+        buf_printf(out, "%sETA %s", out->len > start ? ", " : "", eta);
+}
+
 void row_status_text(struct buf *out, const char *title, size_t done, size_t total,
-                     const char *elapsed, const char *note, size_t width)
+                     const char *elapsed, const char *counts_text, const char *note, size_t width)
 {
     char counts[48];
     snprintf(counts, sizeof(counts), "%zu/%zu", done, total);
-    /* "<title:12> [" bar "] " counts " " elapsed ["  (" note ")"] */
+    /* "<title:12> [" bar "] " counts " " elapsed ["  " counts_text] ["  (" note ")"] */
     size_t fixed = ROW_VERB_WIDTH + 2 + 2 + strlen(counts) + 1 + strlen(elapsed);
     size_t extra = note ? strlen(note) + 4 : 0;
+    size_t ctext = counts_text && *counts_text ? strlen(counts_text) + 2 : 0;
+    /* A note ("stopping, ^C again...") says more than the counts: they go first. */
+    if (note && ctext && width < fixed + ctext + extra + ROW_BAR_MIN)
+        counts_text = NULL;
+    else
+        fixed += ctext;
     size_t bar;
     if (width >= fixed + extra + ROW_BAR_MIN)
         bar = width - fixed - extra;
@@ -59,6 +84,8 @@ void row_status_text(struct buf *out, const char *title, size_t done, size_t tot
         buf_add(out, &c, 1);
     }
     buf_printf(out, "] %s %s", counts, elapsed);
+    if (counts_text && *counts_text)
+        buf_printf(out, "  %s", counts_text);
     if (note)
         buf_printf(out, "  (%s)", note);
 }

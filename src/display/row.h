@@ -24,11 +24,19 @@ size_t row_elapsed_width(size_t len);
 void row_slot_text(struct buf *out, unsigned id, int idw, int ew, const char *elapsed,
                    const char *job, const char *stage);
 /*
- * Appends the status row "    Building [=====>    ] 12/40 1m 3s  (note)" with
- * a bar of 1 to 30 columns made to fit width (the caller cuts what still
- * does not fit). note may be NULL.
+ * Appends the counts of the status row, those that are not zero:
+ * "10 ok, 1 failed, 2 skipped, 5 up to date, 2 running, ETA 3m 2s" (eta
+ * NULL: no ETA). Nothing at all when every count is zero and eta is NULL.
+ */
+void row_counts_text(struct buf *out, size_t ok, size_t failed, size_t skipped, size_t uptodate,
+                     size_t running, const char *eta);
+/*
+ * Appends the status row "    Building [=====>    ] 12/40 1m 3s  counts  (note)"
+ * with a bar of 1 to 30 columns made to fit width (the caller cuts what
+ * still does not fit). The counts are left out when they and the note do
+ * not fit together. counts and note may be NULL.
  */
 void row_status_text(struct buf *out, const char *title, size_t done, size_t total,
-                     const char *elapsed, const char *note, size_t width);
+                     const char *elapsed, const char *counts, const char *note, size_t width);
 
 #endif

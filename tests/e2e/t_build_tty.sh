@@ -54,3 +54,22 @@ tcheck "after Ctrl+C: cursor visible, main screen" restored
 tcheck "after Ctrl+C: icanon, echo and isig on" stty_check
 tcheck "no process left in the sandboxes" [ -z "$(procs_under "$BOB_BASEDIR")" ]
 tcheck "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# With the durations of the first build: counts and an ETA in the status
+# row; Built in green on a terminal, no colour at all with NO_COLOR.
+green_in_pane() { tm capture-pane -e -p -t t | grep -q $'\e\\[32m'; }
+type_line "clear"
+wait_pane 5 '^\$ ?$' >/dev/null
+type_line "'$BOB' -c '$CFG' build --all; echo BUILD-EXIT=\$?"
+tcheck "with history: the status row counts the running jobs and has an ETA" \
+    wait_pane 10 '^    Building \[[ =>]*\] [0-9]/3 [0-9.]+s  .*[0-9] running, ETA [0-9]'
+tcheck "with history: the build ends with status 0" wait_pane 30 '^BUILD-EXIT=0$'
+tcheck "on a terminal: Built is green" green_in_pane
+type_line "clear"
+wait_pane 5 '^\$ ?$' >/dev/null
+type_line "NO_COLOR=1 N=2 '$BOB' -c '$CFG' build --all; echo BUILD-EXIT=\$?"
+tcheck "NO_COLOR: the build ends with status 0" wait_pane 30 '^BUILD-EXIT=0$'
+tcheck "NO_COLOR: Built is there" pane_has '^ +Built gamma \('
+
+tcheck "NO_COLOR: no colour anywhere" eval '! green_in_pane'
+tcheck "sandboxes destroyed after them" [ -z "$(ls -A "$BOB_BASEDIR")" ]

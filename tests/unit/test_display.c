@@ -119,23 +119,37 @@ static void test_rows(void **state)
     row_slot_text(&b, 12, 2, 8, "1m 2s", "bc", NULL);
     assert_string_equal(b.p, "  [12:   1m 2s ] bc");
     b.len = 0;
-    row_status_text(&b, "Building", 12, 40, "1m 3s", "press 'v' to toggle panel view", 99);
+    row_status_text(&b, "Building", 12, 40, "1m 3s", NULL, "press 'v' to toggle panel view", 99);
     assert_string_equal(b.p, "    Building [========>                     ] 12/40 1m 3s  "
                              "(press 'v' to toggle panel view)");
     b.len = 0;
-    row_status_text(&b, "Building", 0, 40, "0.1s", NULL, 99);
+    row_status_text(&b, "Building", 0, 40, "0.1s", NULL, NULL, 99);
     assert_string_equal(b.p, "    Building [                              ] 0/40 0.1s");
     b.len = 0;
-    row_status_text(&b, "Building", 40, 40, "5.0s", NULL, 99);
+    row_status_text(&b, "Building", 40, 40, "5.0s", NULL, NULL, 99);
     assert_string_equal(b.p, "    Building [==============================] 40/40 5.0s");
     /* narrow: the bar keeps 10 columns and the note overflows (cut by the caller) */
     b.len = 0;
-    row_status_text(&b, "Building", 5, 10, "1.0s", "stopping", 40);
+    row_status_text(&b, "Building", 5, 10, "1.0s", NULL, "stopping", 40);
     assert_string_equal(b.p, "    Building [====>     ] 5/10 1.0s  (stopping)");
     /* very narrow: down to one column of bar */
     b.len = 0;
-    row_status_text(&b, "Building", 5, 10, "1.0s", NULL, 10);
+    row_status_text(&b, "Building", 5, 10, "1.0s", NULL, NULL, 10);
     assert_string_equal(b.p, "    Building [ ] 5/10 1.0s");
+    /* the counts: only those that are not zero, then the ETA */
+    b.len = 0;
+    row_counts_text(&b, 10, 1, 0, 5, 2, "3m 2s");
+    assert_string_equal(b.p, "10 ok, 1 failed, 5 up to date, 2 running, ETA 3m 2s");
+    b.len = 0;
+    row_counts_text(&b, 0, 0, 3, 0, 0, NULL);
+    assert_string_equal(b.p, "3 skipped");
+    b.len = 0;
+    row_counts_text(&b, 0, 0, 0, 0, 0, NULL);
+    assert_true(b.len == 0);
+    b.len = 0;
+    row_status_text(&b, "Building", 12, 40, "1m 3s", "10 ok, 2 running, ETA 20s", "stopping", 99);
+    assert_string_equal(b.p, "    Building [========>                     ] 12/40 1m 3s  10 ok, "
+                             "2 running, ETA 20s  (stopping)");
     buf_free(&b);
 }
 
@@ -270,6 +284,7 @@ static void test_tty_frames(void **state)
     uv_loop_t loop;
     int fds[2];
     unsigned ids[3] = {1, 2, 3};
+    setenv("NO_COLOR", "1", 1); /* the frames as they are; test_tty_colour has the colours */
     uv_loop_init(&loop);
     make_pipe(fds);
     struct display_opts o = {.loop = &loop,
@@ -331,7 +346,8 @@ static void test_tty_frames(void **state)
     assert_true(str_startswith(out, "\r\x1b[3A\x1b[J       Built zlib (1m 2s)\n"
                                     "Warning: disk low\n      Failed jjj"));
     assert_non_null(strstr(out, "\n  [ 1:  idle ]\x1b[K\n"));
-    assert_non_null(strstr(out, "    Building [=====================] 2/2 "));
+    assert_non_null(strstr(out, "] 2/2 "));
+    /* 80 columns: the note is worth more than the counts, which give way */
     assert_non_null(strstr(out, "(stopping, ^C again to stop now)\x1b[K\x1b[J"));
     free(out);
 
@@ -346,9 +362,115 @@ static void test_tty_frames(void **state)
     close(fds[1]);
 }
 
+/* On a terminal: successes green, failures red, skips dim, the counts; none with NO_COLOR. */
+static void test_tty_colour(void **state)
+{
+    for (int nc = 0; nc < 2; nc++) {
+        uv_loop_t loop;
+        int fds[2];
+        unsigned ids[1] = {1};
+        char *out;
+        struct display_opts o = {.loop = &loop,
+                                 .fd = -1,
+                                 .tty = true,
+                                 .key_fd = -1,
+                                 .nslots = 1,
+                                 .ids = ids,
+                                 .title = "Building"};
+        struct display *p;
+        if (nc)
+            setenv("NO_COLOR", "1", 1);
+        else
+            unsetenv("NO_COLOR");
+        uv_loop_init(&loop);
+        make_pipe(fds);
+        o.fd = fds[1];
+        p = display_new(&o);
+        display_set_total(p, 3);
+        display_set_uptodate(p, 4);
+        display_finished(p, true, "zlib", "1s");
+        display_finished(p, false, "bc", "build, 2s");
+        display_skipped(p, "app", "depends on bc");
+        run_for(&loop, 1);
+        out = drain(fds[0]);
+        if (nc) {
+            assert_null(strstr(out, "\x1b[3"));
+            assert_null(strstr(out, "\x1b[1;3"));
+            assert_null(strstr(out, "\x1b[2m"));
+            assert_non_null(strstr(out, "       Built zlib (1s)\n"));
+        } else {
+            assert_non_null(strstr(out, "\x1b[32m       Built\x1b[0m zlib (1s)\n"));
+            assert_non_null(strstr(out, "\x1b[1;31m      Failed\x1b[0m bc (build, 2s)\n"));
+            assert_non_null(strstr(out, "\x1b[2m     Skipped\x1b[0m app (depends on bc)\n"));
+        }
+        assert_non_null(strstr(out, "] 3/3 "));
+        assert_non_null(strstr(out, "1 ok, 1 failed, 1 skipped, 4 up to date"));
+        free(out);
+        display_free(p);
+        free(drain(fds[0]));
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&loop), 0);
+        close(fds[0]);
+        close(fds[1]);
+    }
+    unsetenv("NO_COLOR");
+}
+
+/* The ETA: shown when the caller can tell it, not when it cannot. */
+static double eta_fixed(void *data, double now)
+{
+    (void)now;
+    return *(double *)data;
+}
+
+static void test_tty_eta(void **state)
+{
+    uv_loop_t loop;
+    int fds[2];
+    unsigned ids[1] = {1};
+    double left = 125000;
+    char *out;
+    struct display_opts o = {.loop = &loop,
+                             .fd = -1,
+                             .tty = true,
+                             .key_fd = -1,
+                             .nslots = 1,
+                             .ids = ids,
+                             .title = "Building"};
+    struct display *p;
+    setenv("NO_COLOR", "1", 1);
+    uv_loop_init(&loop);
+    make_pipe(fds);
+    o.fd = fds[1];
+    p = display_new(&o);
+    display_set_total(p, 3);
+    display_set_eta(p, eta_fixed, &left);
+    display_slot_start(p, 0, 1, "zlib");
+    run_for(&loop, 1);
+    out = drain(fds[0]);
+    assert_non_null(strstr(out, "1 running, ETA 2m 5s"));
+    free(out);
+    left = -1; /* no history: no ETA */
+    display_slot_stage(p, 0, "build");
+    run_for(&loop, 1);
+    out = drain(fds[0]);
+    assert_non_null(strstr(out, "1 running"));
+    assert_null(strstr(out, "ETA"));
+    free(out);
+    display_slot_idle(p, 0);
+    display_free(p);
+    free(drain(fds[0]));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    close(fds[0]);
+    close(fds[1]);
+    unsetenv("NO_COLOR");
+}
+
 /* The 'v' view: panels with output, idle slots in one line, held lines printed after. */
 static void test_tty_view(void **state)
 {
+    setenv("NO_COLOR", "1", 1);
     uv_loop_t loop;
     int fds[2];
     unsigned ids[3] = {1, 2, 3};
@@ -498,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_elapsed),    cmocka_unit_test(test_text_sanitize),
         cmocka_unit_test(test_text_width), cmocka_unit_test(test_rows),
         cmocka_unit_test(test_plain),      cmocka_unit_test(test_tty_frames),
+        cmocka_unit_test(test_tty_colour), cmocka_unit_test(test_tty_eta),
         cmocka_unit_test(test_tty_view),   cmocka_unit_test(test_tty_many),
         cmocka_unit_test(test_wakeups),
     };
