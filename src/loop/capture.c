@@ -14,7 +14,7 @@ int capture_open(struct capture *c, const char *path, const char *header, struct
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    c->partial = xmalloc(CAPTURE_LINE_MAX);
+    c->partial = xmalloc(CAPTURE_LINE_MAX + 1);
     if (path) {
         c->path = xstrdup(path);
         c->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -50,7 +50,7 @@ static void write_log(struct capture *c, const char *data, size_t n)
     }
 }
 
-/* Moves the partial line into the ring (cut to the ring width). */
+/* Moves the partial line into the ring (its last CAPTURE_RING_WIDTH bytes). */
 static void push_line(struct capture *c)
 {
     size_t keep = c->plen < CAPTURE_RING_WIDTH ? c->plen : CAPTURE_RING_WIDTH;
@@ -62,8 +62,52 @@ static void push_line(struct capture *c)
     } else {
         c->count++;
     }
-    c->ring[slot] = xstrndup(c->partial, keep);
+    c->ring[slot] = xstrndup(c->partial + c->plen - keep, keep);
     c->plen = 0;
+}
+
+/* Appends [p, p+n) to the partial line, which keeps its last CAPTURE_LINE_MAX bytes. */
+static void partial_add(struct capture *c, const char *p, size_t n)
+{
+    if (n >= CAPTURE_LINE_MAX) {
+        memcpy(c->partial, p + n - CAPTURE_LINE_MAX, CAPTURE_LINE_MAX);
+        c->plen = CAPTURE_LINE_MAX;
+        return;
+    }
+    if (c->plen + n > CAPTURE_LINE_MAX) {
+        size_t drop = c->plen + n - CAPTURE_LINE_MAX;
+        memmove(c->partial, c->partial + drop, c->plen - drop);
+        c->plen -= drop;
+    }
+    memcpy(c->partial + c->plen, p, n);
+    c->plen += n;
+}
+
+/*
+ * Adds the text of one line, [p, p+n) with no newline in it, to the
+ * partial line: a carriage return starts the line over (a progress bar
+ * redraws its line), unless it ends the text, where it may be the first
+ * half of a CRLF: then the line starts over only if more text comes.
+ */
+static void line_add(struct capture *c, const char *p, size_t n)
+{
+    const char *cr;
+    if (n == 0)
+        return;
+    if (c->cr_pending) {
+        c->cr_pending = false;
+        c->plen = 0;
+    }
+    if (p[n - 1] == '\r') {
+        c->cr_pending = true;
+        n--;
+    }
+    if ((cr = memrchr(p, '\r', n))) {
+        c->plen = 0;
+        n -= (size_t)(cr + 1 - p);
+        p = cr + 1;
+    }
+    partial_add(c, p, n);
 }
 
 void capture_add(struct capture *c, const char *data, size_t n)
@@ -75,22 +119,13 @@ void capture_add(struct capture *c, const char *data, size_t n)
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t len = nl ? (size_t)(nl - data) : n;
-        size_t room = CAPTURE_LINE_MAX - c->plen;
-        size_t take = len < room ? len : room;
-        memcpy(c->partial + c->plen, data, take);
-        c->plen += take;
-        if (nl && take == len) {
-            push_line(c);
-            data += len + 1;
-            n -= len + 1;
-        } else if (take < len || c->plen == CAPTURE_LINE_MAX) {
-            push_line(c); /* a runaway line: cut here */
-            data += take;
-            n -= take;
-        } else {
-            data += take;
-            n -= take;
-        }
+        line_add(c, data, len);
+        if (!nl)
+            break;
+        c->cr_pending = false; /* a CRLF ends the line as it was */
+        push_line(c);
+        data += len + 1;
+        n -= len + 1;
     }
 }
 
@@ -112,12 +147,11 @@ const char *capture_line(const struct capture *c, size_t i)
 {
     if (c->plen) {
         if (i == 0) {
-            /* The partial line, NUL-terminated in place when it fits. */
+            /* The partial line's last CAPTURE_RING_WIDTH bytes, NUL-terminated in place. */
             struct capture *mc = (struct capture *)c;
             size_t keep = c->plen < CAPTURE_RING_WIDTH ? c->plen : CAPTURE_RING_WIDTH;
-            if (keep < CAPTURE_LINE_MAX)
-                mc->partial[keep] = '\0';
-            return c->partial;
+            mc->partial[c->plen] = '\0';
+            return c->partial + c->plen - keep;
         }
         i--;
     }
@@ -132,6 +166,7 @@ void capture_clear_ring(struct capture *c)
         free(c->ring[(c->head + i) % CAPTURE_RING_LINES]);
     c->head = c->count = 0;
     c->plen = 0;
+    c->cr_pending = false;
 }
 
 int capture_close(struct capture *c, struct err *e)

@@ -1,9 +1,11 @@
 /*
  * Output capture: the bytes of a command's stdout and stderr, in order of
  * arrival, written whole to a log file, and the last lines kept in a small
- * ring for the live display. Memory is bounded whatever the command writes:
- * a line without a newline is cut at CAPTURE_LINE_MAX for the ring (the log
- * still gets every byte).
+ * ring for the live display, as a terminal would show them: a carriage
+ * return starts its line over (progress bars of curl, pip, ninja), and a
+ * line keeps its last bytes (CAPTURE_RING_WIDTH of it in the ring, the
+ * line being written its last CAPTURE_LINE_MAX). Memory is bounded
+ * whatever the command writes; the log gets every byte.
  */
 #ifndef BOB_CAPTURE_H
 #define BOB_CAPTURE_H
@@ -13,9 +15,9 @@
 
 #include "util/util.h"
 
-#define CAPTURE_LINE_MAX (64 * 1024) /* a partial line is cut here */
+#define CAPTURE_LINE_MAX (64 * 1024) /* the last bytes kept of the line being written */
 #define CAPTURE_RING_LINES 100       /* lines kept for the display */
-#define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them */
+#define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them: the last ones */
 
 struct capture {
     int fd;      /* the log, or -1 */
@@ -24,9 +26,10 @@ struct capture {
     struct err err;
     unsigned long long bytes;
     char last; /* the last byte written to the log (0 before any) */
-    /* the line being assembled (up to CAPTURE_LINE_MAX) */
+    /* the line being assembled (its last CAPTURE_LINE_MAX bytes) */
     char *partial;
     size_t plen;
+    bool cr_pending; /* it ended with '\r': over again, unless a '\n' follows */
     /* the ring of finished lines */
     char *ring[CAPTURE_RING_LINES];
     size_t head, count;

@@ -73,3 +73,24 @@ tcheck "NO_COLOR: Built is there" pane_has '^ +Built gamma \('
 
 tcheck "NO_COLOR: no colour anywhere" eval '! green_in_pane'
 tcheck "sandboxes destroyed after them" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# A job that redraws one line with \r (a download's progress): the 'v'
+# view follows it to its latest state.
+cat >"$T/cr.lua" <<LUA
+options = { build_threads = 1, logdir = "$T/logs" }
+sandboxes = { basedir = "$BOB_BASEDIR", setup = {
+$SYSTEM_LUA
+} }
+jobs = { { name = "fetch", run = 'i=0; while [ \$i -lt 80 ]; do printf "\\rdownloading %d%%" \$i; i=\$((i+1)); sleep 0.1; done; echo' } }
+LUA
+type_line "clear"
+wait_pane 5 '^\$ ?$' >/dev/null
+type_line "'$BOB' -c '$T/cr.lua' build; echo BUILD-EXIT=\$?"
+wait_pane 10 '^  \[ [0-9]+: +[0-9.]+s \] fetch' >/dev/null
+tm send-keys -t t v
+tcheck "CR progress: the panel shows its latest state, past the first 512 bytes" \
+    wait_pane 15 'downloading (6|7)[0-9]%'
+no_early_state() { ! pane | grep -q 'downloading 1%'; }
+tcheck "CR progress: one line, not the earlier states" no_early_state
+tm send-keys -t t v
+tcheck "CR progress: the build ends with status 0" wait_pane 20 '^BUILD-EXIT=0$'

@@ -107,7 +107,7 @@ static void pattern(char *p, size_t n, size_t from)
         p[i] = (char)('a' + (from + i) % 26);
 }
 
-/* A long line keeps its first CAPTURE_RING_WIDTH bytes in the ring, partial or finished. */
+/* A long line keeps its last CAPTURE_RING_WIDTH bytes in the ring, partial or finished. */
 static void test_ring_width(void **state)
 {
     struct capture c;
@@ -115,13 +115,14 @@ static void test_ring_width(void **state)
     char *data = xmalloc(1000), want[CAPTURE_RING_WIDTH + 1];
     (void)state;
     pattern(data, 1000, 0);
-    memcpy(want, data, CAPTURE_RING_WIDTH);
-    want[CAPTURE_RING_WIDTH] = '\0';
     assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
     capture_add(&c, data, 600);
-    assert_string_equal(capture_line(&c, 0), want); /* partial, shown cut */
+    memcpy(want, data + 600 - CAPTURE_RING_WIDTH, CAPTURE_RING_WIDTH);
+    want[CAPTURE_RING_WIDTH] = '\0';
+    assert_string_equal(capture_line(&c, 0), want); /* partial: its end */
     capture_add(&c, data + 600, 400);
-    assert_string_equal(capture_line(&c, 0), want);
+    memcpy(want, data + 1000 - CAPTURE_RING_WIDTH, CAPTURE_RING_WIDTH);
+    assert_string_equal(capture_line(&c, 0), want); /* it moves on with the line */
     add_str(&c, "\nnext\n");
     assert_string_equal(capture_line(&c, 0), "next");
     assert_string_equal(capture_line(&c, 1), want);
@@ -132,29 +133,30 @@ static void test_ring_width(void **state)
 }
 
 /*
- * A runaway line (no newline for CAPTURE_LINE_MAX bytes) is cut there in
- * the ring: what follows starts a new ring line. The log still gets every
- * byte, in order.
+ * A runaway line (no newline for more than CAPTURE_LINE_MAX bytes) stays
+ * one line, shown by its end, whatever the pieces it comes in. The log
+ * still gets every byte, in order.
  */
 static void test_runaway_line(void **state)
 {
     struct capture c;
     struct err e;
-    size_t total = CAPTURE_LINE_MAX + 10, len;
-    char *data = xmalloc(total), *path = harness_path("log"), *log, want[16];
+    size_t total = 3 * CAPTURE_LINE_MAX + 10, len;
+    char *data = xmalloc(total), *path = harness_path("log"), *log;
+    char want[CAPTURE_RING_WIDTH + 1];
     (void)state;
     pattern(data, total, 0);
+    memcpy(want, data + total - CAPTURE_RING_WIDTH, CAPTURE_RING_WIDTH);
+    want[CAPTURE_RING_WIDTH] = '\0';
     assert_int_equal(capture_open(&c, path, NULL, &e), 0);
-    /* In uneven pieces, so that the cut falls inside a call. */
+    /* In uneven pieces, one larger than the line buffer. */
     capture_add(&c, data, 1000);
-    capture_add(&c, data + 1000, total - 1000);
-    add_str(&c, "\n");
-    memcpy(want, data + CAPTURE_LINE_MAX, 10);
-    want[10] = '\0';
+    capture_add(&c, data + 1000, 2 * CAPTURE_LINE_MAX);
+    capture_add(&c, data + 1000 + 2 * CAPTURE_LINE_MAX, total - 1000 - 2 * CAPTURE_LINE_MAX);
     assert_string_equal(capture_line(&c, 0), want);
-    assert_int_equal(strncmp(capture_line(&c, 1), data, CAPTURE_RING_WIDTH), 0);
-    assert_int_equal(strlen(capture_line(&c, 1)), CAPTURE_RING_WIDTH);
-    assert_null(capture_line(&c, 2));
+    add_str(&c, "\n");
+    assert_string_equal(capture_line(&c, 0), want);
+    assert_null(capture_line(&c, 1));
     assert_int_equal(capture_close(&c, &e), 0);
     log = slurp(path, &len);
     assert_int_equal(len, total + 1);
@@ -162,6 +164,47 @@ static void test_runaway_line(void **state)
     assert_int_equal(log[total], '\n');
     free(log);
     free(data);
+    free(path);
+}
+
+/*
+ * A carriage return starts its line over, as on a terminal: a progress bar
+ * that redraws one line shows its latest state, never a frozen first one;
+ * CRLF ends a line as it was, also when the CR and the LF come apart.
+ */
+static void test_carriage_return(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("log"), *log;
+    size_t len;
+    (void)state;
+    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    add_str(&c, "downloading   0%");
+    assert_string_equal(capture_line(&c, 0), "downloading   0%");
+    add_str(&c, "\rdownloading  50%\rdownloading  75%");
+    assert_string_equal(capture_line(&c, 0), "downloading  75%");
+    add_str(&c, "\r");
+    assert_string_equal(capture_line(&c, 0), "downloading  75%"); /* maybe a CRLF */
+    add_str(&c, "downloading 100%\n");
+    assert_string_equal(capture_line(&c, 0), "downloading 100%");
+    add_str(&c, "dos line\r");
+    add_str(&c, "\nnext\r\n");
+    assert_string_equal(capture_line(&c, 0), "next");
+    assert_string_equal(capture_line(&c, 1), "dos line");
+    assert_string_equal(capture_line(&c, 2), "downloading 100%");
+    assert_null(capture_line(&c, 3));
+    /* 600 redraws of a long progress line: the latest, cut to its end. */
+    for (int i = 0; i < 600; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "\r[%3d/600] building", i + 1);
+        add_str(&c, line);
+    }
+    assert_string_equal(capture_line(&c, 0), "[600/600] building");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, &len); /* the log has every byte, the CRs too */
+    assert_non_null(memmem(log, len, "downloading   0%\rdownloading  50%", 33));
+    free(log);
     free(path);
 }
 
@@ -341,7 +384,7 @@ int main(void)
         harness_test(test_log_contents),       harness_test(test_note_first),
         harness_test(test_log_appends),        harness_test(test_open_refused),
         harness_test(test_write_failure),      harness_test(test_clear_ring),
-        harness_test(test_binary_log),
+        harness_test(test_binary_log),         harness_test(test_carriage_return),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
