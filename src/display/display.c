@@ -21,7 +21,7 @@
 #define DISPLAY_PLAIN_VERB_WIDTH 8 /* "   Built" */
 #define DISPLAY_WRITE_WAIT_MS 5000 /* a terminal that takes no output this long is given up */
 
-static const char display_hint[] = "press 'v' to toggle panel view";
+static const char display_hint[] = "press 'v' to toggle panel view, 'q' to stop";
 
 struct display {
     uv_loop_t *loop;
@@ -374,7 +374,11 @@ static void display_on_winch(uv_signal_t *h, int signum)
     p->dirty = true;
 }
 
-/* Keys from the terminal: 'v' toggles the view; everything else is ignored. */
+/*
+ * Keys from the terminal: 'v' toggles the view; 'q' asks to stop as Ctrl+C
+ * does (the same signal, so the same path: once stops, twice kills);
+ * everything else is ignored.
+ */
 static void display_on_keys(uv_poll_t *h, int status, int events)
 {
     struct display *p = h->data;
@@ -389,6 +393,8 @@ static void display_on_keys(uv_poll_t *h, int status, int events)
     for (ssize_t i = 0; i < n; i++) {
         if (keys[i] == 'v' || keys[i] == 'V')
             display_toggle_view(p);
+        else if (keys[i] == 'q' || keys[i] == 'Q')
+            kill(getpid(), SIGINT);
     }
 }
 

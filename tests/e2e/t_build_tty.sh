@@ -94,3 +94,16 @@ no_early_state() { ! pane | grep -q 'downloading 1%'; }
 tcheck "CR progress: one line, not the earlier states" no_early_state
 tm send-keys -t t v
 tcheck "CR progress: the build ends with status 0" wait_pane 20 '^BUILD-EXIT=0$'
+
+# 'q' asks to stop as Ctrl+C does: once stops, twice kills.
+type_line "clear"
+wait_pane 5 '^\$ ?$' >/dev/null
+type_line "N=100 '$BOB' -c '$CFG' build --all; echo BUILD-EXIT=\$?"
+tcheck "q: the hint names it" wait_pane 10 "\(press 'v' to toggle panel view, 'q' to stop\)"
+tm send-keys -t t q
+tcheck "q: the stopping note" wait_pane 5 'stopping, \^C again to stop now'
+sleep 0.3
+tm send-keys -t t q
+tcheck "q twice: exit 130" wait_pane 15 '^BUILD-EXIT=130$'
+tcheck "after q: cursor visible, main screen" restored
+tcheck "after q: sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]

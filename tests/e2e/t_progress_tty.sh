@@ -54,7 +54,7 @@ plain_lines() {
 }
 
 ROW1='^  \[ 1: +[0-9.]+s \] zlib-1\.3\.1 \((configure|build|install)\)$'
-STATUS='^    Building \[[ =>]+\] [0-9]/7 [0-9.]+s  ([0-9][a-z0-9 ,]*  )?\(press .v. to toggle panel view\)$'
+STATUS='^    Building \[[ =>]+\] [0-9]/7 [0-9.]+s  ([0-9][a-z0-9 ,]*  )?\(press .v. to toggle panel view, .q. to stop\)$'
 
 tmux_start "$TMP" 100 30
 
