@@ -103,8 +103,15 @@ int cli_load_config(const struct cli *cli, struct config *cfg)
         cli_error("%s", e.msg);
         return -1;
     }
-    for (size_t i = 0; i < cfg->warnings.n; i++)
-        fprintf(stderr, "Warning: %s\n", cfg->warnings.v[i]);
+    /* Every warning names the file (those with a line in it already do). */
+    for (size_t i = 0; i < cfg->warnings.n; i++) {
+        const char *w = cfg->warnings.v[i];
+        size_t n = strlen(cfg->path);
+        if (strncmp(w, cfg->path, n) == 0 && w[n] == ':')
+            fprintf(stderr, "Warning: %s\n", w);
+        else
+            fprintf(stderr, "Warning: %s: %s\n", cfg->path, w);
+    }
     return 0;
 }
 

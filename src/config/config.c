@@ -29,12 +29,102 @@
 /* How long after the deadline the hard stop ends a process stuck in one C call. */
 #define HARD_STOP_GRACE_MS 2000
 
+/* The names a configuration may set at its top level. */
+static const char *const config_top_names[] = {"options", "sandboxes", "pkgsrc", "jobs", NULL};
+/* Legacy or unsupported names: the schema speaks of them (schema_reject_legacy, _unsupported). */
+static const char *const legacy[] = {"scripts", "environment", "dynamic",
+                                     "publish", "summary",     NULL};
+
+/* The edit distance of a and b (both short: names), capped at 9. */
+static size_t config_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[32], prev, tmp;
+    if (la > 30 || lb > 30)
+        return 9;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev + (a[i - 1] != b[j - 1]);
+            size_t del = row[j] + 1, ins = row[j - 1] + 1;
+            tmp = row[j];
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            prev = tmp;
+        }
+    }
+    return row[lb] > 9 ? 9 : row[lb];
+}
+
+/* __newindex of the globals while the configuration runs: where each new name was first set. */
+static int config_record_global(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL) {
+            lua_pushvalue(L, 2);
+            if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+                lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+            else
+                lua_pushliteral(L, "");
+            lua_rawset(L, lua_upvalueindex(1));
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/*
+ * Warns about the names the configuration set at its top level that bob
+ * does not know (functions and tables of helpers aside, names that are not
+ * bob's are worth a word: "optoins"), naming the file and line, with the
+ * known name it is closest to. where: name -> "file:line" (at the top).
+ */
+static void config_warn_top(struct loader *ld, int where)
+{
+    lua_State *L = ld->L;
+    lua_pushnil(L);
+    while (lua_next(L, where)) {
+        const char *name = lua_tostring(L, -2), *at = lua_tostring(L, -1), *best = NULL;
+        size_t bestd = 9, n = strlen(name);
+        int ty = value_get(L, ld->globals, name);
+        lua_pop(L, 1);
+        if (ty == LUA_TFUNCTION || ty == LUA_TNIL || value_in_list(name, config_top_names) ||
+            value_in_list(name, legacy)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        for (const char *const *k = config_top_names; *k; k++) {
+            size_t d = config_distance(name, *k);
+            if (d < bestd) {
+                bestd = d;
+                best = *k;
+            }
+        }
+        if (best && bestd <= (n > 5 ? 2u : 1u))
+            strv_push_owned(&ld->cfg->warnings,
+                            xasprintf("%s: unknown top-level name '%s': did you mean '%s'?",
+                                      at && *at ? at : ld->cfg->path, name, best));
+        else
+            strv_push_owned(&ld->cfg->warnings,
+                            xasprintf("%s: unknown top-level name '%s' (not a setting of bob; "
+                                      "make it local if it is a helper)",
+                                      at && *at ? at : ld->cfg->path, name));
+        lua_pop(L, 1);
+    }
+}
+
 /* The protected part of config_load: runs everything that touches Lua. */
 static int config_loader_main(lua_State *L)
 {
     struct loader *ld = lua_touserdata(L, 1);
     const struct embed_file *funcs = embed_find("funcs.lua");
     char chunkname[PATH_MAX + 2];
+    int where;
 
     luaL_checkstack(L, 64, "configuration nesting");
     lua_pushcfunction(L, bounds_msgh);
@@ -51,18 +141,62 @@ static int config_loader_main(lua_State *L)
     snprintf(chunkname, sizeof(chunkname), "@%s", ld->cfg->path);
     if (luaL_loadbufferx(L, ld->source, ld->source_len, chunkname, "t") != LUA_OK)
         return lua_error(L);
+    /* Where each new global is set, while the configuration runs. */
+    lua_newtable(L);
+    where = lua_gettop(L);
+    lua_pushglobaltable(L);
+    lua_newtable(L);
+    lua_pushvalue(L, where);
+    lua_pushcclosure(L, config_record_global, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    lua_pushvalue(L, where - 1);
     lua_call(L, 0, 0);
+    lua_pushglobaltable(L);
+    if (lua_getmetatable(L, -1)) {
+        lua_getfield(L, -1, "__newindex");
+        /* Ours still (a config may have set its own): taken off. */
+        if (lua_tocfunction(L, -1) == config_record_global) {
+            lua_pushnil(L);
+            lua_setmetatable(L, -4);
+        }
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
 
     lua_pushglobaltable(L);
     ld->globals = lua_gettop(L);
     lua_newtable(L);
     ld->link_index = lua_gettop(L);
+    config_warn_top(ld, where);
     schema_reject_legacy(ld);
     schema_options(ld);
     schema_pkgsrc(ld);
     schema_sandboxes(ld);
     schema_unsupported(ld);
     jobs_parse(ld);
+    /* Nothing for bob to do at all: surely not what was meant. */
+    {
+        int set = 0;
+        for (const char *const *k = config_top_names; k < config_top_names + 4; k++) {
+            set += value_get(L, ld->globals, *k) != LUA_TNIL;
+            lua_pop(L, 1);
+        }
+        if (!set) {
+            /* The warnings say why, most likely ("did you mean"): the error shows them. */
+            char why[1200] = "";
+            size_t len = 0;
+            for (size_t i = 0; i < ld->cfg->warnings.n && len < sizeof(why); i++)
+                if (strstr(ld->cfg->warnings.v[i], "top-level name"))
+                    len += (size_t)snprintf(why + len, sizeof(why) - len, "\n  %s",
+                                            ld->cfg->warnings.v[i]);
+            value_fail(ld, NULL,
+                       "sets none of options, sandboxes, jobs and pkgsrc: there is nothing for "
+                       "bob to do%s",
+                       why);
+        }
+    }
     return 0;
 }
 

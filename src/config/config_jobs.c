@@ -92,7 +92,12 @@ static void jobs_stages(struct loader *ld, int jt, const char *where, struct job
     if (sty != LUA_TNIL && rty != LUA_TNIL)
         value_fail(ld, where, "use either 'stages' or 'run', not both");
     if (rty != LUA_TNIL) {
-        const char *run = value_str_at(ld, -1, value_placef(place, "%s.run", where));
+        const char *run;
+        /* A shell command: a number is a mistake, not a command. */
+        if (rty != LUA_TSTRING)
+            value_fail(ld, value_placef(place, "%s.run", where),
+                       "must be a string (a shell command), got %s", luaL_typename(L, -1));
+        run = value_str_at(ld, -1, value_placef(place, "%s.run", where));
         if (!*run)
             value_fail(ld, place, "must not be empty");
         j->stages = xcalloc(1, sizeof(*j->stages));
@@ -127,6 +132,10 @@ static void jobs_stages(struct loader *ld, int jt, const char *where, struct job
         if (jobs_seen(L, seen, s->name, k))
             value_fail(ld, value_placef(p2, "%s.name", splace), "duplicate stage name '%s'",
                        s->name);
+        if (value_get(L, et, "run") != LUA_TSTRING && lua_type(L, -1) != LUA_TNIL)
+            value_fail(ld, value_placef(p2, "%s.run", splace),
+                       "must be a string (a shell command), got %s", luaL_typename(L, -1));
+        lua_pop(L, 1);
         s->run = value_req_str(ld, et, "run", splace);
         lua_pop(L, 1);
     }

@@ -7,11 +7,13 @@
  */
 #include "config/config_int.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -552,6 +554,27 @@ void schema_limits_free(struct job_limits *l)
     free(l->memory_text);
 }
 
+/*
+ * Fails when directory path cannot be made: its nearest existing ancestor
+ * is not a directory (a logdir under a file fails here, named, rather than
+ * every job later).
+ */
+static void schema_check_makeable(struct loader *ld, const char *place, const char *path)
+{
+    char *p = xstrdup(path), *slash;
+    struct stat st;
+    while (p[0] && stat(p, &st) != 0 && (errno == ENOENT || errno == ENOTDIR) &&
+           (slash = strrchr(p, '/')) && slash != p)
+        *slash = '\0';
+    if (p[0] && stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        char msg[PATH_MAX * 2 + 64];
+        snprintf(msg, sizeof(msg), "%s cannot be made: %s is not a directory", path, p);
+        free(p);
+        value_fail(ld, place, "%s", msg);
+    }
+    free(p);
+}
+
 /* Parses options (all optional) and fills the defaults. */
 void schema_options(struct loader *ld)
 {
@@ -607,6 +630,8 @@ void schema_options(struct loader *ld)
     cfg->dbdir = xstrdup(norm);
     if (!cfg->logdir)
         cfg->logdir = xasprintf("%s/logs", cfg->dbdir);
+    schema_check_makeable(ld, "options.dbdir", cfg->dbdir);
+    schema_check_makeable(ld, "options.logdir", cfg->logdir);
 }
 
 /* Parses pkgsrc; build_user_home is written back to the Lua table for only.set. */

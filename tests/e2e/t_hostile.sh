@@ -615,7 +615,9 @@ head -c $((17 << 20)) /dev/zero | tr '\0' '-' >"$T/huge.lua"
 check "a 17 MiB config: exit 1, says it is too large" bash -c "[ $? = 1 ] && grep -q 'larger than' '$T/err'"
 rm -f "$T/huge.lua"
 : >"$T/empty.lua"
-check "an empty config is valid" "$BOB" -c "$T/empty.lua" config check
+"$BOB" -c "$T/empty.lua" config check 2>"$T/err"
+check "an empty config is an error (exit 1) that says why" \
+    bash -c "[ $? = 1 ] && grep -q 'sets none of options, sandboxes, jobs and pkgsrc' '$T/err'"
 
 diag "refusal times: looping config ${LOOP_MS} ms, allocating config ${ALLOC_MS} ms"
 echo "1..$n"

@@ -151,7 +151,7 @@ static void test_defaults(void **state)
 {
     struct config cfg;
     (void)state;
-    load_ok("-- nothing\n", &cfg);
+    load_ok("options = {} -- nothing else\n", &cfg);
     assert_string_equal(cfg.path, cfgpath);
     assert_string_equal(cfg.dir, tmpdir);
     assert_int_equal(cfg.build_threads, 1);
@@ -176,13 +176,13 @@ static void test_default_dbdir_home(void **state)
     struct config cfg;
     (void)state;
     unsetenv("XDG_DATA_HOME");
-    load_ok("", &cfg);
+    load_ok("options = {}\n", &cfg);
     assert_string_equal(cfg.dbdir, "/home/tester/.local/share/bob");
     assert_string_equal(cfg.logdir, "/home/tester/.local/share/bob/logs");
     config_free(&cfg);
     /* A relative XDG_DATA_HOME is ignored, as the XDG spec says. */
     setenv("XDG_DATA_HOME", "relative/data", 1);
-    load_ok("", &cfg);
+    load_ok("options = {}\n", &cfg);
     assert_string_equal(cfg.dbdir, "/home/tester/.local/share/bob");
     config_free(&cfg);
     setenv("XDG_DATA_HOME", "/xdg/data", 1);
@@ -250,16 +250,64 @@ static void test_unknown_key_warnings(void **state)
             "  bulid = {}, build = { shell = '/bin/sh', foo = 1 }, dev = { bar = 2 } } }\n"
             "toplevel_helper = 1\n",
             &cfg);
-    assert_int_equal(cfg.warnings.n, 7);
-    assert_string_equal(cfg.warnings.v[0], "unknown config key 'options.verbose'");
-    assert_string_equal(cfg.warnings.v[1], "unknown config key 'pkgsrc.tar'");
-    assert_string_equal(cfg.warnings.v[2], "unknown config key 'sandboxes.actionz'");
-    assert_string_equal(cfg.warnings.v[3], "unknown config key 'environment.bulid'");
-    assert_string_equal(cfg.warnings.v[4], "unknown config key 'environment.build.foo'");
-    assert_string_equal(cfg.warnings.v[5], "unknown config key 'environment.build.shell'");
-    assert_string_equal(cfg.warnings.v[6], "unknown config key 'environment.dev.bar'");
+    assert_int_equal(cfg.warnings.n, 8);
+    /* The top-level names first, with the file and line they were set on. */
+    {
+        char want[PATH_MAX * 2 + 256];
+        snprintf(want, sizeof(want),
+                 "%s:5: unknown top-level name 'toplevel_helper' (not a setting of bob; make it "
+                 "local if it is a helper)",
+                 cfgpath);
+        assert_string_equal(cfg.warnings.v[0], want);
+    }
+    assert_string_equal(cfg.warnings.v[1], "unknown config key 'options.verbose'");
+    assert_string_equal(cfg.warnings.v[2], "unknown config key 'pkgsrc.tar'");
+    assert_string_equal(cfg.warnings.v[3], "unknown config key 'sandboxes.actionz'");
+    assert_string_equal(cfg.warnings.v[4], "unknown config key 'environment.bulid'");
+    assert_string_equal(cfg.warnings.v[5], "unknown config key 'environment.build.foo'");
+    assert_string_equal(cfg.warnings.v[6], "unknown config key 'environment.build.shell'");
+    assert_string_equal(cfg.warnings.v[7], "unknown config key 'environment.dev.bar'");
     assert_int_equal(cfg.build_threads, 2);
     config_free(&cfg);
+    /* Close to a name of bob's: the name it is likely to be; a helper function: nothing. */
+    load_ok("sandboxes = { basedir = '/c' }\nfunction helper() end\noptoins = {}\njob = {}\n",
+            &cfg);
+    assert_int_equal(cfg.warnings.n, 2);
+    strv_sort(&cfg.warnings);
+    assert_non_null(
+        strstr(cfg.warnings.v[1], ":4: unknown top-level name 'job': did you mean 'jobs'?"));
+    assert_non_null(
+        strstr(cfg.warnings.v[0], ":3: unknown top-level name 'optoins': did you mean 'options'?"));
+    config_free(&cfg);
+}
+
+/* A config that sets nothing of bob's is an error, which shows the likely slip. */
+static void test_empty_config(void **state)
+{
+    (void)state;
+    load_fails("", "sets none of options, sandboxes, jobs and pkgsrc", NULL);
+    load_fails("-- only a comment\nlocal x = 1\n", "nothing for bob to do", NULL);
+    load_fails("sandbox = { basedir = '/c' }\n", "nothing for bob to do",
+               ":1: unknown top-level name 'sandbox': did you mean 'sandboxes'?", NULL);
+}
+
+/* A job's run is a shell command: a number is refused; a logdir under a file is refused. */
+static void test_strict_types(void **state)
+{
+    char *file = xasprintf("%s/afile", tmpdir), *lua;
+    (void)state;
+    load_fails("jobs = { { name = 'a', run = 5 } }\n",
+               "jobs[1].run: must be a string (a shell command), got number", NULL);
+    load_fails("jobs = { { name = 'a', stages = { { name = 'build', run = 5 } } } }\n",
+               "jobs[1].stages[1].run: must be a string (a shell command), got number", NULL);
+    write_file(file, "x");
+    lua = xasprintf("options = { logdir = '%s/logs' }\n", file);
+    load_fails(lua, "options.logdir:", "cannot be made:", "is not a directory", NULL);
+    free(lua);
+    lua = xasprintf("options = { dbdir = '%s/db/x' }\n", file);
+    load_fails(lua, "options.dbdir:", "is not a directory", NULL);
+    free(lua);
+    free(file);
 }
 
 /* dynamic, publish and summary are accepted and reported. */
@@ -267,7 +315,8 @@ static void test_unsupported_sections(void **state)
 {
     struct config cfg;
     (void)state;
-    load_ok("dynamic = { jobs = 32 }\npublish = { rsync = 'rsync' }\nsummary = {}\n", &cfg);
+    load_ok("options = {}\ndynamic = { jobs = 32 }\npublish = { rsync = 'rsync' }\nsummary = {}\n",
+            &cfg);
     assert_int_equal(cfg.warnings.n, 3);
     assert_string_equal(cfg.warnings.v[0], "dynamic: not supported, ignored");
     assert_string_equal(cfg.warnings.v[1], "publish: not supported, ignored");
@@ -1121,7 +1170,7 @@ static void test_print_goes_to_stderr(void **state)
     fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fo, 1);
     dup2(fe, 2);
-    load_ok("print('hello', 42)\n", &cfg);
+    load_ok("print('hello', 42)\noptions = {}\n", &cfg);
     fflush(stdout);
     fflush(stderr);
     dup2(saved_out, 1);
@@ -1219,7 +1268,8 @@ static void test_memory_small_limit(void **state)
     if (!strstr(e.msg, "too much memory (limit 4 MiB)"))
         fail_msg("%s", e.msg);
     /* Within the limit, fine. */
-    assert_int_equal(load_limited("local s = string.rep('x', 1 << 20)", &lim, &cfg, &e), 0);
+    assert_int_equal(
+        load_limited("local s = string.rep('x', 1 << 20)\noptions = {}", &lim, &cfg, &e), 0);
     config_free(&cfg);
 }
 
@@ -1681,7 +1731,7 @@ static void test_show_lua_round_trip(void **state)
     config_free(&cfg);
 
     /* The defaults only. */
-    load_ok("", &cfg);
+    load_ok("options = {}\n", &cfg);
     round_trip(&cfg);
     config_free(&cfg);
 }
@@ -2055,6 +2105,8 @@ int main(void)
         cmocka_unit_test(test_options_all),
         cmocka_unit_test(test_options_errors),
         cmocka_unit_test(test_unknown_key_warnings),
+        cmocka_unit_test(test_empty_config),
+        cmocka_unit_test(test_strict_types),
         cmocka_unit_test(test_unsupported_sections),
         cmocka_unit_test(test_pkgsrc_full),
         cmocka_unit_test(test_pkgsrc_defaults),
