@@ -800,6 +800,7 @@ static int build_begin(struct bcmd *bc)
     po.key_fd = isatty(0) ? 0 : -1;
     po.nslots = njobs < bc->c.cfg.build_threads ? njobs : bc->c.cfg.build_threads;
     po.title = "Building";
+    po.status_ms = bc->c.cfg.status_interval * 1000;
     if (bc->bs) {
         bstate_wrap(bc->bs, &obs, &rec);
         bc->build = build_start_plan(&bc->c.ctx, jobs, njobs, bstate_plan(bc->bs), &rec);

@@ -585,6 +585,7 @@ struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool 
     po.key_fd = tty && isatty(0) ? 0 : -1;
     po.nslots = s->scfg.build_threads;
     po.title = "Scanning";
+    po.status_ms = c->cfg.status_interval * 1000;
     s->prog = display_new(&po);
     log_set_hook(pkgscan_on_log, s);
     /* On the next pass: all of it may come from the cache, and done must not run in here. */

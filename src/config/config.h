@@ -109,12 +109,13 @@ struct config {
     char *dir;  /* its directory */
 
     /* options */
-    unsigned build_threads; /* default 1, at least 1 */
-    unsigned scan_threads;  /* default 1, at least 1 */
-    char *dbdir;            /* absolute; default $BOB_DATADIR, else $XDG_DATA_HOME/bob... */
-    bool nostate;           /* options.dbdir = false: no build state */
-    char *logdir;           /* as given, default <dbdir>/logs */
-    char *log_level;        /* default "info" */
+    unsigned build_threads;   /* default 1, at least 1 */
+    unsigned scan_threads;    /* default 1, at least 1 */
+    unsigned status_interval; /* seconds between plain-mode status lines; 0: none (default 60) */
+    char *dbdir;              /* absolute; default $BOB_DATADIR, else $XDG_DATA_HOME/bob... */
+    bool nostate;             /* options.dbdir = false: no build state */
+    char *logdir;             /* as given, default <dbdir>/logs */
+    char *log_level;          /* default "info" */
     bool strict_scan;
     bool tui;                 /* default true */
     bool keep_logs;           /* extension, default false */

@@ -120,6 +120,9 @@ char *value_req_str(struct loader *ld, int t, const char *key, const char *base)
 bool value_opt_bool(struct loader *ld, int t, const char *key, const char *base, bool def);
 /* t[key] as an integer from 1 to VALUE_MAX_THREADS, def when nil. */
 unsigned value_opt_count(struct loader *ld, int t, const char *key, const char *base, unsigned def);
+/* An optional whole number of seconds, 0 to 86400, or def. */
+unsigned value_opt_seconds(struct loader *ld, int t, const char *key, const char *base,
+                           unsigned def);
 size_t value_opt_size(struct loader *ld, int t, const char *key, const char *base);
 /* Reads the map at idx into out as "K=V" sorted by key (booleans too when allow_bool). */
 void value_env_map(struct loader *ld, int idx, const char *place, struct strv *out,

@@ -578,9 +578,9 @@ static void schema_check_makeable(struct loader *ld, const char *place, const ch
 /* Parses options (all optional) and fills the defaults. */
 void schema_options(struct loader *ld)
 {
-    static const char *const known[] = {"build_threads", "scan_threads", "dbdir", "logdir",
-                                        "log_level",     "strict_scan",  "tui",   "keep_logs",
-                                        "limits",        "network",      NULL};
+    static const char *const known[] = {
+        "build_threads", "scan_threads", "dbdir",  "logdir",  "log_level",       "strict_scan",
+        "tui",           "keep_logs",    "limits", "network", "status_interval", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct config *cfg = ld->cfg;
     int t = schema_section(ld, "options");
@@ -590,6 +590,7 @@ void schema_options(struct loader *ld)
     cfg->scan_threads = 1;
     cfg->tui = true;
     cfg->network = true;
+    cfg->status_interval = 60;
     if (t) {
         value_warn_unknown(ld, t, "options", known);
         cfg->build_threads = value_opt_count(ld, t, "build_threads", "options", 1);
@@ -608,6 +609,7 @@ void schema_options(struct loader *ld)
         cfg->tui = value_opt_bool(ld, t, "tui", "options", true);
         cfg->keep_logs = value_opt_bool(ld, t, "keep_logs", "options", false);
         cfg->network = value_opt_bool(ld, t, "network", "options", true);
+        cfg->status_interval = value_opt_seconds(ld, t, "status_interval", "options", 60);
         schema_limits(ld, t, "options", NULL, &cfg->limits);
         if (cfg->log_level && !value_in_list(cfg->log_level, levels))
             value_fail(ld, "options.log_level",

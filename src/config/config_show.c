@@ -300,6 +300,7 @@ void config_show_lua(const struct config *cfg, FILE *out)
     fputs("options = {\n", out);
     fprintf(out, "    build_threads = %u,\n", cfg->build_threads);
     fprintf(out, "    scan_threads = %u,\n", cfg->scan_threads);
+    fprintf(out, "    status_interval = %u,\n", cfg->status_interval);
     show_field(out, 4, "dbdir", cfg->dbdir);
     show_field(out, 4, "logdir", cfg->logdir);
     show_field(out, 4, "log_level", cfg->log_level);
@@ -489,6 +490,7 @@ void config_show_json(const struct config *cfg, FILE *out)
     json_object_begin(&w, "options");
     json_uint(&w, "build_threads", cfg->build_threads);
     json_uint(&w, "scan_threads", cfg->scan_threads);
+    json_uint(&w, "status_interval", cfg->status_interval);
     json_string(&w, "dbdir", cfg->dbdir);
     json_string(&w, "logdir", cfg->logdir);
     json_string(&w, "log_level", cfg->log_level);

@@ -257,6 +257,30 @@ unsigned value_opt_count(struct loader *ld, int t, const char *key, const char *
     return (unsigned)v;
 }
 
+unsigned value_opt_seconds(struct loader *ld, int t, const char *key, const char *base,
+                           unsigned def)
+{
+    lua_State *L = ld->L;
+    char place[PLACE_MAX];
+    int ty = value_get(L, t, key), isint = 0;
+    lua_Integer v = 0;
+
+    value_placef(place, "%s.%s", base, key);
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    if (ty != LUA_TNUMBER)
+        value_fail(ld, place, "must be a number of seconds from 0 to 86400, got %s",
+                   luaL_typename(L, -1));
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint || v < 0 || v > 86400)
+        value_fail(ld, place, "must be a number of seconds from 0 to 86400, got %s",
+                   lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return (unsigned)v;
+}
+
 /* True when s matches [A-Za-z_][A-Za-z0-9_]*. */
 bool value_is_ident(const char *s)
 {

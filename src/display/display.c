@@ -62,6 +62,13 @@ struct display {
     bool keys_on;
     int kfd; /* our own non-blocking descriptor of the keyboard terminal */
     uv_poll_t keys;
+    /* plain mode: the status line, on a timer and on SIGUSR1 */
+    bool plain_handles;
+    uv_timer_t status;
+    uv_signal_t usr1;
+#ifdef SIGINFO
+    uv_signal_t info;
+#endif
 };
 
 static void display_on_close(uv_handle_t *h);
@@ -502,6 +509,88 @@ static void display_on_log(const char *line, void *data)
     display_message(data, line);
 }
 
+/* Plain mode: "Status: 12/40 done (10 ok, 1 failed, ETA 3m 2s); running: zlib (configure, 1m 2s),
+ * ...". */
+static void display_plain_status(struct display *p)
+{
+    struct buf b = {0}, counts = {0};
+    double now = now_ms(), left = p->eta ? p->eta(p->eta_data, now) : -1;
+    char el[32], eta[32];
+    bool first = true;
+    if (left >= 0)
+        row_fmt_elapsed(eta, sizeof(eta), left);
+    row_counts_text(&counts, p->nok, p->nfailed, p->nskipped, p->nuptodate, 0,
+                    left >= 0 ? eta : NULL);
+    buf_printf(&b, "Status: %zu/%zu done", p->done, p->total);
+    if (counts.len)
+        buf_printf(&b, " (%s)", counts.p);
+    for (size_t i = 0; i < p->nslots; i++) {
+        const struct view_slot *s = &p->slots[i];
+        if (!s->job)
+            continue;
+        row_fmt_elapsed(el, sizeof(el), now - s->start);
+        buf_adds(&b, first ? "; running: " : ", ");
+        first = false;
+        text_sanitize(&b, s->job, strlen(s->job), TEXT_NO_WIDTH);
+        buf_adds(&b, " (");
+        if (s->stage) {
+            text_sanitize(&b, s->stage, strlen(s->stage), TEXT_NO_WIDTH);
+            buf_adds(&b, ", ");
+        }
+        buf_printf(&b, "%s)", el);
+    }
+    if (first)
+        buf_adds(&b, "; nothing running");
+    buf_adds(&b, "\n");
+    display_out_write(p, b.p, b.len);
+    buf_free(&b);
+    buf_free(&counts);
+}
+
+static void display_on_status(uv_timer_t *t)
+{
+    display_plain_status(t->data);
+}
+
+static void display_on_usr1(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    display_plain_status(h->data);
+}
+
+/* Plain mode: the status line's timer and signals, none of which keeps the loop alive. */
+static void display_plain_start(struct display *p, unsigned every_ms)
+{
+    uv_signal_t *sigs[] = {
+        &p->usr1,
+#ifdef SIGINFO
+        &p->info,
+#endif
+    };
+    const int nums[] = {
+        SIGUSR1,
+#ifdef SIGINFO
+        SIGINFO,
+#endif
+    };
+    if (uv_timer_init(p->loop, &p->status) < 0)
+        return;
+    p->status.data = p;
+    p->open++;
+    uv_unref((uv_handle_t *)&p->status);
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (uv_signal_init(p->loop, sigs[i]) < 0)
+            abort(); /* cannot fail on Unix */
+        sigs[i]->data = p;
+        p->open++;
+        uv_unref((uv_handle_t *)sigs[i]);
+        (void)uv_signal_start(sigs[i], display_on_usr1, nums[i]);
+    }
+    p->plain_handles = true;
+    if (every_ms)
+        (void)uv_timer_start(&p->status, display_on_status, every_ms, every_ms);
+}
+
 struct display *display_new(const struct display_opts *o)
 {
     struct display *p = xcalloc(1, sizeof(*p));
@@ -516,8 +605,11 @@ struct display *display_new(const struct display_opts *o)
         p->slots[i].id = o->ids ? o->ids[i] : (unsigned)i;
     p->start = now_ms();
     log_set_hook(display_on_log, p);
-    if (!p->tty)
+    if (!p->tty) {
+        if (p->loop)
+            display_plain_start(p, o->status_ms);
         return p;
+    }
     {
         const char *nc = getenv("NO_COLOR"); /* no-color.org: any non-empty value */
         p->color = !(nc && *nc);
@@ -725,8 +817,15 @@ void display_free(struct display *p)
     log_set_hook(NULL, NULL);
     p->freed = true;
     if (!p->tty) {
-        if (p->open == 0) /* else the close of a handle that failed to start frees it */
+        if (p->plain_handles) {
+            uv_close((uv_handle_t *)&p->status, display_on_close);
+            uv_close((uv_handle_t *)&p->usr1, display_on_close);
+#ifdef SIGINFO
+            uv_close((uv_handle_t *)&p->info, display_on_close);
+#endif
+        } else if (p->open == 0) { /* else the close of a handle that failed to start frees it */
             display_release(p);
+        }
         return;
     }
     /* Leave the view, erase the region, print what was held, show the cursor. */

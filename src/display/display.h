@@ -37,12 +37,16 @@ struct display_opts {
     const unsigned *ids; /* nslots sandbox ids shown in the rows, or NULL:
                             the slot index until a job starts there */
     const char *title;   /* "Building" (also the verb of plain start lines) */
+    unsigned status_ms;  /* plain mode: a status line this often (0: only on SIGUSR1) */
 };
 
 struct display;
 
 /*
- * Starts the display. In tty mode it hides the cursor, switches the keyboard
+ * Starts the display. In plain mode it prints a status line (the counts,
+ * the ETA, each running job with its stage and elapsed time) every
+ * status_ms and at once on SIGUSR1 (and SIGINFO where there is one).
+ * In tty mode it hides the cursor, switches the keyboard
  * to non-canonical no-echo mode (restored by display_free, at exit, and on
  * a crash signal) and draws the region. Routes log_warn/log_debug lines
  * through display_message until display_free (log_set_hook).

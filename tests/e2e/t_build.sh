@@ -141,3 +141,27 @@ check "SIGKILL mid-job: the hooks had been applied" grep -q '^hook-applied$' "$T
 bob sandbox destroy -a >/dev/null 2>"$T/err"
 check "destroy -a after a killed build" [ $? = 0 ]
 check "nothing left" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+
+# Plain mode: a status line every options.status_interval seconds with the
+# running jobs, their stage and elapsed time; SIGUSR1 prints it at once.
+rm -f "$T/shared/order"
+write_cfg "$(J slow '' 'sleep 2.5')" "status_interval = 1"
+bob build >"$T/out" 2>"$T/err"
+check "status_interval = 1: exit 0" [ $? = 0 ]
+check "status_interval = 1: a status line names the running job, its stage and time" \
+    grep -qE '^Status: 0/1 done; running: slow \(build, [0-9.]+s\)$' "$T/err"
+write_cfg "$(J slow '' 'echo started > /shared/started; sleep 600')" "status_interval = 0"
+rm -f "$T/shared/started"
+"$BOB" -c "$CFG" build >"$T/out" 2>"$T/err" &
+pid=$!
+for i in $(seq 100); do [ -e "$T/shared/started" ] && break; sleep 0.1; done
+check "status_interval = 0: no status line by itself" bash -c "! grep -q '^Status:' '$T/err'"
+kill -USR1 $pid
+for i in $(seq 50); do grep -q '^Status:' "$T/err" && break; sleep 0.1; done
+check "SIGUSR1: the status line at once" grep -qE '^Status: 0/1 done( \([^)]*\))?; running: slow \(build, [0-9.]+s\)$' "$T/err"
+kill -TERM $pid
+wait $pid
+check "SIGTERM after it: exit 130" [ $? = 130 ]
+check "nothing left after it" [ -z "$(ls -A "$BOB_BASEDIR")" ]
+write_cfg "$(J x)" "status_interval = -1"
+check "status_interval = -1 is refused" bash -c "! '$BOB' -c '$CFG' config check 2>&1 | grep -q valid"
