@@ -18,7 +18,7 @@
 
 static const char build_help[] =
     "usage: bob [-c FILE] build [--format text|json] [--events FILE|-] [--dry-run] [--all]\n"
-    "                           [-j N] [JOB...]\n"
+    "                           [-j N] [--keep-failed] [JOB...]\n"
     "\n"
     "Builds the jobs of the configuration (the `jobs` list) in sandboxes:\n"
     "min(options.build_threads, jobs) sandboxes are created and reused; each job\n"
@@ -34,6 +34,13 @@ static const char build_help[] =
     "                          --events is not written\n"
     "  -j, --jobs N            build N jobs at once in N sandboxes (1 to 1024): this\n"
     "                          run's options.build_threads\n"
+    "  -k, --keep-failed       keep the sandbox of each failed job as the failure left\n"
+    "                          it (no post-build, no further job in it) and print\n"
+    "                          `bob sandbox shell ID` to enter it; the build's\n"
+    "                          sandboxes then live where bob sandbox create's do,\n"
+    "                          not in a mount namespace of the build's own: kept\n"
+    "                          ones stay mounted until bob sandbox destroy, and a\n"
+    "                          SIGKILLed build leaves its sandboxes to it too\n"
     "  -a, --all               a new build that runs every job, up to date or not;\n"
     "                          pkgsrc: also the packages whose binary package is\n"
     "                          up to date\n"
@@ -474,6 +481,8 @@ static int summary(struct bcmd *bc)
             json_string(&j, "stage", stage ? stage : "");
             json_string(&j, "log", log ? log : "");
             json_string(&j, "reason", reason ? reason : "");
+            if (r[i].kept) /* --keep-failed */
+                json_uint(&j, "kept_sandbox", r[i].kept_sandbox);
             json_object_end(&j);
         }
         json_array_end(&j);
@@ -498,6 +507,10 @@ static int summary(struct bcmd *bc)
                    reason ? reason : "failed", r[i].settled ? ", kept from before" : "",
                    log ? ": " : "", log ? log : "");
         }
+        for (size_t i = 0; i < n; i++)
+            if (r[i].kept)
+                printf("  Kept sandbox %u of %s as the failure left it: bob sandbox shell %u\n",
+                       r[i].kept_sandbox, r[i].job->name, r[i].kept_sandbox);
         for (size_t i = 0; i < n; i++)
             if (outcome_of(bc, r, i) == O_SKIPPED)
                 printf("  Skipped %s: %s\n", r[i].job->name, r[i].reason ? r[i].reason : "");
@@ -835,7 +848,7 @@ static int build_begin(struct bcmd *bc)
 
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
                      char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run,
-                     unsigned long threads);
+                     unsigned long threads, bool keep_failed);
 
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
@@ -845,17 +858,18 @@ int cmd_build(struct cli *cli, int argc, char **argv)
                                              {"dry-run", no_argument, NULL, 'n'},
                                              {"all", no_argument, NULL, 'a'},
                                              {"jobs", required_argument, NULL, 'j'},
+                                             {"keep-failed", no_argument, NULL, 'k'},
                                              {NULL, 0, NULL, 0}};
     const char *format = "text", *events = NULL;
     unsigned long threads = 0;
-    bool dry_run = false;
+    bool dry_run = false, keep_failed = false;
     struct bstate_opts so = {0};
     struct strv names = {0};
     int rc;
 
     optind = 0;
-    while ((rc = cli_getopt(cli, "bob build", argc, argv,
-                            ":" CLI_COMMON_SHORTOPTS "f:e:naj:", longopts)) != CLI_OPT_END) {
+    while ((rc = cli_getopt(cli, "bob build", argc, argv, ":" CLI_COMMON_SHORTOPTS "f:e:naj:k",
+                            longopts)) != CLI_OPT_END) {
         switch (rc) {
         case 'f':
             format = optarg;
@@ -868,6 +882,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
             continue;
         case 'a':
             so.all = true;
+            continue;
+        case 'k':
+            keep_failed = true;
             continue;
         case 'j':
             if (!cli_parse_count(optarg, 1024, &threads)) {
@@ -892,10 +909,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
         rc = build_dry_run(cli, strcmp(format, "json") == 0, names.v, names.n);
         if (rc == -1) /* pkgsrc: the dry run scans, in sandboxes */
             rc = build_run(cli, "bob build", strcmp(format, "json") == 0, NULL, names.v, names.n,
-                           &so, true, threads);
+                           &so, true, threads, false);
     } else {
         rc = build_run(cli, "bob build", strcmp(format, "json") == 0, events, names.v, names.n, &so,
-                       false, threads);
+                       false, threads, keep_failed);
     }
     strv_free(&names);
     return rc;
@@ -904,7 +921,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 int cmd_build_run(struct cli *cli, const char *what, bool json, const char *events,
                   char *const *names, size_t nnames, const struct bstate_opts *so)
 {
-    return build_run(cli, what, json, events, names, nnames, so, false, 0);
+    return build_run(cli, what, json, events, names, nnames, so, false, 0, false);
 }
 
 /*
@@ -913,7 +930,7 @@ int cmd_build_run(struct cli *cli, const char *what, bool json, const char *even
  */
 static int build_run(struct cli *cli, const char *what, bool json, const char *events,
                      char *const *names, size_t nnames, const struct bstate_opts *so, bool dry_run,
-                     unsigned long threads)
+                     unsigned long threads, bool keep_failed)
 {
     struct bcmd bc;
     struct err e;
@@ -951,12 +968,20 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
         cli_error("No jobs to build (the configuration has no `jobs` list and no pkgsrc.pkgpaths)");
         goto out;
     }
-    /* The build's mounts are its own: they go with it, even on SIGKILL. */
-    if (plat_own_mount_ns(&e) < 0) {
-        cli_error("%s", e.msg);
-        goto out;
+    /*
+     * The build's mounts are its own: they go with it, even on SIGKILL.
+     * With --keep-failed they live where bob sandbox create's do, so that a
+     * kept sandbox still works after the build, at the price that a
+     * SIGKILLed build leaves them for bob sandbox destroy -a.
+     */
+    bc.c.ctx.keep_failed = keep_failed;
+    if (!keep_failed) {
+        if (plat_own_mount_ns(&e) < 0) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
+        bc.c.ctx.own_mount_ns = true;
     }
-    bc.c.ctx.own_mount_ns = true;
     if ((rc = sbx_cmd_watch(&bc.c, false, on_signal, &bc)) != EXIT_OK)
         goto out;
     if (bc.pkgsrc)

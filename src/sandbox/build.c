@@ -64,7 +64,8 @@ struct slot {
     double started;
     struct build_result *res;
     double cpu;   /* without a cgroup: the CPU time of the job's reaped stage processes */
-    bool retired; /* its post-build failed: what it left must not reach another job */
+    bool retired; /* its post-build failed, or it is kept: no further job runs in it */
+    bool kept;    /* --keep-failed: a failed job's sandbox, left as it is, never destroyed */
     /* Limits: the job's cgroup and watchdog, from its first stage to the final kill. */
     struct cgroup_job *cg;
     struct launch_cgroup lcg;
@@ -156,6 +157,17 @@ static unsigned *build_ids(const struct build *b)
     return ids;
 }
 
+/* The ids of the sandboxes to destroy: all but the kept ones (--keep-failed); *n their number. */
+static unsigned *build_ids_to_destroy(const struct build *b, size_t *n)
+{
+    unsigned *ids = xcalloc(b->nslots ? b->nslots : 1, sizeof(*ids));
+    *n = 0;
+    for (size_t i = 0; i < b->nslots; i++)
+        if (!b->slots[i].kept)
+            ids[(*n)++] = b->slots[i].id;
+    return ids;
+}
+
 /* The errors of a batch's sandboxes, joined with "; " (malloc'd), or NULL if none has one. */
 static char *build_batch_errors(struct sbx_batch *batch)
 {
@@ -223,6 +235,13 @@ static void slot_fail(struct slot *sl, const char *stage, char *log, const char 
     r->stage = xstrdup(stage);
     r->log = log;
     r->reason = xstrdup(reason);
+    /* --keep-failed: the sandbox stays as the failure left it, for no further job. */
+    if (sl->b->ctx->keep_failed && sl->pl && strcmp(stage, "post-build") != 0 && !sl->kept) {
+        pipeline_skip_post(sl->pl);
+        sl->kept = sl->retired = true;
+        r->kept = true;
+        r->kept_sandbox = sl->id;
+    }
 }
 
 /* The log of stage `name` of the slot's job (malloc'd): a failure keeps it. */
@@ -703,7 +722,11 @@ static void build_dispatch(struct build *b)
         for (size_t j = 0; j < b->cfg->njobs; j++)
             if (sched_state(b->sched, j) == JOB_SKIPPED && b->results[j].state == JOB_PENDING) {
                 b->results[j].state = JOB_SKIPPED;
-                b->results[j].reason = xstrdup("no usable sandbox left: a post-build failed");
+                b->results[j].reason = xstrdup(
+                    b->ctx->keep_failed
+                        ? "no usable sandbox left: each is kept for a failed job (--keep-failed) "
+                          "or its post-build failed"
+                        : "no usable sandbox left: a post-build failed");
                 if (b->obs.job_skipped)
                     b->obs.job_skipped(b->obs.data, &b->results[j]);
             }
@@ -787,6 +810,7 @@ static void build_raise_stop(struct build *b, enum build_stop level)
 static void build_enter(struct build *b, enum build_phase from, enum build_phase to)
 {
     unsigned *ids;
+    size_t nd;
     b->phase = to;
     switch (to) {
     case B_START:
@@ -809,17 +833,17 @@ static void build_enter(struct build *b, enum build_phase from, enum build_phase
     case B_DESTROY:
         if (b->obs.note)
             b->obs.note(b->obs.data, "cleanup", "destroying the sandboxes");
-        ids = build_ids(b);
+        ids = build_ids_to_destroy(b, &nd);
         sandbox_batch_free(b->batch);
-        b->batch = sandbox_destroy(b->ctx, ids, b->nslots, false, build_on_destroyed, b);
+        b->batch = sandbox_destroy(b->ctx, ids, nd, false, build_on_destroyed, b);
         free(ids);
         return;
     case B_DONE:
         if (from != B_DESTROY) {
             sched_abandon(b->sched); /* no sandbox: nothing ran, nothing will */
         } else if (b->obs.sandboxes) {
-            ids = build_ids(b);
-            b->obs.sandboxes(b->obs.data, ids, b->nslots, false);
+            ids = build_ids_to_destroy(b, &nd);
+            b->obs.sandboxes(b->obs.data, ids, nd, false);
             free(ids);
         }
         b->ended = now_ms();

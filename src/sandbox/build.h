@@ -33,6 +33,8 @@ struct build_result {
      */
     double cpu_ms;
     bool settled; /* not run: settled before the start (build_plan) */
+    bool kept;    /* failed with --keep-failed: its sandbox is kept as it was left */
+    unsigned kept_sandbox;
 };
 
 /*

@@ -34,6 +34,7 @@ struct pipeline {
     pid_t final_pgid;  /* the group the final kill includes */
     bool pre_failed;   /* the pre-build failed: no work */
     bool cancelled;    /* shutting down: no work */
+    bool skip_post;    /* the sandbox is kept as the work left it (pipeline_skip_post) */
     bool work_waiting; /* the work goes on once the running kill ends */
 };
 
@@ -45,7 +46,7 @@ struct pipeline {
  *   PRE   PRE_END    -> WORK, or KILL when it failed or the run was cancelled
  *   WORK  WORK_DONE  -> KILL (a kill started during the work stands for it)
  *   WORK  KILLED     -> WORK (the work goes on, if it waited for the kill)
- *   KILL  KILLED     -> POST (with pre/post-build), else DONE
+ *   KILL  KILLED     -> POST (with pre/post-build, unless skipped), else DONE
  *   POST  POST_END   -> DONE
  */
 static enum pipeline_step pipeline_transition(const struct pipeline *p, enum pipeline_event ev)
@@ -65,7 +66,7 @@ static enum pipeline_step pipeline_transition(const struct pipeline *p, enum pip
         break;
     case PIPELINE_KILL:
         if (ev == PL_EV_KILLED)
-            return p->prepost ? PIPELINE_POST : PIPELINE_DONE;
+            return p->prepost && !p->skip_post ? PIPELINE_POST : PIPELINE_DONE;
         break;
     case PIPELINE_POST:
         if (ev == PL_EV_POST_END)
@@ -291,4 +292,9 @@ void pipeline_free(struct pipeline *p)
     prepost_free(p->pp);
     p->pp = NULL;
     ref_request_free(&p->ref);
+}
+
+void pipeline_skip_post(struct pipeline *p)
+{
+    p->skip_post = true;
 }

@@ -73,6 +73,11 @@ void pipeline_work_next(struct pipeline *p);
  */
 void pipeline_work_done(struct pipeline *p, pid_t pgid);
 /*
+ * No post-build after the kill: the sandbox stays as the work left it
+ * (bob build --keep-failed keeps a failed job's sandbox to be looked into).
+ */
+void pipeline_skip_post(struct pipeline *p);
+/*
  * The run shuts down: a running pre-build is stopped and the work will not
  * start (a running work is the caller's to stop, with pipeline_kill). The
  * kill and the post-build still run. Before pipeline_start: only they run.

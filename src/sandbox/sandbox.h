@@ -32,6 +32,7 @@ struct sbx_ctx {
     struct sbx_kit *kit;
     bool kit_reuse;    /* set by a build of more than one job */
     bool own_mount_ns; /* the command runs in a mount namespace of its own (a build) */
+    bool keep_failed;  /* bob build --keep-failed: a failed job's sandbox stays as it is */
     /* The owner record's command ("build", "sandbox run"); NULL: "bob". */
     const char *command;
     /* The sandboxes this command holds: ids and their locked descriptors. */
