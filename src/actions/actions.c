@@ -345,6 +345,9 @@ static void start_step(struct actrun *r)
 {
     const struct action *a = r->cur;
     const struct script *sc;
+    static const char *const kinds[] = {"mount", "copy", "symlink", "cmd", "macos-mdns-listener"};
+    log_debug("action: %s %s %s%s%s in %s", a->where, r->o.reverse ? "undo" : "do", kinds[a->kind],
+              a->dest ? " " : "", a->dest ? a->dest : "", r->o.root);
     switch (a->kind) {
     case ACTION_MOUNT:
         if (r->o.reverse)

@@ -104,6 +104,10 @@ int cli_load_config(const struct cli *cli, struct config *cfg)
         return -1;
     }
     /* Every warning names the file (those with a line in it already do). */
+    /* options.log_level debug or trace: the debug lines, as -v. */
+    if (cfg->log_level &&
+        (strcmp(cfg->log_level, "debug") == 0 || strcmp(cfg->log_level, "trace") == 0))
+        log_set_verbose(true);
     for (size_t i = 0; i < cfg->warnings.n; i++) {
         const char *w = cfg->warnings.v[i];
         size_t n = strlen(cfg->path);

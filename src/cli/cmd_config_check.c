@@ -1,13 +1,34 @@
 /* bob config check: loads and validates the configuration. */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
+
+/*
+ * The sources of bind mounts and copies that are missing now: a warning
+ * each, since they may appear before the sandboxes are made (an only.exists
+ * condition already says that they may not).
+ */
+static void config_check_sources(const struct config *cfg, const struct action_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct action *a = &l->v[i];
+        struct stat st;
+        if (!a->src || a->only_exists ||
+            !((a->kind == ACTION_MOUNT && a->fs == FS_BIND) || a->kind == ACTION_COPY))
+            continue;
+        if (lstat(a->src, &st) != 0)
+            fprintf(stderr, "Warning: %s: %s: the %s source %s does not exist (yet)\n", cfg->path,
+                    a->where, a->kind == ACTION_COPY ? "copy" : "bind", a->src);
+    }
+}
 
 static const char config_check_help[] =
     "usage: bob [-c FILE] config check\n"
     "\n"
     "Loads and validates the configuration; warnings and errors go to stderr;\n"
-    "exit 0 when it is valid, 1 when it is not.\n";
+    "exit 0 when it is valid, 1 when it is not. The sources of bind mounts and\n"
+    "copies that do not exist yet are warnings.\n";
 
 int cmd_config_check(struct cli *cli, int argc, char **argv)
 {
@@ -29,6 +50,8 @@ int cmd_config_check(struct cli *cli, int argc, char **argv)
     }
     if (cli_load_config(cli, &cfg) < 0)
         return EXIT_ERROR;
+    config_check_sources(&cfg, &cfg.setup);
+    config_check_sources(&cfg, &cfg.hooks);
     fprintf(stderr, "%s: valid (%zu setup action%s, %zu hook%s, %zu job%s)\n", cfg.path,
             cfg.setup.n, cfg.setup.n == 1 ? "" : "s", cfg.hooks.n, cfg.hooks.n == 1 ? "" : "s",
             cfg.njobs, cfg.njobs == 1 ? "" : "s");

@@ -799,6 +799,9 @@ int plat_mount(const char *root, const struct plat_mount_spec *spec, struct err 
     uint64_t id;
     int rc;
 
+    log_debug("mount: %s%s%s on %s in %s%s%s", fsname, src ? " " : "", src ? src : "", dest, root,
+              spec->opts ? " with " : "", spec->opts ? spec->opts : "");
+
     if ((rc = fault_check("mount")) < 0)
         return err_sys(e, -rc, "cannot mount %s in %s (injected)", dest ? dest : "(none)", root);
     if (!dest)

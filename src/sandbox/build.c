@@ -715,6 +715,7 @@ static void build_dispatch(struct build *b)
         if (j < 0)
             break;
         sl->job = j;
+        log_debug("schedule: %s to sandbox %u", build_job_name(b, j), sl->id);
         slot_event(sl, SL_EV_JOB);
     }
     /* Every sandbox left was retired (a failed post-build): what is pending is skipped. */

@@ -124,6 +124,8 @@ static void pipeline_start_kill(struct pipeline *p, pid_t pgid)
         return;
     p->killing = true;
     err_clear(&p->kill_err);
+    log_debug("kill: what the work left in %s%s", p->root,
+              p->cg ? " (its cgroup, then cgroup.events)" : " (its pid namespace)");
     if (pgid > 0)
         kill(-pgid, SIGKILL);
     /* Already empty (the usual end of a command): nothing to kill or wait for. */

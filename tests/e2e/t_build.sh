@@ -165,3 +165,20 @@ check "SIGTERM after it: exit 130" [ $? = 130 ]
 check "nothing left after it" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 write_cfg "$(J x)" "status_interval = -1"
 check "status_interval = -1 is refused" bash -c "! '$BOB' -c '$CFG' config check 2>&1 | grep -q valid"
+
+# options.log_level = "debug" (as -v): debug lines for the actions, the
+# mounts, the schedule and the kills; none at the default level.
+write_cfg "$(J a)" 'log_level = "debug"'
+bob build >"$T/out" 2>"$T/err"
+check "log_level debug: exit 0" [ $? = 0 ]
+check "log_level debug: the schedule, each action, each mount and each kill" bash -c "
+    grep -q '^debug: schedule: a to sandbox [0-9]' '$T/err' &&
+    grep -q '^debug: action: sandboxes.setup\[1\] do mount /usr in ' '$T/err' &&
+    grep -q '^debug: mount: bind /usr on /usr in ' '$T/err' &&
+    grep -q '^debug: kill: what the work left in ' '$T/err'"
+write_cfg "$(J a)"
+bob build >"$T/out" 2>"$T/err"
+check "the default level: no debug line" bash -c "! grep -q '^debug:' '$T/err'"
+rm -rf "$BOB_DATADIR"
+"$BOB" -v -c "$CFG" build >"$T/out" 2>"$T/err"
+check "-v: the debug lines" grep -q '^debug: schedule: a to sandbox' "$T/err"

@@ -93,5 +93,23 @@ mkdir -p "$T/sb"
 typo nocreate "sandboxes = { basedir = '$T/sb', setup = { { action = 'mount', fs = 'bnd', dir = '/usr' } } }" "bnd"
 check "a refused config created nothing" [ -z "$(ls -A "$T/sb")" ]
 
+# config check: missing bind and copy sources are warnings (they may appear
+# later), except under only.exists; the config is still valid.
+cat >"$T/src.lua" <<LUA
+sandboxes = { basedir = "$T/sb", setup = {
+  { action = "mount", fs = "bind", src = "$T/nosuch-bind", dest = "/b" },
+  { action = "copy", src = "$T/nosuch-copy", dest = "/c" },
+  { action = "mount", fs = "bind", src = "$T/nosuch-cond", dest = "/d", only = { exists = "$T/nosuch-cond" } },
+  { action = "mount", fs = "bind", dir = "/usr", opts = "ro" } } }
+LUA
+"$BOB" -c "$T/src.lua" config check 2>"$T/err"
+check "missing sources: still valid (exit 0)" [ $? = 0 ]
+check "missing sources: a warning for the bind, with file and place" \
+    grep -q "^Warning: $T/src.lua: sandboxes.setup\[1\]: the bind source $T/nosuch-bind does not exist (yet)\$" "$T/err"
+check "missing sources: a warning for the copy" \
+    grep -q "sandboxes.setup\[2\]: the copy source $T/nosuch-copy does not exist" "$T/err"
+check "missing sources: none under only.exists, none for what exists" \
+    [ "$(grep -c 'does not exist' "$T/err")" = 2 ]
+
 echo "1..$n"
 [ $fail = 0 ]
