@@ -431,7 +431,8 @@ char *config_default_path(void)
 static const char *config_init_template(void)
 {
 #if defined(__linux__)
-    return "config/linux.lua";
+    /* Without a pkgsrc tree: a config of jobs that builds as it is written. */
+    return access("/usr/pkgsrc/mk", F_OK) == 0 ? "config/linux.lua" : "config/linux-jobs.lua";
 #elif defined(__NetBSD__)
     return "config/netbsd.lua";
 #elif defined(__sun)

@@ -53,6 +53,17 @@ check "init prints Created <path>" grep -qx "Created $T/init/config.lua" "$T/out
 check "the written config loads" [ "$(status asuser -c "$T/init/config.lua" config check)" = 0 ]
 asuser -c "$T/init/config.lua" init 2>"$T/err" >/dev/null
 check "init refuses to overwrite" bash -c "[ $? = 1 ] && grep -q 'already exists' '$T/err'"
+# Without a pkgsrc tree (as here), the written config builds as it is.
+if [ ! -e /usr/pkgsrc/mk ]; then
+    "$BOB" -c "$T/init/config.lua" config show --format json >"$T/show" 2>/dev/null
+    check "init without pkgsrc: jobs, and the pkgsrc section commented out" python3 -c "
+import json; s=json.load(open('$T/show'))
+assert s['pkgsrc'] is None and [j['name'] for j in s['jobs']]==['hello','world'], s"
+    BOB_DATADIR=$T/initdata "$BOB" -c "$T/init/config.lua" build >"$T/out" 2>"$T/err"
+    check "init without pkgsrc: bob build with it succeeds" \
+        bash -c "[ $? = 0 ] && grep -q '^2 jobs in .*: 2 succeeded, 0 failed, 0 skipped\$' '$T/out'"
+    check "init without pkgsrc: its sandboxes are gone" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
+fi
 (
     export XDG_CONFIG_HOME=$T/xdg
     "$BOB" init >/dev/null 2>&1

@@ -1998,7 +1998,9 @@ static void test_show_json(void **state)
 static void test_init(void **state)
 {
     char path[PATH_MAX + 64], *text;
-    const struct embed_file *f = embed_find("config/linux.lua");
+    /* The template of this host: with a pkgsrc tree, linux.lua; without, the jobs one. */
+    const struct embed_file *f = embed_find(
+        access("/usr/pkgsrc/mk", F_OK) == 0 ? "config/linux.lua" : "config/linux-jobs.lua");
     struct err e;
     struct config cfg;
     (void)state;
@@ -2041,9 +2043,9 @@ static void test_default_path(void **state)
 /* Every bundled default config loads and round-trips. */
 static void test_bundled_configs(void **state)
 {
-    static const char *const names[] = {"config/linux.lua", "config/generic.lua",
-                                        "config/netbsd.lua", "config/illumos.lua",
-                                        "config/macos.lua"};
+    static const char *const names[] = {"config/linux.lua",   "config/linux-jobs.lua",
+                                        "config/generic.lua", "config/netbsd.lua",
+                                        "config/illumos.lua", "config/macos.lua"};
     struct config cfg;
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -2055,7 +2057,10 @@ static void test_bundled_configs(void **state)
         if (config_load(cfgpath, &cfg, &e) != 0)
             fail_msg("%s: %s", names[i], e.msg);
         assert_int_equal(cfg.warnings.n, 0);
-        assert_true(cfg.has_pkgsrc);
+        /* The one for a host without pkgsrc has jobs instead (pkgsrc commented out). */
+        assert_int_equal(cfg.has_pkgsrc, strcmp(names[i], "config/linux-jobs.lua") != 0);
+        if (strcmp(names[i], "config/linux-jobs.lua") == 0)
+            assert_int_equal(cfg.njobs, 2);
         assert_int_equal(cfg.has_sandboxes, strcmp(names[i], "config/generic.lua") != 0);
         round_trip(&cfg);
         config_free(&cfg);
