@@ -176,6 +176,15 @@ static int config_loader_main(lua_State *L)
     schema_sandboxes(ld);
     schema_unsupported(ld);
     jobs_parse(ld);
+    /* What bob accepts for bob's sake and does nothing with here: said once, together. */
+    if (ld->nnoeffect) {
+        struct buf b = {0};
+        for (size_t i = 0; i < ld->nnoeffect; i++)
+            buf_printf(&b, "%s%s", i ? ", " : "", ld->noeffect[i]);
+        strv_push_owned(&ld->cfg->warnings,
+                        xasprintf("accepted for bob's sake, without effect here: %s", b.p));
+        buf_free(&b);
+    }
     /* Nothing for bob to do at all: surely not what was meant. */
     {
         int set = 0;

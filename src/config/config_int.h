@@ -56,6 +56,9 @@ struct loader {
     struct link *links;
     size_t nlinks, links_cap;
     int link_index; /* stack index of a table: resolved guest path -> 1-based link number */
+    /* Keys the config set that bob accepts for bob's sake but that do nothing here. */
+    const char *noeffect[8];
+    size_t nnoeffect;
 };
 
 /* ---- config.c ---- */

@@ -680,6 +680,8 @@ void schema_pkgsrc(struct loader *ld)
     }
     value_string_list(ld, t, "pkgpaths", "pkgsrc", &cfg->pkgpaths, value_check_pkgpath);
     value_string_list(ld, t, "save_wrkdir_patterns", "pkgsrc", &cfg->save_wrkdir_patterns, NULL);
+    if (cfg->save_wrkdir_patterns.n)
+        ld->noeffect[ld->nnoeffect++] = "pkgsrc.save_wrkdir_patterns";
     lua_pop(L, 1);
 }
 
@@ -733,6 +735,8 @@ void schema_sandboxes(struct loader *ld)
     free(cfg->basedir);
     cfg->basedir = xstrdup(norm);
     cfg->bindfs = value_opt_str(ld, t, "bindfs", "sandboxes", true);
+    if (cfg->bindfs && strcmp(cfg->bindfs, "bindfs") != 0) /* bob's default: nothing to say */
+        ld->noeffect[ld->nnoeffect++] = "sandboxes.bindfs";
     if (!cfg->bindfs)
         cfg->bindfs = xstrdup("bindfs");
 
