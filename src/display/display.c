@@ -22,6 +22,7 @@
 #define DISPLAY_WRITE_WAIT_MS 5000 /* a terminal that takes no output this long is given up */
 
 static const char display_hint[] = "press 'v' to toggle panel view, 'q' to stop";
+static const char display_view_hint[] = "Tab/arrows: panel, PgUp/PgDn: scroll, v: back";
 
 struct display {
     uv_loop_t *loop;
@@ -60,6 +61,10 @@ struct display {
     uv_timer_t rate;   /* limits redraws of the 'v' view on output */
     uv_signal_t winch;
     bool keys_on;
+    size_t sel;    /* the 'v' view's selected panel: a slot index (nslots: none yet) */
+    size_t scroll; /* how many lines back it shows */
+    char esc[8];   /* an escape sequence read in part (arrows, PgUp, PgDn, Shift-Tab) */
+    size_t nesc;
     int kfd; /* our own non-blocking descriptor of the keyboard terminal */
     uv_poll_t keys;
     /* plain mode: the status line, on a timer and on SIGUSR1 */
@@ -207,7 +212,10 @@ static void display_status_row(struct display *p, struct buf *row, double now, s
         row_fmt_elapsed(eta, sizeof(eta), left);
     row_counts_text(&counts, p->nok, p->nfailed, p->nskipped, p->nuptodate, p->nbusy,
                     left >= 0 ? eta : NULL);
-    const char *note = p->note ? p->note : p->keys_on ? display_hint : NULL;
+    const char *note = p->note       ? p->note
+                       : !p->keys_on ? NULL
+                       : p->view     ? display_view_hint
+                                     : display_hint;
     row_status_text(row, p->title, p->done, p->total, el, counts.p, note, width);
     buf_free(&counts);
 }
@@ -339,7 +347,7 @@ static void display_draw(struct display *p)
     if (p->alt) {
         struct buf row = {0};
         display_status_row(p, &row, now, p->cols > 1 ? p->cols - 1 : 1);
-        view_draw(b, p->slots, p->nslots, p->cols, p->rows, &row, now);
+        view_draw(b, p->slots, p->nslots, p->cols, p->rows, &row, now, p->sel, p->scroll);
         buf_free(&row);
     } else {
         display_draw_inline(p, b, now);
@@ -381,6 +389,62 @@ static void display_on_winch(uv_signal_t *h, int signum)
     p->dirty = true;
 }
 
+/* The next (dir 1) or previous (dir -1) busy slot after p->sel, for the view's selection. */
+static void display_select(struct display *p, int dir)
+{
+    size_t n = p->nslots, at = p->sel < n ? p->sel : (dir > 0 ? n - 1 : 0);
+    for (size_t k = 0; k < n; k++) {
+        at = dir > 0 ? (at + 1) % n : (at + n - 1) % n;
+        if (p->slots[at].job) {
+            p->sel = at;
+            p->scroll = 0;
+            p->dirty = true;
+            return;
+        }
+    }
+}
+
+/*
+ * One byte from the keyboard. In the view: Tab, Right and Down select the
+ * next panel, Shift-Tab, Left and Up the previous one, PgUp and PgDn
+ * scroll the selected one by half a screen (End: back to the newest).
+ */
+static void display_key(struct display *p, char k)
+{
+    size_t page = p->rows > 8 ? p->rows / 2 : 4;
+    if (p->nesc || k == '\x1b') {
+        const char *seq;
+        if (p->nesc < sizeof(p->esc) - 1)
+            p->esc[p->nesc++] = k;
+        p->esc[p->nesc] = '\0';
+        seq = p->esc;
+        /* Complete: ESC [ then a final byte (a letter or '~'); else wait for more. */
+        if (p->nesc < 3 || !((k >= 'A' && k <= 'Z') || k == '~'))
+            return;
+        p->nesc = 0;
+        if (!p->view)
+            return;
+        if (!strcmp(seq, "\x1b[C") || !strcmp(seq, "\x1b[B"))
+            display_select(p, 1);
+        else if (!strcmp(seq, "\x1b[D") || !strcmp(seq, "\x1b[A") || !strcmp(seq, "\x1b[Z"))
+            display_select(p, -1);
+        else if (!strcmp(seq, "\x1b[5~") && p->sel < p->nslots)
+            p->scroll += page;
+        else if (!strcmp(seq, "\x1b[6~") && p->sel < p->nslots)
+            p->scroll = p->scroll > page ? p->scroll - page : 0;
+        else if (!strcmp(seq, "\x1b[F") || !strcmp(seq, "\x1b[4~"))
+            p->scroll = 0;
+        p->dirty = true;
+        return;
+    }
+    if (k == 'v' || k == 'V')
+        display_toggle_view(p);
+    else if (k == 'q' || k == 'Q')
+        kill(getpid(), SIGINT);
+    else if (k == '\t' && p->view)
+        display_select(p, 1);
+}
+
 /*
  * Keys from the terminal: 'v' toggles the view; 'q' asks to stop as Ctrl+C
  * does (the same signal, so the same path: once stops, twice kills);
@@ -397,12 +461,8 @@ static void display_on_keys(uv_poll_t *h, int status, int events)
         uv_poll_stop(h);
         return;
     }
-    for (ssize_t i = 0; i < n; i++) {
-        if (keys[i] == 'v' || keys[i] == 'V')
-            display_toggle_view(p);
-        else if (keys[i] == 'q' || keys[i] == 'Q')
-            kill(getpid(), SIGINT);
-    }
+    for (ssize_t i = 0; i < n; i++)
+        display_key(p, keys[i]);
 }
 
 void display_toggle_view(struct display *p)
@@ -600,6 +660,7 @@ struct display *display_new(const struct display_opts *o)
     p->kfd = -1;
     p->title = xstrdup(o->title ? o->title : "Building");
     p->nslots = o->nslots;
+    p->sel = o->nslots; /* no panel selected yet */
     p->slots = xcalloc(o->nslots + 1, sizeof(*p->slots));
     for (size_t i = 0; i < o->nslots; i++)
         p->slots[i].id = o->ids ? o->ids[i] : (unsigned)i;

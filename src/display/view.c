@@ -25,28 +25,40 @@ static void view_chars(struct buf *b, char c, size_t n)
  * in the top border, then the newest output lines that fit, oldest first.
  */
 static void view_panel(struct buf *lines, size_t h, size_t pw, const struct view_slot *s,
-                       double now)
+                       double now, bool selected, size_t scroll)
 {
     char el[32];
     row_fmt_elapsed(el, sizeof(el), now - s->start);
     char *title = s->stage ? xasprintf("[%u] %s (%s) %s", s->id, s->job, s->stage, el)
                            : xasprintf("[%u] %s %s", s->id, s->job, el);
-    buf_adds(&lines[0], "+- ");
+    char *scrolled = NULL;
+    size_t body = h - 2, have = 0, total = 0;
+    if (s->out)
+        while (capture_line(s->out, total))
+            total++;
+    /* Scrolled back: never past the oldest line the ring holds. */
+    if (scroll > (total > body ? total - body : 0))
+        scroll = total > body ? total - body : 0;
+    if (scroll) {
+        scrolled = xasprintf("%s, %zu lines back", title, scroll);
+        free(title);
+        title = scrolled;
+    }
+    buf_adds(&lines[0], selected ? "+= " : "+- ");
     size_t c = text_sanitize(&lines[0], title, strlen(title), pw - 6);
     buf_adds(&lines[0], " ");
-    view_chars(&lines[0], '-', pw - 5 - c);
+    view_chars(&lines[0], selected ? '=' : '-', pw - 5 - c);
     buf_adds(&lines[0], "+");
     free(title);
-    size_t body = h - 2, have = 0;
-    if (s->out)
-        while (have < body && capture_line(s->out, have))
-            have++;
+    have = total > scroll ? total - scroll : 0;
+    if (have > body)
+        have = body;
     for (size_t j = 0; j < body; j++) {
         struct buf *l = &lines[1 + j];
         buf_adds(l, "|");
         c = 0;
         if (j < have) {
-            const char *t = capture_line(s->out, have - 1 - j);
+            const char *t = capture_line(s->out, scroll + have - 1 - j);
             c = text_sanitize(l, t, strlen(t), pw - 2);
         }
         text_spaces(l, pw - 2 - c);
@@ -82,7 +94,7 @@ static void view_grid(size_t n, size_t area, size_t width, size_t *nc, size_t *g
 }
 
 void view_draw(struct buf *b, const struct view_slot *slots, size_t nslots, size_t cols,
-               size_t rows, const struct buf *status, double now)
+               size_t rows, const struct buf *status, double now, size_t selected, size_t scroll)
 {
     size_t width = cols > 1 ? cols - 1 : 1;
     struct buf *lines = xcalloc(rows, sizeof(*lines));
@@ -119,7 +131,9 @@ void view_draw(struct buf *b, const struct view_slot *slots, size_t nslots, size
         size_t h = area / gr + (g < area % gr ? 1 : 0);
         for (size_t c = 0; c < nc && g * nc + c < n; c++) {
             size_t pw = c + 1 == nc ? width - (nc - 1) * (width / nc) : width / nc;
-            view_panel(lines + y, h, pw, &slots[busy[g * nc + c]], now);
+            size_t at = busy[g * nc + c];
+            view_panel(lines + y, h, pw, &slots[at], now, at == selected,
+                       at == selected ? scroll : 0);
         }
         y += h;
     }

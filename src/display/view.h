@@ -25,8 +25,11 @@ struct view_slot {
  * Appends the frame of the view for the nslots slots on a terminal of cols
  * by rows at time now: from the top left corner, each row cut to width
  * columns (one less than cols), the last one being status (cut there too).
+ * The panel of slot `selected` (an index into slots; out of range: none)
+ * has a double top border ("+= ") and shows its output `scroll` lines back
+ * from the newest (as far as its ring goes).
  */
 void view_draw(struct buf *b, const struct view_slot *slots, size_t nslots, size_t cols,
-               size_t rows, const struct buf *status, double now);
+               size_t rows, const struct buf *status, double now, size_t selected, size_t scroll);
 
 #endif

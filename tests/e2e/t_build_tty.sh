@@ -57,6 +57,7 @@ tcheck "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 
 # With the durations of the first build: counts and an ETA in the status
 # row; Built in green on a terminal, no colour at all with NO_COLOR.
+no_lines_back() { ! pane | grep -q 'lines back'; }
 green_in_pane() { tm capture-pane -e -p -t t | grep -q $'\e\\[32m'; }
 type_line "clear"
 wait_pane 5 '^\$ ?$' >/dev/null
@@ -100,6 +101,18 @@ type_line "clear"
 wait_pane 5 '^\$ ?$' >/dev/null
 type_line "N=100 '$BOB' -c '$CFG' build --all; echo BUILD-EXIT=\$?"
 tcheck "q: the hint names it" wait_pane 10 "\(press 'v' to toggle panel view, 'q' to stop\)"
+# The view: Tab selects a panel (double border), PgUp scrolls it back.
+tm send-keys -t t v
+tcheck "view: its own key hint" wait_pane 5 'Tab/arrows: panel, PgUp/PgDn: scroll, v: back'
+tcheck "view: enough output to scroll" wait_pane 15 'line 3[0-9] of (alpha|beta)'
+tm send-keys -t t Tab
+tcheck "view: Tab selects a panel" wait_pane 5 '^\+= \['
+tm send-keys -t t PPage
+tcheck "view: PgUp scrolls it back" wait_pane 5 '^\+= \[.*lines back'
+tm send-keys -t t NPage
+tcheck "view: PgDn back to the newest" wait_for 5 no_lines_back
+tm send-keys -t t v
+tcheck "view: v leaves it" wait_for 3 flag_is alternate_on 0
 tm send-keys -t t q
 tcheck "q: the stopping note" wait_pane 5 'stopping, \^C again to stop now'
 sleep 0.3

@@ -14,6 +14,7 @@
 #include "loop/capture.h"
 #include "display/display.h"
 #include "display/row.h"
+#include "display/view.h"
 #include "display/text.h"
 #include "util/util.h"
 
@@ -151,6 +152,50 @@ static void test_rows(void **state)
     assert_string_equal(b.p, "    Building [========>                     ] 12/40 1m 3s  10 ok, "
                              "2 running, ETA 20s  (stopping)");
     buf_free(&b);
+}
+
+/* The view: the selected panel has a double border and scrolls back through its ring. */
+static void test_view_select_scroll(void **state)
+{
+    struct capture c1, c2;
+    struct err e;
+    struct view_slot slots[2] = {{.id = 1, .job = "alpha", .start = 0},
+                                 {.id = 2, .job = "beta", .start = 0}};
+    struct buf b = {0}, status = {0};
+    (void)state;
+    assert_int_equal(capture_open(&c1, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c2, NULL, NULL, &e), 0);
+    for (int i = 0; i < 30; i++) {
+        char line[32];
+        snprintf(line, sizeof(line), "alpha line %d\n", i);
+        capture_add(&c1, line, strlen(line));
+        snprintf(line, sizeof(line), "beta line %d\n", i);
+        capture_add(&c2, line, strlen(line));
+    }
+    slots[0].out = &c1;
+    slots[1].out = &c2;
+    buf_adds(&status, "status");
+    /* 100 columns: two panels side by side, 8 lines each of 6 body lines. */
+    view_draw(&b, slots, 2, 100, 9, &status, 1000, 1, 0);
+    assert_non_null(strstr(b.p, "+- [1] alpha"));
+    assert_non_null(strstr(b.p, "+= [2] beta"));
+    assert_non_null(strstr(b.p, "beta line 29"));
+    assert_null(strstr(b.p, "beta line 20"));
+    b.len = 0;
+    view_draw(&b, slots, 2, 100, 9, &status, 1000, 1, 10);
+    assert_non_null(strstr(b.p, "+= [2] beta 1.0s, 10 lines back"));
+    assert_non_null(strstr(b.p, "beta line 19"));
+    assert_null(strstr(b.p, "beta line 29"));
+    assert_non_null(strstr(b.p, "alpha line 29")); /* the other panel does not move */
+    /* Never past the oldest line of the ring. */
+    b.len = 0;
+    view_draw(&b, slots, 2, 100, 9, &status, 1000, 1, 1000);
+    assert_non_null(strstr(b.p, "beta line 0"));
+    assert_null(strstr(b.p, "1000 lines back"));
+    buf_free(&b);
+    buf_free(&status);
+    assert_int_equal(capture_close(&c1, &e), 0);
+    assert_int_equal(capture_close(&c2, &e), 0);
 }
 
 /* A pipe whose read end does not block. */
@@ -617,11 +662,17 @@ static void test_wakeups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_elapsed),    cmocka_unit_test(test_text_sanitize),
-        cmocka_unit_test(test_text_width), cmocka_unit_test(test_rows),
-        cmocka_unit_test(test_plain),      cmocka_unit_test(test_tty_frames),
-        cmocka_unit_test(test_tty_colour), cmocka_unit_test(test_tty_eta),
-        cmocka_unit_test(test_tty_view),   cmocka_unit_test(test_tty_many),
+        cmocka_unit_test(test_elapsed),
+        cmocka_unit_test(test_text_sanitize),
+        cmocka_unit_test(test_text_width),
+        cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_tty_frames),
+        cmocka_unit_test(test_tty_colour),
+        cmocka_unit_test(test_tty_eta),
+        cmocka_unit_test(test_view_select_scroll),
+        cmocka_unit_test(test_tty_view),
+        cmocka_unit_test(test_tty_many),
         cmocka_unit_test(test_wakeups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
