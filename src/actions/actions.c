@@ -118,6 +118,15 @@ static struct plat_mount_spec actions_mount_spec(const struct action *a)
     return spec;
 }
 
+int actions_check(const struct action *a, struct err *e)
+{
+    struct plat_mount_spec spec;
+    if (a->kind != ACTION_MOUNT || !a->opts)
+        return 0;
+    spec = actions_mount_spec(a);
+    return plat_mount_check(&spec, e);
+}
+
 /* Thread pool: the filesystem work of one step. */
 static void work_run(uv_work_t *w)
 {

@@ -48,6 +48,12 @@ size_t actrun_undo_count(const struct actrun *r);
 void actrun_cancel(struct actrun *r);
 void actrun_free(struct actrun *r);
 
+/*
+ * Checks what can be checked of an action before a sandbox exists: a
+ * mount's options (plat_mount_check). 0, or negative with e naming why.
+ */
+int actions_check(const struct action *a, struct err *e);
+
 /* Whether the action's only.environment and only.exists match now. */
 bool action_matches(const struct action *a, enum env_ctx ctx);
 

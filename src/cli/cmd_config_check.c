@@ -1,7 +1,9 @@
 /* bob config check: loads and validates the configuration. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "actions/actions.h"
 #include "cli/commands.h"
 
 /*
@@ -28,12 +30,14 @@ static const char config_check_help[] =
     "\n"
     "Loads and validates the configuration; warnings and errors go to stderr;\n"
     "exit 0 when it is valid, 1 when it is not. The sources of bind mounts and\n"
-    "copies that do not exist yet are warnings.\n";
+    "copies that do not exist yet are warnings; mount options are checked (as\n"
+    "root, the kernel checks those of tmp and proc without mounting anything).\n";
 
 int cmd_config_check(struct cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     struct config cfg;
+    bool bad = false;
     int o;
     optind = 0;
     while ((o = cli_getopt(cli, "bob config check", argc, argv, ":" CLI_COMMON_SHORTOPTS,
@@ -52,6 +56,21 @@ int cmd_config_check(struct cli *cli, int argc, char **argv)
         return EXIT_ERROR;
     config_check_sources(&cfg, &cfg.setup);
     config_check_sources(&cfg, &cfg.hooks);
+    /* Mount options, which would otherwise fail only at create. */
+    for (int l = 0; l < 2; l++) {
+        const struct action_list *al = l ? &cfg.hooks : &cfg.setup;
+        for (size_t i = 0; i < al->n; i++) {
+            struct err e;
+            if (actions_check(&al->v[i], &e) < 0) {
+                cli_error("%s: %s: %s", cfg.path, al->v[i].where, e.msg);
+                bad = true;
+            }
+        }
+    }
+    if (bad) {
+        config_free(&cfg);
+        return EXIT_ERROR;
+    }
     fprintf(stderr, "%s: valid (%zu setup action%s, %zu hook%s, %zu job%s)\n", cfg.path,
             cfg.setup.n, cfg.setup.n == 1 ? "" : "s", cfg.hooks.n, cfg.hooks.n == 1 ? "" : "s",
             cfg.njobs, cfg.njobs == 1 ? "" : "s");

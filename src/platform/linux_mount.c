@@ -786,6 +786,46 @@ out:
     return rc;
 }
 
+int plat_mount_check(const struct plat_mount_spec *spec, struct err *e)
+{
+    struct mopts mo;
+    char why[512] = "";
+    int rc = 0, fd = -1;
+    const char *type;
+
+    parse_opts(spec->opts, &mo);
+    switch (spec->fs) {
+    case PLAT_FS_BIND:
+    case PLAT_FS_FD:
+        /* A bind takes the flags only (ro, nosuid, ...): anything else would be ignored. */
+        if (mo.data.n)
+            rc = lx_err(e, EINVAL,
+                        "option '%s' does not apply to a bind mount (ro, rw, nosuid, nodev, "
+                        "noexec, noatime, relatime, nosymfollow and their opposites do)",
+                        mo.data.v[0]);
+        break;
+    case PLAT_FS_TMP:
+    case PLAT_FS_PROC:
+        /* The kernel says, as it would at the mount, without mounting anything. */
+        if (lx_mount_classic())
+            break;
+        type = spec->fs == PLAT_FS_TMP ? "tmpfs" : "proc";
+        rc = fs_create(type, type, &mo.data, &fd, why, sizeof(why));
+        if (rc == -EPERM || rc == -ENOSYS)
+            rc = 0; /* not root, or no new mount API: cannot tell here */
+        else if (rc < 0)
+            rc = lx_err(e, -rc, "invalid options '%s' for %s: %s%s", spec->opts ? spec->opts : "",
+                        spec->name ? spec->name : type, strerror(-rc), why);
+        if (fd >= 0)
+            close(fd);
+        break;
+    default: /* nfs needs its server; dev takes no options */
+        break;
+    }
+    strv_free(&mo.data);
+    return rc;
+}
+
 int plat_mount(const char *root, const struct plat_mount_spec *spec, struct err *e)
 {
     struct lx_root r;

@@ -72,6 +72,12 @@ struct plat_mount_spec {
  * instance with ptmx); the host's /dev is never exposed.
  */
 int plat_mount(const char *root, const struct plat_mount_spec *spec, struct err *e);
+/*
+ * Checks spec's options without mounting: a bind takes flags only, and the
+ * kernel is asked about a tmp's or proc's parameters (as root, with the new
+ * mount API; otherwise they are not checked here). 0, or negative with e.
+ */
+int plat_mount_check(const struct plat_mount_spec *spec, struct err *e);
 
 /*
  * Unmounts everything mounted at or below the guest path dest in the

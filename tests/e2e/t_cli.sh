@@ -122,5 +122,30 @@ check "missing sources: a warning for the copy" \
 check "missing sources: none under only.exists, none for what exists" \
     [ "$(grep -c 'does not exist' "$T/err")" = 2 ]
 
+# config check: mount options, which would otherwise fail only at create.
+cat >"$T/opts.lua" <<LUA
+sandboxes = { basedir = "$T/sb", setup = {
+  { action = "mount", fs = "tmp", dir = "/t", opts = "size=1g,mode=1777,nosuid" },
+  { action = "mount", fs = "bind", dir = "/usr", opts = "ro,nodev" } } }
+LUA
+"$BOB" -c "$T/opts.lua" config check 2>"$T/err"
+check "good mount options: valid" [ $? = 0 ]
+cat >"$T/opts.lua" <<LUA
+sandboxes = { basedir = "$T/sb", setup = {
+  { action = "mount", fs = "bind", dir = "/usr", opts = "ro,size=1m" } } }
+LUA
+"$BOB" -c "$T/opts.lua" config check 2>"$T/err"
+check "an option a bind does not take: exit 1, named" \
+    bash -c "[ $? = 1 ] && grep -q \"sandboxes.setup\\[1\\]: option 'size=1m' does not apply to a bind mount\" '$T/err'"
+if [ "$(id -u)" = 0 ]; then
+    cat >"$T/opts.lua" <<LUA
+sandboxes = { basedir = "$T/sb", setup = {
+  { action = "mount", fs = "tmp", dir = "/t", opts = "size=lots" } } }
+LUA
+    "$BOB" -c "$T/opts.lua" config check 2>"$T/err"
+    check "a tmp option the kernel refuses: exit 1, named, nothing mounted" \
+        bash -c "[ $? = 1 ] && grep -q \"sandboxes.setup\\[1\\]: invalid options 'size=lots' for tmp\" '$T/err'"
+fi
+
 echo "1..$n"
 [ $fail = 0 ]
