@@ -18,10 +18,11 @@
  *   (read once), so that the tests cover it; tests/e2e/t_valgrind.sh runs
  *   it under valgrind. The target is /proc/self/fd/N of the mount point's
  *   fd, which mount(2) resolves to exactly the directory the fd refers to.
- *   mount(2) gives no handle of the new mount: it is found in
- *   /proc/self/mountinfo (the top of the stack on the mount point's mount
- *   at its path) and its root opened through the parent directory, checked
- *   by mount id to be that mount. It is then made private (MS_PRIVATE),
+ *   mount(2) gives no handle of the new mount: its path is opened again
+ *   through the parent directory, which leads to the top of the stack of
+ *   mounts there, checked to be a mount other than the one the point was
+ *   on and to be at that very path (no read of the whole mount table, which
+ *   made N mounts cost O(N^2)). It is then made private (MS_PRIVATE),
  *   filled (fs = "dev"), and a bind gets its attributes by
  *   MS_REMOUNT|MS_BIND|MS_RDONLY|... keeping the flags it has from its
  *   source. So, unlike with the new API, a mount is visible for a moment
@@ -485,21 +486,19 @@ static unsigned long ms_flags(uint64_t attrs)
 }
 
 /*
- * mount(2) gives no handle of the mount it made on tfd: finds it in the
- * mount table as the top of the stack of mounts on tfd's mount at tfd's
- * path, and opens its root through the parent directory, checked by its
- * mount id to be that mount. *id is set once the mount is found (0 before),
- * so that a later failure can unmount it.
+ * mount(2) gives no handle of the mount it made on tfd: opens its root by
+ * looking tfd's path up again through the parent directory (the top of the
+ * stack of mounts there), checked to be another mount than tfd's and to be
+ * at that very path. *id is set once the mount is found (0 before), so
+ * that a later failure can unmount it.
  */
 static int classic_find(struct lx_root *r, int tfd, int *rootfd, uint64_t *id, const char *host,
                         struct err *e)
 {
-    struct lx_mount *v = NULL;
-    size_t n = 0;
-    uint64_t top, got;
+    uint64_t under, got;
     const char *name;
-    char *canon = lx_fd_path(tfd);
-    int fd, rc;
+    char *canon = lx_fd_path(tfd), *now = NULL;
+    int fd, rc = 0;
 
     *id = 0;
     if (!canon || !path_covers(r->canon, canon)) {
@@ -507,26 +506,17 @@ static int classic_find(struct lx_root *r, int tfd, int *rootfd, uint64_t *id, c
         return lx_err(e, EXDEV, "cannot find the new mount on %s: it is not in sandbox %s", host,
                       r->path);
     }
-    rc = lx_mnt_id(tfd, &top);
+    rc = lx_mnt_id(tfd, &under);
     if (rc < 0) {
         rc = err_sys(e, -rc, "cannot find the mount id of %s", host);
         goto out;
     }
-    rc = lx_mountinfo(&v, &n, e);
-    if (rc < 0)
-        goto out;
-    /* A mount stacked on another at the same path has it as its parent. */
-    for (size_t climb = 0, i = 0; i < n && climb < n; i++)
-        if ((uint64_t)v[i].parent == top && strcmp(v[i].path, canon) == 0) {
-            top = (uint64_t)v[i].id;
-            *id = top;
-            climb++;
-            i = (size_t)-1; /* from the start again, for a mount on this one */
-        }
-    if (*id == 0) {
-        rc = lx_err(e, ENOENT, "cannot find the new mount on %s in the mount table", host);
-        goto out;
-    }
+    /*
+     * The path, looked up again through its parent, now leads to the top of
+     * the stack of mounts there: the new one. No read of the whole mount
+     * table (one per mount made N mounts cost O(N^2)): its id differs from
+     * the mount the point was on, and the fd is still at that very path.
+     */
     fd = canon_parent(r, canon, &name);
     if (fd >= 0) {
         int pfd = fd;
@@ -536,15 +526,24 @@ static int classic_find(struct lx_root *r, int tfd, int *rootfd, uint64_t *id, c
     }
     if (fd < 0) {
         rc = err_sys(e, -fd, "cannot open the new mount on %s", host);
-    } else if ((rc = lx_mnt_id(fd, &got)) < 0 || got != top) {
+        goto out;
+    }
+    if ((rc = lx_mnt_id(fd, &got)) < 0 || got == under) {
+        close(fd);
+        rc = lx_err(e, ENOENT, "cannot find the new mount on %s", host);
+        goto out;
+    }
+    *id = got; /* found: a later failure unmounts it */
+    now = lx_fd_path(fd);
+    if (!now || strcmp(now, canon) != 0) {
         close(fd);
         rc = lx_err(e, EAGAIN, "cannot open the new mount on %s: its mount point was replaced",
                     host);
-    } else {
-        *rootfd = fd;
+        goto out;
     }
+    *rootfd = fd;
 out:
-    lx_mountinfo_free(v, n);
+    free(now);
     free(canon);
     return rc;
 }
