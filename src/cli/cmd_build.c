@@ -1,9 +1,11 @@
 /* bob build: the bulk build command, its display, events and summary. */
 #include <errno.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cli/build_state.h"
@@ -14,6 +16,7 @@
 #include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
+#include "util/file.h"
 #include "util/json.h"
 
 static const char build_help[] =
@@ -97,9 +100,42 @@ struct bcmd {
     double *run_start; /* per cfg job: when it started running (ms), 0 when not running */
     size_t nslots;
     const char **stage_of; /* per cfg job: the stage it was last in (the config's or static) */
+    int logfd;             /* the lock on options.logdir (build_lock_logdir), or 0 */
 };
 
 static int build_begin(struct bcmd *bc);
+
+/*
+ * Holds options.logdir for this build with a lock on the directory: each
+ * attempt of a job starts by removing its log directory, so a second build
+ * writing there would remove the logs of this one's jobs. It is refused,
+ * as a second build with the same database is. -1 with the error said.
+ */
+static int build_lock_logdir(const struct config *cfg, int *fd)
+{
+    struct err e;
+    *fd = -1;
+    if (!cfg->logdir)
+        return 0;
+    if (file_mkdir_p(cfg->logdir, 0755, 0, &e) < 0) {
+        cli_error("%s", e.msg);
+        return -1;
+    }
+    *fd = open(cfg->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0) {
+        cli_error("cannot open %s: %s", cfg->logdir, strerror(errno));
+        return -1;
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        cli_error("another bob is building with its logs in %s (options.logdir): wait for it or "
+                  "stop it",
+                  cfg->logdir);
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}
 
 /*
  * Starts one event line, {"event":..., "time":..., then the caller's
@@ -782,6 +818,10 @@ static int build_begin(struct bcmd *bc)
         free(jobs);
         return bc->rc = EXIT_ERROR;
     }
+    if (njobs > 0 && bc->logfd <= 0 && build_lock_logdir(&bc->c.cfg, &bc->logfd) < 0) {
+        free(jobs);
+        return bc->rc = EXIT_ERROR;
+    }
     if (bc->events_path) {
         bc->events_is_stdout = strcmp(bc->events_path, "-") == 0;
         bc->events = bc->events_is_stdout ? stdout : fopen(bc->events_path, "w");
@@ -995,6 +1035,8 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
 out:
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
+    if (bc.logfd > 0)
+        close(bc.logfd);
     pkgscan_free(bc.scan);
     if (bc.have_plan)
         pkgplan_free(&bc.plan);

@@ -214,6 +214,13 @@ sleep 0.3
 check "concurrent reader: slow is running in stage build" st "assert s['slow']['status']=='running' and s['slow']['stage']=='build' and s['slow']['duration']>0, s['slow']"
 check "concurrent reader: list says running" bash -c "'$BOB' -c '$CFG' list -f csv -H -o outcome | tail -1 | grep -qx running"
 check "a second writer is refused" bash -c "'$BOB' -c '$CFG' build 2>&1 >/dev/null | grep -q 'another bob (pid $pid) is building'"
+# Another database, the same logdir: refused too (each attempt of a job
+# starts by removing its log directory, the running build's among them).
+sed "s|dbdir = \"$DB\"|dbdir = \"$T/db2\"|" "$CFG" >"$T/other-db.lua"
+"$BOB" -c "$T/other-db.lua" build >/dev/null 2>"$T/err2"
+check "a second build into the same logdir is refused (exit 1)" [ $? = 1 ]
+check "it says why" grep -q "another bob is building with its logs in $T/logs (options.logdir)" "$T/err2"
+check "the running job's log directory is still there" [ -d "$T/logs/slow" ]
 wait $pid
 check "the build went on" [ $? = 0 ]
 
