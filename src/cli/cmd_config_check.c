@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "actions/actions.h"
+#include "platform/platform.h"
 #include "cli/commands.h"
 
 /*
@@ -65,6 +66,14 @@ int cmd_config_check(struct cli *cli, int argc, char **argv)
                 cli_error("%s: %s: %s", cfg.path, al->v[i].where, e.msg);
                 bad = true;
             }
+        }
+    }
+    if (cfg.tmpfs_root && *cfg.tmpfs_root) {
+        struct plat_mount_spec spec = {.fs = PLAT_FS_TMP, .name = "tmpfs", .opts = cfg.tmpfs_root};
+        struct err e;
+        if (plat_mount_check(&spec, &e) < 0) {
+            cli_error("%s: sandboxes.tmpfs_root: %s", cfg.path, e.msg);
+            bad = true;
         }
     }
     if (bad) {

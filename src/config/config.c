@@ -401,6 +401,7 @@ void config_free(struct config *cfg)
     strv_free(&cfg->save_wrkdir_patterns);
     free(cfg->basedir);
     free(cfg->bindfs);
+    free(cfg->tmpfs_root);
     config_actions_free(&cfg->setup);
     config_actions_free(&cfg->hooks);
     config_env_policy_free(&cfg->env_build);

@@ -138,6 +138,7 @@ struct config {
     bool has_sandboxes;
     char *basedir; /* absolute, not "/" */
     char *bindfs;
+    char *tmpfs_root; /* a tmpfs of its own at each root: its options ("" default); NULL: none */
     struct action_list setup;
     struct action_list hooks;
     struct env_policy env_build;

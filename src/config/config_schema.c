@@ -708,10 +708,11 @@ static void schema_env_ctx(struct loader *ld, int et, const char *name, struct e
     lua_pop(L, 1);
 }
 
-/* Parses sandboxes: basedir, bindfs, environment, setup and hooks. */
+/* Parses sandboxes: basedir, bindfs, tmpfs_root, environment, setup and hooks. */
 void schema_sandboxes(struct loader *ld)
 {
-    static const char *const known[] = {"basedir", "bindfs", "environment", "hooks", "setup", NULL};
+    static const char *const known[] = {"basedir", "bindfs",     "environment", "hooks",
+                                        "setup",   "tmpfs_root", NULL};
     static const char *const env_known[] = {"build", "dev", NULL};
     lua_State *L = ld->L;
     struct config *cfg = ld->cfg;
@@ -739,6 +740,25 @@ void schema_sandboxes(struct loader *ld)
         ld->noeffect[ld->nnoeffect++] = "sandboxes.bindfs";
     if (!cfg->bindfs)
         cfg->bindfs = xstrdup("bindfs");
+    /*
+     * Our extension: a tmpfs of its own at each sandbox's root, by default
+     * (README, "Configuration"); false for a directory on basedir's disk,
+     * true or a string of tmpfs options.
+     */
+    switch (value_get(L, t, "tmpfs_root")) {
+    case LUA_TNIL:
+        lua_pop(L, 1);
+        cfg->tmpfs_root = xstrdup("");
+        break;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, -1))
+            cfg->tmpfs_root = xstrdup("");
+        lua_pop(L, 1);
+        break;
+    default:
+        lua_pop(L, 1);
+        cfg->tmpfs_root = value_opt_str(ld, t, "tmpfs_root", "sandboxes", false);
+    }
 
     if ((et = value_opt_table(ld, t, "environment", "sandboxes.environment"))) {
         value_warn_unknown(ld, et, "environment", env_known);

@@ -330,6 +330,10 @@ void config_show_lua(const struct config *cfg, FILE *out)
         fputs("\nsandboxes = {\n", out);
         show_field(out, 4, "basedir", cfg->basedir);
         show_field(out, 4, "bindfs", cfg->bindfs);
+        if (!cfg->tmpfs_root || !*cfg->tmpfs_root)
+            fprintf(out, "    tmpfs_root = %s,\n", cfg->tmpfs_root ? "true" : "false");
+        else
+            show_field(out, 4, "tmpfs_root", cfg->tmpfs_root);
         if (cfg->env_build.present || cfg->env_dev.present) {
             fputs("    environment = {\n", out);
             show_policy(out, "build", &cfg->env_build);
@@ -522,6 +526,10 @@ void config_show_json(const struct config *cfg, FILE *out)
         json_object_begin(&w, "sandboxes");
         json_string(&w, "basedir", cfg->basedir);
         json_string(&w, "bindfs", cfg->bindfs);
+        if (cfg->tmpfs_root && *cfg->tmpfs_root)
+            json_string(&w, "tmpfs_root", cfg->tmpfs_root);
+        else
+            json_bool(&w, "tmpfs_root", cfg->tmpfs_root != NULL);
         json_object_begin(&w, "environment");
         show_json_policy(&w, "build", &cfg->env_build, false);
         show_json_policy(&w, "dev", &cfg->env_dev, true);

@@ -100,8 +100,11 @@ void lx_mounts_select(const struct lx_mount *v, size_t n, const char *under, siz
  */
 bool lx_mount_classic(void);
 
-/* Unmounts everything at or below canonical host path `path` (beneath r). */
-int lx_unmount_under(struct lx_root *r, const char *path, struct err *e);
+/*
+ * Unmounts everything at or below canonical host path `path` (beneath r);
+ * with keep_root, not a mount at r's root itself (the sandbox's own tmpfs).
+ */
+int lx_unmount_under(struct lx_root *r, const char *path, bool keep_root, struct err *e);
 
 /*
  * Empties the directory dirfd (O_RDONLY|O_DIRECTORY, on mount mnt_id)

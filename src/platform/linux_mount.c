@@ -67,6 +67,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
+#include <sys/xattr.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -326,7 +329,7 @@ static bool still_mounted(int id)
     return found;
 }
 
-int lx_unmount_under(struct lx_root *r, const char *path, struct err *e)
+int lx_unmount_under(struct lx_root *r, const char *path, bool keep_root, struct err *e)
 {
     struct lx_mount *v;
     size_t n, *idx, cnt;
@@ -338,6 +341,8 @@ int lx_unmount_under(struct lx_root *r, const char *path, struct err *e)
     lx_mounts_select(v, n, path, &idx, &cnt);
     for (size_t i = 0; i < cnt && rc == 0; i++) {
         struct lx_mount *m = &v[idx[i]];
+        if (keep_root && strcmp(m->path, r->canon) == 0)
+            continue;
         rc = umount_one(r, m->path, e);
         /* Gone meanwhile (another destroy, or hidden under a stack): not an error. */
         if ((rc == -EINVAL || rc == -ENOENT) && !still_mounted(m->id)) {
@@ -378,7 +383,8 @@ struct mspec {
     const char *type, *source; /* the new filesystem's type and source */
     const struct strv *data;   /* its parameters, "key=value" or "flag" */
     uint64_t set, clr;         /* MOUNT_ATTR_* to set and to clear */
-    int (*fill)(int rootfd, const char *host, struct err *e);
+    int (*fill)(int rootfd, const char *host, void *arg, struct err *e);
+    void *arg;               /* fill's */
     const char *what, *host; /* for messages: the filesystem and the mount point */
 };
 
@@ -405,7 +411,7 @@ static int newapi_prepare(const struct mspec *s, int *mfd, struct err *e)
                           why);
     }
     /* Filled first: "ro" applies to the mount, which would refuse mknod. */
-    rc = s->fill ? s->fill(fd, s->host, e) : 0;
+    rc = s->fill ? s->fill(fd, s->host, s->arg, e) : 0;
     if (rc == 0 && (rc = set_attr(fd, s->set, s->clr, MS_PRIVATE)) < 0)
         rc = err_sys(e, -rc, "cannot mount %s on %s: cannot set its options", s->what, s->host);
     if (rc < 0) {
@@ -590,7 +596,7 @@ static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int
         if (mount(NULL, target, "none", MS_PRIVATE, NULL) < 0)
             rc = err_sys(e, errno, "cannot make the mount on %s private", s->host);
         else if (s->fill)
-            rc = s->fill(*rootfd, s->host, e);
+            rc = s->fill(*rootfd, s->host, s->arg, e);
     }
     if (rc == 0 && remount &&
         (fstatvfs(*rootfd, &sv) < 0 ||
@@ -686,8 +692,9 @@ static const struct {
 };
 
 /* Fills the /dev tmpfs whose root is rootfd (detached, with the new API). */
-static int dev_populate(int rootfd, const char *host, struct err *e)
+static int dev_populate(int rootfd, const char *host, void *arg, struct err *e)
 {
+    (void)arg;
     for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
         char hostnode[64];
         struct stat st;
@@ -950,13 +957,147 @@ int plat_unmount(const char *root, const char *dest, struct err *e)
         close(fd);
     fd = -1;
     err_clear(e);
-    rc = lx_unmount_under(&r, canon, e);
+    /* The sweep (dest "/") leaves the root's own tmpfs to the removal (plat_root_tmpfs_detach). */
+    rc = lx_unmount_under(&r, canon, c.n == 0, e);
 out:
     if (fd >= 0)
         close(fd);
     free(canon);
     strv_free(&c);
     lx_root_close(&r);
+    return rc;
+}
+
+/* ---- a sandbox's own root tmpfs (sandboxes.tmpfs_root) ---- */
+
+struct root_fill {
+    int (*fill)(int rootfd, void *arg);
+    void *arg;
+};
+
+/* The mark of a sandbox's own root tmpfs: only CAP_SYS_ADMIN sets a trusted.* attribute. */
+#define ROOT_XATTR "trusted.bob"
+#define ROOT_XATTR_VALUE "root"
+
+static int root_fill(int rootfd, const char *host, void *arg, struct err *e)
+{
+    struct root_fill *f = arg;
+    int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0 || fsetxattr(fd, ROOT_XATTR, ROOT_XATTR_VALUE, strlen(ROOT_XATTR_VALUE), 0) < 0)
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        rc = f->fill(rootfd, f->arg);
+    return rc < 0 ? err_sys(e, -rc, "cannot prepare the tmpfs on %s", host) : 0;
+}
+
+/* Whether open directory fd is the root of a sandbox's own tmpfs (its mark). */
+static bool root_marked(int fd)
+{
+    struct statfs sf;
+    char v[16];
+    ssize_t n;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
+        return false;
+    n = fgetxattr(fd, ROOT_XATTR, v, sizeof(v));
+    return n == (ssize_t)strlen(ROOT_XATTR_VALUE) && memcmp(v, ROOT_XATTR_VALUE, (size_t)n) == 0;
+}
+
+bool plat_is_root_tmpfs(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    bool r = fd >= 0 && root_marked(fd);
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
+int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
+                    int (*fill)(int rootfd, void *arg), void *arg, struct err *e)
+{
+    struct root_fill f = {fill, arg};
+    struct lx_root r;
+    struct mopts mo;
+    struct mspec s;
+    char *host = lx_fd_path(dirfd);
+    uint64_t id = 0;
+    bool mode = false;
+    int rc = lx_root_open(&r, basedir, e);
+
+    if (rc < 0) {
+        free(host);
+        return rc;
+    }
+    parse_opts(opts, &mo);
+    for (size_t i = 0; i < mo.data.n; i++)
+        mode |= strncmp(mo.data.v[i], "mode=", 5) == 0;
+    if (!mode)
+        strv_push(&mo.data, "mode=0755");
+    memset(&s, 0, sizeof(s));
+    s.type = "tmpfs";
+    s.source = PLAT_ROOT_SOURCE;
+    s.data = &mo.data;
+    s.set = mo.set;
+    s.clr = mo.clr;
+    s.fill = root_fill;
+    s.arg = &f;
+    s.what = "tmpfs";
+    s.host = host ? host : basedir;
+    /* Onto the locked directory itself, never onto whatever its name leads to now. */
+    rc = mount_make(&r, &s, dirfd, ".", true, NULL, &id, e);
+    strv_free(&mo.data);
+    free(host);
+    lx_root_close(&r);
+    return rc;
+}
+
+int plat_root_tmpfs_detach(const char *path, struct err *e)
+{
+    struct statx stx;
+    char *canon = NULL, *dir, target[PATH_MAX + 64];
+    const char *name;
+    bool marked, known;
+    int fd, pfd, rc;
+
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0)
+        return errno == ENOENT ? 0 : err_sys(e, errno, "cannot examine %s", path);
+    known = stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT;
+    if (known && !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 0; /* a plain directory: the usual sandbox */
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, errno, "cannot open %s", path);
+    marked = root_marked(fd);
+    canon = marked ? lx_fd_path(fd) : NULL;
+    close(fd);
+    if (!marked && !known)
+        return 0; /* before Linux 5.8: a directory without the mark is no tmpfs of ours */
+    if (!marked || !canon || strcmp(canon, "/") == 0) {
+        free(canon);
+        return lx_err(e, EXDEV, "%s is a mount of someone else's, not the sandbox's own tmpfs",
+                      path);
+    }
+    name = strrchr(canon, '/') + 1;
+    dir = name - 1 == canon ? xstrdup("/") : xstrndup(canon, (size_t)(name - 1 - canon));
+    pfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (pfd < 0) {
+        rc = err_sys(e, errno, "cannot open the directory of %s", canon);
+        free(canon);
+        return rc;
+    }
+    /*
+     * Detached: the lock bob holds on its root keeps it busy. The sweep has
+     * unmounted everything below it and the kill rounds found no process
+     * in it, so nothing of the host's goes with it.
+     */
+    snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", pfd, name);
+    rc = umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0
+             ? err_sys(e, errno, "cannot unmount the tmpfs on %s", canon)
+             : 1;
+    close(pfd);
+    free(canon);
     return rc;
 }
 

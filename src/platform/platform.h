@@ -95,6 +95,27 @@ struct plat_mount_entry {
 };
 
 /*
+ * A sandbox's own root tmpfs (sandboxes.tmpfs_root). plat_root_tmpfs
+ * mounts a tmpfs with source PLAT_ROOT_SOURCE and the options opts (mode
+ * 0755 unless they set one) over the directory dirfd, a sandbox under
+ * basedir that the caller has opened and locked. fill(fd of its root, arg)
+ * prepares it (bob's marker and lock) before anyone else can see it with
+ * the new mount API, and just after the mount with mount(2); a negative
+ * errno from fill fails it. On failure nothing stays mounted.
+ *
+ * Such a tmpfs is told by its mark, an attribute on its root that only
+ * CAP_SYS_ADMIN can set (no job has it): plat_is_root_tmpfs says whether
+ * entry name of dirfd is one. plat_root_tmpfs_detach, after the sweep,
+ * detaches the tmpfs at path: 1 when it did, 0 when path is no mount point,
+ * -EXDEV (e) when the mount there is not such a tmpfs (left as it is).
+ */
+#define PLAT_ROOT_SOURCE "bob-root"
+int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
+                    int (*fill)(int rootfd, void *arg), void *arg, struct err *e);
+bool plat_is_root_tmpfs(int dirfd, const char *name);
+int plat_root_tmpfs_detach(const char *path, struct err *e);
+
+/*
  * The bootstrap kit as overlays (linux_kit.c). plat_kit_tmpfs mounts a
  * tmpfs at host path `path` (made when missing) for the kit to be unpacked
  * into once, and gives an fd of its root; call it only in a mount

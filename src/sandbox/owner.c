@@ -54,26 +54,29 @@ static void owner_mounts_free(struct owner_mounts *m)
     free(m->canon);
 }
 
-/* Whether entry name of the open basedir is a mount point. */
-static bool owner_is_mount(struct owner_mounts *m, int basefd, const char *name)
+/*
+ * Whether entry name of the open basedir is a mount point: 0 no, 1 yes, 2
+ * yes, a sandbox's own root tmpfs (plat_root_tmpfs, told by its mark).
+ */
+static int owner_mount_kind(struct owner_mounts *m, int basefd, const char *name)
 {
     size_t len;
     int r;
     if (!m->basedir)
-        return false;
+        return 0;
     if ((r = plat_is_mount_root(basefd, name)) >= 0)
-        return r == 1;
+        return r == 0 ? 0 : plat_is_root_tmpfs(basefd, name) ? 2 : 1;
     if (!m->loaded)
         owner_mounts_load(m);
     if (!m->canon)
-        return false;
+        return 0;
     len = strlen(m->canon);
     for (size_t i = 0; i < m->n; i++) {
         const char *p = m->v[i].path;
         if (strncmp(p, m->canon, len) == 0 && p[len] == '/' && strcmp(p + len + 1, name) == 0)
-            return true;
+            return plat_is_root_tmpfs(basefd, name) ? 2 : 1;
     }
-    return false;
+    return 0;
 }
 
 /* Opens entry name of the open basedir as a sandbox directory (see owner_open_root). */
@@ -84,7 +87,7 @@ static int owner_open_entry(int basefd, struct owner_mounts *m, const char *name
         return -errno;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
-    if (owner_is_mount(m, basefd, name))
+    if (owner_mount_kind(m, basefd, name) == 1)
         return -EXDEV;
     *fd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     return *fd < 0 ? -errno : 0;
@@ -400,6 +403,20 @@ out:
         owner_mounts_free(&m);
     close(basefd);
     return r;
+}
+
+int owner_adopt(int rootfd, const char *cmd, int *lockfd)
+{
+    int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+    if (fd < 0)
+        return -errno;
+    r = flock(fd, LOCK_EX | LOCK_NB) != 0 ? -errno : owner_mark(fd, cmd);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    *lockfd = fd;
+    return 0;
 }
 
 static int owner_cmp_uint(const void *a, const void *b)

@@ -12,7 +12,10 @@
  * while the lock is held, and only when /proc/locks names the same pid (a
  * job could have written it). Everything here opens the sandbox and its
  * markers without following a symlink, and a mount at <basedir>/<id>
- * itself is never taken for a sandbox.
+ * itself is never taken for a sandbox, unless it is the sandbox's own root
+ * tmpfs (sandboxes.tmpfs_root, PLAT_ROOT_SOURCE): then the lock and .bob
+ * are on that tmpfs, and the claimed directory beneath it keeps its own
+ * .bob until the tmpfs is detached, last of all.
  */
 #ifndef BOB_OWNER_H
 #define BOB_OWNER_H
@@ -56,6 +59,13 @@ int owner_refuse(unsigned id, const struct owner_holder *h, struct err *e);
  * A directory with files of someone else's (no .bob) is never claimed.
  */
 int owner_claim(const char *basedir, const char *cmd, unsigned *id, int *fd, struct err *e);
+/*
+ * Prepares the fresh root tmpfs of a claimed sandbox (the fill of
+ * plat_root_tmpfs): takes the lock on its root (rootfd) and makes .bob
+ * with the owner record, so that the sandbox is held and marked the moment
+ * the tmpfs hides the claimed directory. *lockfd: the locked descriptor.
+ */
+int owner_adopt(int rootfd, const char *cmd, int *lockfd);
 /*
  * The ids of the sandboxes under basedir, ascending: real directories, no
  * mount point, with a .bob (a directory, or what a job replaced it with).

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ struct sbx {
     struct err last;       /* the error of the step that failed */
     char *error;           /* "sandbox N: ...", set when it failed */
     struct unmount *sweep; /* SBX_UNMOUNT, SBX_SWEEP: the unmount running */
+    bool under_held;       /* SBX_REMOVE: this bob holds the directory beneath a root tmpfs */
     struct strv foreign;   /* SBX_UNMOUNT: the mounts no setup action made (guest paths) */
     size_t iforeign;       /* the next of them to unmount */
 };
@@ -115,8 +117,11 @@ void sandbox_ctx_init(struct sbx_ctx *ctx, uv_loop_t *loop, const struct config 
 
 void sandbox_ctx_free(struct sbx_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->nheld; i++)
+    for (size_t i = 0; i < ctx->nheld; i++) {
         close(ctx->held[i].fd); /* the lock goes with the descriptor */
+        if (ctx->held[i].under >= 0)
+            close(ctx->held[i].under);
+    }
     free(ctx->held);
     ctx->held = NULL;
     ctx->nheld = 0;
@@ -215,11 +220,21 @@ static int sandbox_held_fd(const struct sbx_ctx *ctx, unsigned id)
     return -1;
 }
 
+/* Beneath a root tmpfs of its own, the locked claimed directory of sandbox id, else -1. */
+static int sandbox_held_under(const struct sbx_ctx *ctx, unsigned id)
+{
+    for (size_t i = 0; i < ctx->nheld; i++)
+        if (ctx->held[i].id == id)
+            return ctx->held[i].under;
+    return -1;
+}
+
 static void sandbox_hold_id(struct sbx_ctx *ctx, unsigned id, int fd)
 {
     ctx->held = xrealloc(ctx->held, (ctx->nheld + 1) * sizeof(*ctx->held));
     ctx->held[ctx->nheld].id = id;
     ctx->held[ctx->nheld].fd = fd;
+    ctx->held[ctx->nheld].under = -1;
     ctx->nheld++;
 }
 
@@ -255,6 +270,8 @@ void sandbox_unlock(struct sbx_ctx *ctx, unsigned id)
     for (size_t i = 0; i < ctx->nheld; i++)
         if (ctx->held[i].id == id) {
             close(ctx->held[i].fd);
+            if (ctx->held[i].under >= 0)
+                close(ctx->held[i].under);
             ctx->held[i] = ctx->held[--ctx->nheld];
             return;
         }
@@ -500,11 +517,31 @@ static void sandbox_on_killed(struct killer *k, int status, const struct err *e,
     ref_drop(&b->ref);
 }
 
-/* Thread pool: removes what is left, .bob last, then the directory itself. */
+/*
+ * Thread pool: detaches the sandbox's own root tmpfs, if it has one (the
+ * directory beneath it is then taken under the lock, unless this bob
+ * holds it already since its claim, or left to another bob that took it
+ * meanwhile); then removes what is left, .bob last, and the directory.
+ */
 static void sandbox_remove_work(uv_work_t *w)
 {
     struct sbx *s = w->data;
+    int r = plat_root_tmpfs_detach(s->root, &s->last), fd = -1;
+    if (r < 0) {
+        s->work_status = r;
+        return;
+    }
+    if (r == 1 && !s->under_held) {
+        fd = open(s->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            close(fd);
+            s->work_status = 0;
+            return;
+        }
+    }
     s->work_status = plat_remove_sandbox(s->root, OWNER_MARKER, NULL, &s->last);
+    if (fd >= 0)
+        close(fd);
 }
 
 static void sandbox_remove_after(uv_work_t *w, int status)
@@ -702,6 +739,7 @@ static void sandbox_enter(struct sbx *s)
     case SBX_REMOVE:
         fault_step("destroy.remove");
         s->work.data = s;
+        s->under_held = sandbox_held_under(b->ctx, s->id) >= 0;
         ref_hold(&b->ref);
         if (uv_queue_work(b->ctx->loop, &s->work, sandbox_remove_work, sandbox_remove_after) < 0) {
             ref_drop(&b->ref);
@@ -753,10 +791,51 @@ static struct sbx_batch *sandbox_batch_new(struct sbx_ctx *ctx, size_t n, enum s
     return b;
 }
 
+struct root_fill {
+    const char *cmd;
+    int lockfd;
+};
+
+static int sandbox_root_fill(int rootfd, void *arg)
+{
+    struct root_fill *f = arg;
+    return owner_adopt(rootfd, f->cmd, &f->lockfd);
+}
+
+/*
+ * Mounts the sandbox's own tmpfs at its root (sandboxes.tmpfs_root), over
+ * the claimed directory: from then on the sandbox is held by the lock on
+ * the tmpfs's root, and the directory's lock is kept beneath it.
+ */
+static int sandbox_mount_root(struct sbx *s, struct err *e)
+{
+    struct sbx_ctx *ctx = s->batch->ctx;
+    struct root_fill f = {ctx->command, -1};
+    for (size_t i = 0; i < ctx->nheld; i++) {
+        struct sbx_held *h = &ctx->held[i];
+        if (h->id != s->id)
+            continue;
+        fault_step("create.root");
+        if (plat_root_tmpfs(ctx->cfg->basedir, h->fd, ctx->cfg->tmpfs_root, sandbox_root_fill, &f,
+                            e) < 0) {
+            if (f.lockfd >= 0)
+                close(f.lockfd); /* prepared, then not attached: it is gone */
+            return -1;
+        }
+        h->under = h->fd;
+        h->fd = f.lockfd;
+        log_debug("sandbox %u: a tmpfs of its own at %s (%s)", s->id, s->root,
+                  *ctx->cfg->tmpfs_root ? ctx->cfg->tmpfs_root : "default size");
+        return 0;
+    }
+    return err_set(e, "sandbox %u is not held", s->id);
+}
+
 struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb, void *data)
 {
     struct sbx_batch *b = sandbox_batch_new(ctx, n, SBX_GOAL_CREATE, cb, data);
     size_t claimed = 0;
+    bool root_failed = false;
     struct err e;
     err_clear(&e);
     /* Mounts below basedir must not propagate to the host's peers. */
@@ -773,7 +852,14 @@ struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb,
         s->root = sandbox_path(ctx->cfg, s->id);
         s->state = SBX_SETUP;
     }
-    if (claimed < b->n) {
+    /* Each root's own tmpfs, when configured: a failure takes the batch back as a claim's does. */
+    for (size_t i = 0; claimed == b->n && ctx->cfg->tmpfs_root && i < n; i++)
+        if (sandbox_mount_root(&b->v[i], &e) < 0) {
+            memcpy(&b->v[i].cause, &e, sizeof(e));
+            root_failed = true;
+            break;
+        }
+    if (claimed < b->n || root_failed) {
         /* Could not claim them all: those claimed go back (no action ran yet). */
         for (size_t i = claimed; i < b->n; i++) {
             b->v[i].state = SBX_FAILED;

@@ -38,7 +38,8 @@ struct sbx_ctx {
     /* The sandboxes this command holds: ids and their locked descriptors. */
     struct sbx_held {
         unsigned id;
-        int fd;
+        int fd;    /* the sandbox's root: the directory, or its own tmpfs */
+        int under; /* under its own tmpfs, the claimed directory (locked too), or -1 */
     } * held;
     size_t nheld;
 };

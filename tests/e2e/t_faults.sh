@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fault injection (BOB_FAULT): for every injected failure and every SIGKILL
-# step of create and destroy (and of a build: pre-build, jobs, stages,
+# step of create and destroy (with the roots on a tmpfs of their own and on the disk),
+# and of a build: pre-build, jobs, stages,
 # post-build; a failed log write and spawn in a build), bob ends with a
 # clear one-line error (or dies),
 # never leaves a mount it made after a failed create, and afterwards
@@ -43,48 +44,59 @@ clean() {
     check "$1: host files intact" host_files_intact
 }
 
-# Injected failures during create: exit 1, one clear line, nothing mounted.
-for f in mkdir:1 mkdir:2 mount:1 mount:3 mount:6 copy:1 spawn:1; do
-    BOB_FAULT=$f bob sandbox create -n 2 >/dev/null 2>"$T/err"
-    rc=$?
-    check "create, $f: exit 1" [ $rc = 1 ]
-    check "create, $f: the error names the step and the path" \
-        grep -qE "(injected|cannot run)" "$T/err"
-    check "create, $f: no mount left after the rollback" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
-    clean "create, $f"
-done
+# The create and destroy steps, with each sandbox's root a tmpfs of its own
+# (the default) and a plain directory on the disk (tmpfs_root = false).
+fault_steps() {
+    # Injected failures during create: exit 1, one clear line, nothing mounted.
+    for f in mkdir:1 mkdir:2 mount:1 mount:3 mount:6 copy:1 spawn:1; do
+        BOB_FAULT=$f bob sandbox create -n 2 >/dev/null 2>"$T/err"
+        rc=$?
+        check "$K create, $f: exit 1" [ $rc = 1 ]
+        check "$K create, $f: the error names the step and the path" \
+            grep -qE "(injected|cannot run)" "$T/err"
+        check "$K create, $f: no mount left after the rollback" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
+        clean "$K create, $f"
+    done
 
-# Injected failures during destroy: exit 1, clear error; a second destroy finishes.
-for f in umount:1 umount:4 unlink:1 unlink:2 spawn:1; do
-    bob sandbox create -n 2 >/dev/null 2>&1
-    BOB_FAULT=$f bob sandbox destroy -a >/dev/null 2>"$T/err"
-    rc=$?
-    check "destroy, $f: exit 1" [ $rc = 1 ]
-    check "destroy, $f: the error names the step" grep -qE "sandbox [0-9]+: .*(injected|cannot run)" "$T/err"
-    check "destroy, $f: host files intact" host_files_intact
-    clean "destroy, $f"
-done
+    # Injected failures during destroy: exit 1, clear error; a second destroy finishes.
+    for f in umount:1 umount:4 unlink:1 unlink:2 spawn:1; do
+        bob sandbox create -n 2 >/dev/null 2>&1
+        BOB_FAULT=$f bob sandbox destroy -a >/dev/null 2>"$T/err"
+        rc=$?
+        check "$K destroy, $f: exit 1" [ $rc = 1 ]
+        check "$K destroy, $f: the error names the step" grep -qE "sandbox [0-9]+: .*(injected|cannot run)" "$T/err"
+        check "$K destroy, $f: host files intact" host_files_intact
+        clean "$K destroy, $f"
+    done
 
-# SIGKILL of bob at every step of create.
-steps="create.claim:1 create.claim:2 create.mark:1 create.mark:2"
-for i in $(seq $NACTIONS); do steps="$steps create.action:$i"; done
-for s in $steps; do
-    BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
-    rc=$?
-    check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
-    clean "SIGKILL at $s"
-done
+    # SIGKILL of bob at every step of create.
+    steps="create.claim:1 create.claim:2 create.root:1 create.root:2 create.mark:1 create.mark:2"
+    for i in $(seq $NACTIONS); do steps="$steps create.action:$i"; done
+    for s in $steps; do
+        case "$K$s" in "[disk root]create.root:"*) continue ;; esac # no root tmpfs to mount
+        BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
+        rc=$?
+        check "$K SIGKILL at $s: bob died of it" [ $rc = 137 ]
+        clean "$K SIGKILL at $s"
+    done
 
-# SIGKILL of bob at every step of destroy.
-steps="destroy.unmark:1 destroy.kill:1 destroy.sweep:1 destroy.remove:1 destroy.remove:2"
-for i in $(seq $NACTIONS); do steps="$steps destroy.action:$i"; done
-for s in $steps; do
-    bob sandbox create -n 2 >/dev/null 2>&1
-    BOB_FAULT="kill@$s" bob sandbox destroy -a >/dev/null 2>&1
-    rc=$?
-    check "SIGKILL at $s: bob died of it" [ $rc = 137 ]
-    clean "SIGKILL at $s"
-done
+    # SIGKILL of bob at every step of destroy.
+    steps="destroy.unmark:1 destroy.kill:1 destroy.sweep:1 destroy.remove:1 destroy.remove:2"
+    for i in $(seq $NACTIONS); do steps="$steps destroy.action:$i"; done
+    for s in $steps; do
+        bob sandbox create -n 2 >/dev/null 2>&1
+        BOB_FAULT="kill@$s" bob sandbox destroy -a >/dev/null 2>&1
+        rc=$?
+        check "$K SIGKILL at $s: bob died of it" [ $rc = 137 ]
+        clean "$K SIGKILL at $s"
+    done
+}
+sed 's|^sandboxes = {|sandboxes = {\n  tmpfs_root = false,|' "$CFG" >"$T/disk.lua"
+K="[tmpfs root]" fault_steps
+CFG0=$CFG
+CFG=$T/disk.lua
+K="[disk root]" fault_steps
+CFG=$CFG0
 
 # The build steps: pre-build (hooks), each job and stage, post-build. The
 # hooks mount a tmpfs and run a command whose undo leaves a mark on the host.

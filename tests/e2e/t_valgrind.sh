@@ -127,8 +127,8 @@ SB=$BOB_BASEDIR/0
 check "create prints the sandbox path" [ "$(cat "$T/out-create")" = "$SB" ]
 check "the new mount API was unknown to valgrind (the mount(2) fallback ran)" \
     newapi_unknown "$T/vg-create.log"
-check "ro bind, rw bind, tmpfs, proc, dev (with shm and pts) are mounted" \
-    [ "$(mounts_under "$SB" | wc -l)" = 8 ]
+check "the root tmpfs, ro bind, rw bind, tmpfs, proc, dev (with shm and pts) are mounted" \
+    [ "$(mounts_under "$SB" | wc -l)" = 9 ]
 check "no mount of the sandbox is shared" bash -c "! grep ' $SB' /proc/self/mountinfo | grep -q shared:"
 check "the ro bind refuses writes" bash -c "! touch '$SB/ro/new' 2>/dev/null && ! rm -f '$SB/ro/file' 2>/dev/null"
 check "the ro bind keeps nosuid" bash -c "findmnt -n -o OPTIONS '$SB/ro' | grep -q 'ro,nosuid'"
