@@ -55,9 +55,10 @@
     - no WRKOBJDIR or MAKE_JOBS from `dynamic` (set MAKE_JOBS in
       sandboxes.environment.build.vars);
     - the scan: its sandboxes run their pre- and post-build once per share
-      of pkgpaths (bob: once), it is not kept between runs (bob: until
-      `bob clean`), and without pkgpaths there is nothing to build (bob
-      scans the whole tree);
+      of pkgpaths (bob: once); it is kept in the build state and a pkgpath
+      is scanned again when its directory's files or the tree's mk/ change
+      (bob keeps it until `bob clean`); without pkgpaths there is nothing
+      to build (bob scans the whole tree);
     - MULTI_VERSION variants that are built together are named
       "<pkgpath>/<values>" (bob names packages by PKGNAME);
     - no pkg_summary is written at the end.
