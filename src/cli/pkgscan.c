@@ -32,10 +32,12 @@ struct pkgscan {
     struct strv todo_stamps; /* their stamps ("" when the host cannot tell), same order */
     struct strv *shares;     /* the pkgpaths of each job of the running wave */
     struct strv *stamps;     /* and their stamps */
+    char **labels;           /* and their names on the display: "misc/figlet and 3 more" */
     size_t nshares;
-    struct state *st; /* the scan cache (options.dbdir), or NULL */
-    char *mkstamp;    /* the stamp of the tree's mk/, or NULL: no cache */
-    bool rescan;      /* bob scan: the cache is written, not read */
+    size_t nshares_done; /* the shares of the waves before: the display counts on */
+    struct state *st;    /* the scan cache (options.dbdir), or NULL */
+    char *mkstamp;       /* the stamp of the tree's mk/, or NULL: no cache */
+    bool rescan;         /* bob scan: the cache is written, not read */
     struct build *build;
     struct display *prog;
     bool tty, stopping, shutdown;
@@ -337,18 +339,28 @@ static void pkgscan_wave_free(struct pkgscan *s)
     for (size_t i = 0; i < s->nshares; i++) {
         strv_free(&s->shares[i]);
         strv_free(&s->stamps[i]);
+        free(s->labels[i]);
     }
     free(s->shares);
     free(s->stamps);
+    free(s->labels);
+    s->labels = NULL;
     s->shares = NULL;
     s->stamps = NULL;
     s->nshares = 0;
 }
 
+/* The display's name of the share that job j scans. */
+static const char *pkgscan_label(const struct pkgscan *s, const struct job *j)
+{
+    size_t i = (size_t)(j - s->scfg.jobs);
+    return i < s->nshares ? s->labels[i] : j->name + 5;
+}
+
 static void pkgscan_on_started(void *data, size_t slot, unsigned sandbox, const struct job *j)
 {
     struct pkgscan *s = data;
-    display_slot_start(s->prog, slot, sandbox, j->name + 5);
+    display_slot_start(s->prog, slot, sandbox, pkgscan_label(s, j));
 }
 
 static void pkgscan_on_stage(void *data, size_t slot, const struct job *j, const char *stage,
@@ -374,7 +386,7 @@ static void pkgscan_on_finished_job(void *data, size_t slot, const struct build_
     display_slot_output(s->prog, slot, NULL);
     display_slot_idle(s->prog, slot);
     if (!r->interrupted)
-        display_finished(s->prog, r->state == JOB_SUCCEEDED, r->job->name + 5, d);
+        display_finished(s->prog, r->state == JOB_SUCCEEDED, pkgscan_label(s, r->job), d);
 }
 
 static void pkgscan_on_note(void *data, const char *event, const char *text)
@@ -426,6 +438,7 @@ static void pkgscan_on_wave_done(void *data)
     }
     build_free(s->build);
     s->build = NULL;
+    s->nshares_done += s->nshares;
     pkgscan_wave_free(s);
     s->c->ctx.cfg = &s->c->cfg;
     if (s->todo.n > 0 && !s->stopping && !s->res.interrupted && !s->res.error) {
@@ -525,6 +538,7 @@ static void pkgscan_wave(struct pkgscan *s)
 
     s->shares = xcalloc(n, sizeof(*s->shares));
     s->stamps = xcalloc(n, sizeof(*s->stamps));
+    s->labels = xcalloc(n, sizeof(*s->labels));
     s->nshares = n;
     for (size_t k = 0; k < s->todo.n; k++) {
         strv_push(&s->shares[k % n], s->todo.v[k]);
@@ -537,6 +551,9 @@ static void pkgscan_wave(struct pkgscan *s)
     for (size_t i = 0; i < n; i++) {
         struct job *j = &s->scfg.jobs[i];
         j->name = xasprintf("scan/%s", s->shares[i].v[0]);
+        s->labels[i] = s->shares[i].n > 1
+                           ? xasprintf("%s and %zu more", s->shares[i].v[0], s->shares[i].n - 1)
+                           : xstrdup(s->shares[i].v[0]);
         j->stages = xcalloc(1, sizeof(*j->stages));
         j->stages[0].name = xstrdup("pbulk-index");
         j->stages[0].run = pkgscan_script(&s->shares[i]);
@@ -544,7 +561,8 @@ static void pkgscan_wave(struct pkgscan *s)
         j->network = s->c->cfg.network; /* no limits: a share may hold thousands of pkgpaths */
         jobs[i] = i;
     }
-    display_set_total(s->prog, n);
+    /* Each wave's shares count on from the waves before. */
+    display_set_total(s->prog, s->nshares_done + n);
     s->c->ctx.cfg = &s->scfg;
     s->build = build_start(&s->c->ctx, jobs, n, &obs);
     if (s->shutdown)
@@ -585,6 +603,7 @@ struct pkgscan *pkgscan_start(struct sbx_cmd *c, const struct strv *roots, bool 
     po.key_fd = tty && isatty(0) ? 0 : -1;
     po.nslots = s->scfg.build_threads;
     po.title = "Scanning";
+    po.done_verb = "Scanned";
     po.status_ms = c->cfg.status_interval * 1000;
     s->prog = display_new(&po);
     log_set_hook(pkgscan_on_log, s);

@@ -30,6 +30,7 @@ struct display {
     bool tty;
     bool broken; /* a write failed: the display is off */
     char *title;
+    char *done_verb; /* "Built", "Scanned" */
     size_t nslots, nbusy;
     struct view_slot *slots;
     size_t done, total;
@@ -158,11 +159,11 @@ static void display_hold(struct display *p, const char *verb, const char *job, c
 {
     struct buf b = {0};
     /* Failures red, successes green, skips dim: the verb only, the rest as it is. */
-    const char *sgr = !p->color || !verb             ? NULL
-                      : strcmp(verb, "Failed") == 0  ? "\x1b[1;31m"
-                      : strcmp(verb, "Built") == 0   ? "\x1b[32m"
-                      : strcmp(verb, "Skipped") == 0 ? "\x1b[2m"
-                                                     : NULL;
+    const char *sgr = !p->color || !verb                ? NULL
+                      : strcmp(verb, "Failed") == 0     ? "\x1b[1;31m"
+                      : strcmp(verb, p->done_verb) == 0 ? "\x1b[32m"
+                      : strcmp(verb, "Skipped") == 0    ? "\x1b[2m"
+                                                        : NULL;
     if (sgr) {
         buf_printf(&b, "%s%*s\x1b[0m", sgr, ROW_VERB_WIDTH, verb);
         display_event_text(&b, "", 0, job, detail);
@@ -659,6 +660,7 @@ struct display *display_new(const struct display_opts *o)
     p->tty = o->tty;
     p->kfd = -1;
     p->title = xstrdup(o->title ? o->title : "Building");
+    p->done_verb = xstrdup(o->done_verb ? o->done_verb : "Built");
     p->nslots = o->nslots;
     p->sel = o->nslots; /* no panel selected yet */
     p->slots = xcalloc(o->nslots + 1, sizeof(*p->slots));
@@ -784,9 +786,9 @@ void display_finished(struct display *p, bool ok, const char *job, const char *d
     else
         p->nfailed++;
     if (p->tty)
-        display_hold(p, ok ? "Built" : "Failed", job, detail);
+        display_hold(p, ok ? p->done_verb : "Failed", job, detail);
     else
-        display_plain_line(p, ok ? "Built" : "Failed", job, detail);
+        display_plain_line(p, ok ? p->done_verb : "Failed", job, detail);
 }
 
 void display_skipped(struct display *p, const char *job, const char *why)
@@ -853,6 +855,7 @@ static void display_release(struct display *p)
     }
     free(p->slots);
     free(p->title);
+    free(p->done_verb);
     free(p->note);
     strv_free(&p->held);
     for (size_t i = 0; i < p->hist_n; i++)

@@ -29,15 +29,16 @@ struct capture;
 
 struct display_opts {
     uv_loop_t *loop;
-    int fd;              /* where the display goes, usually 2 */
-    bool tty;            /* live region (usually isatty(fd)) or plain lines */
-    int key_fd;          /* the keyboard, usually 0; -1: none. Used only in tty
-                            mode, when it is a terminal in the foreground */
-    size_t nslots;       /* rows of the region */
-    const unsigned *ids; /* nslots sandbox ids shown in the rows, or NULL:
-                            the slot index until a job starts there */
-    const char *title;   /* "Building" (also the verb of plain start lines) */
-    unsigned status_ms;  /* plain mode: a status line this often (0: only on SIGUSR1) */
+    int fd;                /* where the display goes, usually 2 */
+    bool tty;              /* live region (usually isatty(fd)) or plain lines */
+    int key_fd;            /* the keyboard, usually 0; -1: none. Used only in tty
+                              mode, when it is a terminal in the foreground */
+    size_t nslots;         /* rows of the region */
+    const unsigned *ids;   /* nslots sandbox ids shown in the rows, or NULL:
+                              the slot index until a job starts there */
+    const char *title;     /* "Building" (also the verb of plain start lines) */
+    const char *done_verb; /* "Scanned": what a job that succeeded did; NULL: "Built" */
+    unsigned status_ms;    /* plain mode: a status line this often (0: only on SIGUSR1) */
 };
 
 struct display;

@@ -218,6 +218,15 @@ bob -v build --dry-run --format json >"$T/summary" 2>"$T/err"
 rc=$?
 [ $rc = 0 ] || diag "rc=$rc" "$(tail -20 "$T/err")"
 check "dry run: exit 0" [ $rc = 0 ]
+check "dry run: the scan's progress names each share, says Scanned, and counts within its totals" python3 -c "
+import re
+lines=open('$T/err').read().splitlines()
+done=[l for l in lines if re.match(r'\[ *\d+/\d+\] +Scanned ', l)]
+assert done and not [l for l in lines if ' Built scan' in l or re.match(r'\[.*\] +Built ', l) and 'Scanning' in l], lines
+assert any(re.search(r'Scanned \S+ and \d+ more ', l) for l in done), done
+for l in lines:
+    m=re.match(r'\[ *(\d+)/(\d+)\]', l)
+    assert not m or int(m.group(1)) <= int(m.group(2)), l"
 check "dry run: the dependency chain first, unlisted packages included" py "
 o=s['order']
 assert sorted(o)==sorted(['devel/base','devel/lib','pkgtools/digest','devel/nbpatch','misc/app','lang/py-foo/311','lang/py-foo/310','misc/buildfail','misc/afterfail']), o
