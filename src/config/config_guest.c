@@ -235,13 +235,20 @@ void guest_check_src(struct loader *ld, struct action *a, const char *place)
     a->src = xstrdup(norm);
     if (path_covers(a->src, base))
         value_fail(ld, place, "'%s' contains sandboxes.basedir '%s' (%s)", a->src, base, why);
-    if (realpath(a->src, rs) && guest_real_prefix(base, rb, sizeof(rb)) && path_covers(rs, rb))
+    if (!ld->real_base_done) {
+        ld->real_base_done = true;
+        ld->real_base = guest_real_prefix(base, rb, sizeof(rb)) ? xstrdup(rb) : NULL;
+    }
+    if (ld->real_base && realpath(a->src, rs) && path_covers(rs, ld->real_base))
         value_fail(ld, place, "'%s' (really '%s') contains sandboxes.basedir '%s' (%s)", a->src, rs,
                    base, why);
 }
 
 void guest_free_links(struct loader *ld)
 {
+    free(ld->real_base);
+    ld->real_base = NULL;
+    ld->real_base_done = false;
     for (size_t i = 0; i < ld->nlinks; i++) {
         free(ld->links[i].dest);
         free(ld->links[i].target);

@@ -55,6 +55,9 @@ struct loader {
     size_t source_len;
     struct link *links;
     size_t nlinks, links_cap;
+    /* sandboxes.basedir with its host symlinks resolved (guest_check_src), once */
+    char *real_base;
+    bool real_base_done;
     int link_index; /* stack index of a table: resolved guest path -> 1-based link number */
     /* Keys the config set that bob accepts for bob's sake but that do nothing here. */
     const char *noeffect[8];

@@ -1,6 +1,7 @@
 /* Output capture into a log file and a ring of recent lines. */
 #include "loop/capture.h"
 #include "util/fault.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,53 @@ int capture_open(struct capture *c, const char *path, const char *header, struct
     return 0;
 }
 
+void capture_open_lazy(struct capture *c, const char *dir, const char *path, const char *header)
+{
+    struct err e;
+    capture_open(c, NULL, header, &e); /* the header in the ring: never fails without a path */
+    c->path = xstrdup(path);
+    c->dir = xstrdup(dir);
+    c->head_line = header ? xasprintf("%s\n", header) : NULL;
+    c->lazy = true;
+}
+
+bool capture_on_disk(const struct capture *c)
+{
+    return c->fd >= 0;
+}
+
+/* capture_open_lazy: makes the log, its header first; false (the capture failed) when it cannot. */
+static bool make_log(struct capture *c)
+{
+    struct err e;
+    c->lazy = false;
+    if (c->dir && file_mkdir_p(c->dir, 0755, 0, &e) < 0) {
+        memcpy(&c->err, &e, sizeof(e));
+        c->failed = true;
+        return false;
+    }
+    c->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (c->fd < 0) {
+        err_sys(&c->err, errno, "cannot open log %s", c->path);
+        c->failed = true;
+        return false;
+    }
+    return true;
+}
+
 /* Writes all of data to the log, or marks the capture failed. */
 static void write_log(struct capture *c, const char *data, size_t n)
 {
+    if (c->lazy && n > 0) {
+        if (!make_log(c))
+            return;
+        if (c->head_line) {
+            char *h = c->head_line;
+            c->head_line = NULL;
+            write_log(c, h, strlen(h));
+            free(h);
+        }
+    }
     while (n > 0 && c->fd >= 0 && !c->failed) {
         ssize_t w = fault_check("logwrite") < 0 ? (errno = EIO, -1) : write(c->fd, data, n);
         if (w < 0) {
@@ -184,6 +229,9 @@ int capture_close(struct capture *c, struct err *e)
     capture_clear_ring(c);
     free(c->partial);
     free(c->path);
-    c->partial = c->path = NULL;
+    free(c->dir);
+    free(c->head_line);
+    c->partial = c->path = c->dir = c->head_line = NULL;
+    c->lazy = false;
     return r;
 }

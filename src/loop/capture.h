@@ -20,9 +20,12 @@
 #define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them: the last ones */
 
 struct capture {
-    int fd;      /* the log, or -1 */
-    char *path;  /* for messages */
-    bool failed; /* a write failed: the rest is dropped, the error kept */
+    int fd;          /* the log, or -1 */
+    char *path;      /* for messages */
+    char *dir;       /* capture_open_lazy: the directory to make at the first byte, or NULL */
+    char *head_line; /* capture_open_lazy: the header, written first when the log is made */
+    bool lazy;       /* the log is made at the first byte after the header */
+    bool failed;     /* a write failed: the rest is dropped, the error kept */
     struct err err;
     unsigned long long bytes;
     char last; /* the last byte written to the log (0 before any) */
@@ -41,6 +44,13 @@ struct capture {
  * given. Returns 0, or -1 with e naming the log.
  */
 int capture_open(struct capture *c, const char *path, const char *header, struct err *e);
+/*
+ * The same, except that the log (and its directory dir, made with its
+ * parents) is made only when the first byte after the header comes,
+ * output or a note: a command that writes nothing leaves nothing on disk.
+ * A failure to make it then fails the capture (capture_close says why).
+ */
+void capture_open_lazy(struct capture *c, const char *dir, const char *path, const char *header);
 /* Appends output. A write error marks the capture failed; later data is dropped. */
 void capture_add(struct capture *c, const char *data, size_t n);
 /* Appends a line of our own (a message) to the log and the ring. */
@@ -49,6 +59,8 @@ void capture_note(struct capture *c, const char *fmt, ...) __attribute__((format
 const char *capture_line(const struct capture *c, size_t i);
 /* Forgets the lines of the ring (the log is untouched). */
 void capture_clear_ring(struct capture *c);
+/* Whether the log is on disk (capture_open_lazy: made already). */
+bool capture_on_disk(const struct capture *c);
 /* Closes the log; 0, or -1 with e when a write (or the close) failed. */
 int capture_close(struct capture *c, struct err *e);
 

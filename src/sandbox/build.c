@@ -126,13 +126,20 @@ static const char *build_job_name(const struct build *b, long j)
     return b->cfg->jobs[j].name;
 }
 
-/* Removes <logdir>/<name> (a host path made of a validated job name). */
+/*
+ * Removes <logdir>/<name> (a host path made of a validated job name), when
+ * there is one: the logs are made lazily, so a job whose stages were
+ * silent and succeeded never had one.
+ */
 static void build_remove_logdir(const struct build *b, const char *name)
 {
     struct err e;
-    char *guest = xasprintf("/%s", name);
-    if (plat_remove(b->cfg->logdir, guest, NULL, &e) < 0)
+    struct stat st;
+    char *guest = xasprintf("/%s", name), *host = xasprintf("%s%s", b->cfg->logdir, guest);
+    if ((lstat(host, &st) == 0 || errno != ENOENT) &&
+        plat_remove(b->cfg->logdir, guest, NULL, &e) < 0)
         log_warn("%s", e.msg);
+    free(host);
     free(guest);
 }
 
@@ -140,7 +147,8 @@ static void build_remove_logdir(const struct build *b, const char *name)
 static char *slot_note_log(struct slot *sl, const char *file, const char *msg)
 {
     char *path = xasprintf("%s/%s.log", sl->logdir, file);
-    FILE *f = fopen(path, "a");
+    struct err e;
+    FILE *f = file_mkdir_p(sl->logdir, 0755, 0, &e) == 0 ? fopen(path, "a") : NULL;
     if (f) {
         fprintf(f, "%s\n", msg);
         fclose(f);
@@ -327,7 +335,11 @@ static int slot_start_stage(struct slot *sl)
 
     fault_step("build.stage");
     slot_cpu_sample(sl); /* before the stage's first process */
-    if (capture_open(&sl->cap, log, header, &e) < 0) {
+    /* Made at the first byte (a silent stage that succeeds leaves no log), unless kept anyway. */
+    if (!b->cfg->keep_logs) {
+        capture_open_lazy(&sl->cap, sl->logdir, log, header);
+    } else if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0 ||
+               capture_open(&sl->cap, log, header, &e) < 0) {
         free(header);
         slot_fail(sl, st->name, log, e.msg);
         return -1;
@@ -608,7 +620,6 @@ static const struct pipeline_ops slot_ops = {slot_step, slot_ended, slot_work, s
 static void slot_enter_pre(struct slot *sl)
 {
     struct build *b = sl->b;
-    struct err e;
     fault_step("build.job");
     sl->res = &b->results[sl->job];
     sl->res->cpu_ms = -1;
@@ -621,10 +632,6 @@ static void slot_enter_pre(struct slot *sl)
     if (b->obs.job_started)
         b->obs.job_started(b->obs.data, sl->index, sl->id, &b->cfg->jobs[sl->job]);
     sl->pl = pipeline_new(b->ctx, sl->root, true, &slot_ops, sl);
-    if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0) {
-        slot_fail(sl, "pre-build", NULL, e.msg);
-        pipeline_cancel(sl->pl); /* straight to the kill and the post-build */
-    }
     pipeline_start(sl->pl);
 }
 

@@ -52,6 +52,17 @@ check "logs: the failed job's log is kept and starts with the command" bash -c "
 check "logs: successful jobs' logs are removed" [ ! -e "$T/logs/a" ]
 check "sandboxes destroyed" [ -z "$(ls -A "$BOB_BASEDIR")" ]
 
+# Logs are made at a stage's first byte: a silent job that succeeds never
+# touches the log directory; a silent failure still has its log.
+write_cfg '{ name = "quiet", run = "sleep 1.5" }, { name = "mute", run = "exit 5" },'
+bob build >/dev/null 2>&1 &
+pid=$!
+sleep 0.8
+check "a silent running job has no log directory" [ ! -e "$T/logs/quiet" ]
+wait $pid
+check "a silent failure has its log: the command, then its status" \
+    bash -c "[ \"\$(cat '$T/logs/mute/build.log')\" = \"\$(printf '=> exit 5\n=> exit code 5')\" ]"
+
 write_cfg "$(J a) $(J b '"a"')" "keep_logs = true,"
 bob build >"$T/summary" 2>/dev/null
 check "all succeeded: exit 0" [ $? = 0 ]
@@ -62,6 +73,9 @@ bob build b >/dev/null 2>&1
 check "JOB on the command line builds it and its dependencies only" [ "$(tr '\n' ' ' <"$T/shared/order")" = "a b " ]
 bob build nosuch 2>"$T/err" >/dev/null
 check "an unknown job: exit 1, named" bash -c "[ $? = 1 ] && grep -q \"unknown job 'nosuch'\" '$T/err'"
+write_cfg '{ name = "quiet", run = "true" },' "keep_logs = true,"
+bob build >/dev/null 2>&1
+check "keep_logs keeps a silent stage's log too (its command)" [ "$(cat "$T/logs/quiet/build.log" 2>/dev/null)" = "=> true" ]
 
 # First Ctrl+C: the running job finishes, no new one starts.
 rm -f "$T/shared/order"

@@ -206,7 +206,7 @@ bad=[r['job'] for r in s if r['status'] in ('succeeded',) and r['job'] not in o]
 done
 
 # 8. A reader while a build writes: status sees the running job and its stage.
-write_cfg "$(J slow '' 'sleep 2') $(J after '"slow"')"
+write_cfg "$(J slow '' 'echo begun; sleep 2') $(J after '"slow"')"
 "$BOB" -c "$CFG" build >/dev/null 2>&1 &
 pid=$!
 for i in $(seq 50); do grep -q '^slow$' "$T/shared/order" && break; sleep 0.1; done

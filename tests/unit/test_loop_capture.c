@@ -251,6 +251,61 @@ static void test_note_first(void **state)
     free(path);
 }
 
+/*
+ * A lazy log: nothing on disk (not even its directory) while only the
+ * header came; the directory and the log, header first, at the first
+ * byte of output or a note; a lazy log that cannot be made fails the
+ * capture at close, naming it.
+ */
+static void test_lazy(void **state)
+{
+    struct capture c;
+    struct err e;
+    struct stat st;
+    char *dir = harness_path("job"), *path = harness_path("job/build.log"), *log;
+    char *bad = harness_path("file"), *badlog = harness_path("file/x/build.log"), *baddir;
+    FILE *f;
+    (void)state;
+    capture_open_lazy(&c, dir, path, "=> true");
+    assert_string_equal(capture_line(&c, 0), "=> true");
+    assert_false(capture_on_disk(&c));
+    assert_int_equal(capture_close(&c, &e), 0);
+    assert_int_equal(stat(dir, &st), -1);
+    assert_int_equal(errno, ENOENT);
+
+    capture_open_lazy(&c, dir, path, "=> make");
+    add_str(&c, "out\n");
+    assert_true(capture_on_disk(&c));
+    capture_note(&c, "=> exit 2");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "=> make\nout\n=> exit 2\n");
+    free(log);
+    assert_int_equal(unlink(path), 0);
+
+    capture_open_lazy(&c, dir, path, "=> false");
+    capture_note(&c, "=> exit 1"); /* a silent failure still has its log */
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "=> false\n=> exit 1\n");
+    free(log);
+
+    f = fopen(bad, "w"); /* a file where the directory would go */
+    assert_non_null(f);
+    fclose(f);
+    baddir = harness_path("file/x");
+    capture_open_lazy(&c, baddir, badlog, "=> x");
+    add_str(&c, "out\n");
+    err_clear(&e);
+    assert_int_equal(capture_close(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "cannot create directory"));
+    free(baddir);
+    free(bad);
+    free(badlog);
+    free(dir);
+    free(path);
+}
+
 /* An existing log is appended to, not truncated. */
 static void test_log_appends(void **state)
 {
@@ -379,12 +434,19 @@ static void test_binary_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        harness_test(test_ring_partial_lines), harness_test(test_ring_wraps),
-        harness_test(test_ring_width),         harness_test(test_runaway_line),
-        harness_test(test_log_contents),       harness_test(test_note_first),
-        harness_test(test_log_appends),        harness_test(test_open_refused),
-        harness_test(test_write_failure),      harness_test(test_clear_ring),
-        harness_test(test_binary_log),         harness_test(test_carriage_return),
+        harness_test(test_ring_partial_lines),
+        harness_test(test_ring_wraps),
+        harness_test(test_ring_width),
+        harness_test(test_runaway_line),
+        harness_test(test_log_contents),
+        harness_test(test_note_first),
+        harness_test(test_lazy),
+        harness_test(test_log_appends),
+        harness_test(test_open_refused),
+        harness_test(test_write_failure),
+        harness_test(test_clear_ring),
+        harness_test(test_binary_log),
+        harness_test(test_carriage_return),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
