@@ -1022,7 +1022,7 @@ int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
     struct mspec s;
     char *host = lx_fd_path(dirfd);
     uint64_t id = 0;
-    bool mode = false;
+    bool mode = false, size = false;
     int rc = lx_root_open(&r, basedir, e);
 
     if (rc < 0) {
@@ -1030,10 +1030,16 @@ int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
         return rc;
     }
     parse_opts(opts, &mo);
-    for (size_t i = 0; i < mo.data.n; i++)
+    for (size_t i = 0; i < mo.data.n; i++) {
         mode |= strncmp(mo.data.v[i], "mode=", 5) == 0;
+        size |=
+            strncmp(mo.data.v[i], "size=", 5) == 0 || strncmp(mo.data.v[i], "nr_blocks=", 10) == 0;
+    }
     if (!mode)
         strv_push(&mo.data, "mode=0755");
+    /* A quarter of the memory unless told: a hostile job filling its root cannot take it all. */
+    if (!size)
+        strv_push(&mo.data, "size=" PLAT_ROOT_SIZE);
     memset(&s, 0, sizeof(s));
     s.type = "tmpfs";
     s.source = PLAT_ROOT_SOURCE;

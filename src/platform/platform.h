@@ -97,11 +97,10 @@ struct plat_mount_entry {
 /*
  * A sandbox's own root tmpfs (sandboxes.tmpfs_root). plat_root_tmpfs
  * mounts a tmpfs with source PLAT_ROOT_SOURCE and the options opts (mode
- * 0755 unless they set one) over the directory dirfd, a sandbox under
- * basedir that the caller has opened and locked. fill(fd of its root, arg)
- * prepares it (bob's marker and lock) before anyone else can see it with
- * the new mount API, and just after the mount with mount(2); a negative
- * errno from fill fails it. On failure nothing stays mounted.
+ * 0755 and size PLAT_ROOT_SIZE of the memory unless they set them) over the directory dirfd, a
+ * sandbox under basedir that the caller has opened and locked. fill(fd of its root, arg) prepares
+ * it (bob's marker and lock) before anyone else can see it with the new mount API, and just after
+ * the mount with mount(2); a negative errno from fill fails it. On failure nothing stays mounted.
  *
  * Such a tmpfs is told by its mark, an attribute on its root that only
  * CAP_SYS_ADMIN can set (no job has it): plat_is_root_tmpfs says whether
@@ -110,6 +109,7 @@ struct plat_mount_entry {
  * -EXDEV (e) when the mount there is not such a tmpfs (left as it is).
  */
 #define PLAT_ROOT_SOURCE "bob-root"
+#define PLAT_ROOT_SIZE "25%" /* its size unless opts give one */
 int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
                     int (*fill)(int rootfd, void *arg), void *arg, struct err *e);
 bool plat_is_root_tmpfs(int dirfd, const char *name);

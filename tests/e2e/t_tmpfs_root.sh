@@ -92,6 +92,11 @@ for v in true nil; do
     write_cfg $v
     bob sandbox create >/dev/null 2>&1
     check "tmpfs_root = $v: a tmpfs root" [ "$(root_fs "$BOB_BASEDIR/0")" = "tmpfs bob-root" ]
+    # Bounded to a quarter of the memory (the kernel rounds to pages).
+    want=$(awk '/^MemTotal:/ { print int($2 / 4 / 4) * 4 }' /proc/meminfo)
+    got=$(df -k --output=size "$BOB_BASEDIR/0" | tail -1 | tr -d ' ')
+    check "tmpfs_root = $v: a quarter of the memory ($got kB, want about $want)" \
+        [ $(((got - want) * (got - want))) -le 16 ]
     bob sandbox destroy -a >/dev/null 2>&1
 done
 write_cfg false
