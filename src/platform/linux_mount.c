@@ -983,7 +983,11 @@ static int root_fill(int rootfd, const char *host, void *arg, struct err *e)
 {
     struct root_fill *f = arg;
     int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-    if (fd < 0 || fsetxattr(fd, ROOT_XATTR, ROOT_XATTR_VALUE, strlen(ROOT_XATTR_VALUE), 0) < 0)
+    if (fd < 0)
+        rc = -errno;
+    else if (fault_check("xattr") < 0)
+        rc = -ENOTSUP; /* as on a kernel without tmpfs attributes (CONFIG_TMPFS_XATTR) */
+    else if (fsetxattr(fd, ROOT_XATTR, ROOT_XATTR_VALUE, strlen(ROOT_XATTR_VALUE), 0) < 0)
         rc = -errno;
     if (fd >= 0)
         close(fd);

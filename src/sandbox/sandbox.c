@@ -807,6 +807,8 @@ static int sandbox_root_fill(int rootfd, void *arg)
  * the claimed directory: from then on the sandbox is held by the lock on
  * the tmpfs's root, and the directory's lock is kept beneath it.
  */
+static bool root_unsupported_said;
+
 static int sandbox_mount_root(struct sbx *s, struct err *e)
 {
     struct sbx_ctx *ctx = s->batch->ctx;
@@ -820,7 +822,14 @@ static int sandbox_mount_root(struct sbx *s, struct err *e)
                             e) < 0) {
             if (f.lockfd >= 0)
                 close(f.lockfd); /* prepared, then not attached: it is gone */
-            return -1;
+            if (e->code != ENOTSUP)
+                return -1;
+            /* No attributes on tmpfs here: without its mark, no root of its own (said once). */
+            if (!root_unsupported_said)
+                log_warn("%s: sandboxes keep their roots on the disk", e->msg);
+            root_unsupported_said = true;
+            err_clear(e);
+            return 0;
         }
         h->under = h->fd;
         h->fd = f.lockfd;

@@ -111,6 +111,22 @@ check "tmpfs_root = false: build succeeds beside them" grep -q "3 succeeded" "$T
 bob sandbox destroy -a >/dev/null 2>&1
 check "tmpfs_root = false: destroy leaves nothing" [ -z "$(mounts_under "$BOB_BASEDIR")$(ls -A "$BOB_BASEDIR")" ]
 
+# A kernel whose tmpfs takes no attributes (no mark): the root stays on the
+# disk, said once, and everything works (BOB_FAULT=xattr plays that kernel).
+write_cfg true
+for api in new classic; do
+    env=""
+    [ $api = new ] || env="BOB_NO_NEWMOUNT=1"
+    env $env BOB_FAULT=xattr:1 "$BOB" -c "$CFG" sandbox create -n 2 >/dev/null 2>"$T/err"
+    check "no tmpfs attributes ($api): create succeeds" [ $? = 0 ]
+    check "no tmpfs attributes ($api): said once" [ "$(grep -c 'sandboxes keep their roots on the disk' "$T/err")" = 1 ]
+    check "no tmpfs attributes ($api): that root is on the disk, the other a tmpfs" \
+        [ "$(root_fs "$BOB_BASEDIR/0")|$(root_fs "$BOB_BASEDIR/1")" = "|tmpfs bob-root" ]
+    check "no tmpfs attributes ($api): run works" bob sandbox run 0 -- test -f /copy/file
+    bob sandbox destroy -a >/dev/null 2>&1
+    check "no tmpfs attributes ($api): destroy leaves nothing" [ -z "$(mounts_under "$BOB_BASEDIR")$(ls -A "$BOB_BASEDIR")" ]
+done
+
 # Bad options: config check says so; create fails, leaving nothing.
 write_cfg '"size=lots"'
 bob config check 2>"$T/err"
