@@ -20,6 +20,9 @@ pkgsrc = {
 
 sandboxes = {
     basedir = os.getenv("BOB_BASEDIR") or "/var/tmp/bob/sandboxes",
+    -- Each sandbox's root is a tmpfs of its own (a quarter of the memory at
+    -- most); give it a size, or false for plain directories on the disk.
+    -- tmpfs_root = "size=4g",
 
     setup = {
         -- The system, read-only. /bin, /lib, /lib64 and /sbin are links into

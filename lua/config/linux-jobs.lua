@@ -22,6 +22,9 @@ options = {
 -- Where sandboxes are created and how they are set up.
 sandboxes = {
     basedir = os.getenv("BOB_BASEDIR") or "/var/tmp/bob/sandboxes",
+    -- Each sandbox's root is a tmpfs of its own (a quarter of the memory at
+    -- most); give it a size, or false for plain directories on the disk.
+    -- tmpfs_root = "size=4g",
 
     --[[
       The actions that set up each sandbox, applied in order when it is

@@ -56,6 +56,9 @@ pkgsrc = {
 -- Where sandboxes are created and how they are set up.
 sandboxes = {
     basedir = "/data/chroot",
+    -- Each sandbox's root is a tmpfs of its own (a quarter of the memory at
+    -- most); give it a size, or false for plain directories on the disk.
+    -- tmpfs_root = "size=4g",
 
     --[[
       The environment of sandboxed processes.  "build" is used by builds and
