@@ -100,7 +100,7 @@ struct bcmd {
     double *run_start; /* per cfg job: when it started running (ms), 0 when not running */
     size_t nslots;
     const char **stage_of; /* per cfg job: the stage it was last in (the config's or static) */
-    int logfd;             /* the lock on options.logdir (build_lock_logdir), or 0 */
+    int logfd;             /* the lock on options.logdir (build_lock_logdir), or -1 */
 };
 
 static int build_begin(struct bcmd *bc);
@@ -818,7 +818,7 @@ static int build_begin(struct bcmd *bc)
         free(jobs);
         return bc->rc = EXIT_ERROR;
     }
-    if (njobs > 0 && bc->logfd <= 0 && build_lock_logdir(&bc->c.cfg, &bc->logfd) < 0) {
+    if (njobs > 0 && bc->logfd < 0 && build_lock_logdir(&bc->c.cfg, &bc->logfd) < 0) {
         free(jobs);
         return bc->rc = EXIT_ERROR;
     }
@@ -978,6 +978,7 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
     int rc;
 
     memset(&bc, 0, sizeof(bc));
+    bc.logfd = -1;
     bc.json = json;
     bc.so = so;
     bc.dry_run = dry_run;
@@ -1035,7 +1036,7 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
 out:
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
-    if (bc.logfd > 0)
+    if (bc.logfd >= 0)
         close(bc.logfd);
     pkgscan_free(bc.scan);
     if (bc.have_plan)

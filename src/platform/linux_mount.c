@@ -1065,49 +1065,42 @@ int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
 int plat_root_tmpfs_detach(const char *path, struct err *e)
 {
     struct statx stx;
-    char *canon = NULL, *dir, target[PATH_MAX + 64];
+    struct lx_root r;
+    char target[PATH_MAX + 64];
     const char *name;
-    bool marked, known;
-    int fd, pfd, rc;
+    bool known;
+    int pfd, rc;
 
     if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0)
         return errno == ENOENT ? 0 : err_sys(e, errno, "cannot examine %s", path);
     known = stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT;
     if (known && !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
         return 0; /* a plain directory: the usual sandbox */
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return err_sys(e, errno, "cannot open %s", path);
-    marked = root_marked(fd);
-    canon = marked ? lx_fd_path(fd) : NULL;
-    close(fd);
-    if (!marked && !known)
-        return 0; /* before Linux 5.8: a directory without the mark is no tmpfs of ours */
-    if (!marked || !canon || strcmp(canon, "/") == 0) {
-        free(canon);
-        return lx_err(e, EXDEV, "%s is a mount of someone else's, not the sandbox's own tmpfs",
-                      path);
-    }
-    name = strrchr(canon, '/') + 1;
-    dir = name - 1 == canon ? xstrdup("/") : xstrndup(canon, (size_t)(name - 1 - canon));
-    pfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (pfd < 0) {
-        rc = err_sys(e, errno, "cannot open the directory of %s", canon);
-        free(canon);
+    if ((rc = lx_root_open(&r, path, e)) < 0)
         return rc;
+    if (!root_marked(r.fd)) {
+        lx_root_close(&r);
+        /* Before Linux 5.8 a directory without the mark is no tmpfs of ours. */
+        return known ? lx_err(e, EXDEV,
+                              "%s is a mount of someone else's, not the sandbox's own tmpfs", path)
+                     : 0;
     }
     /*
      * Detached: the lock bob holds on its root keeps it busy. The sweep has
      * unmounted everything below it and the kill rounds found no process
      * in it, so nothing of the host's goes with it.
      */
-    snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", pfd, name);
-    rc = umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0
-             ? err_sys(e, errno, "cannot unmount the tmpfs on %s", canon)
-             : 1;
-    close(pfd);
-    free(canon);
+    pfd = canon_parent(&r, r.canon, &name);
+    if (pfd < 0)
+        rc = err_sys(e, -pfd, "cannot open the directory of %s", r.canon);
+    else {
+        snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", pfd, name);
+        rc = umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0
+                 ? err_sys(e, errno, "cannot unmount the tmpfs on %s", r.canon)
+                 : 1;
+        close(pfd);
+    }
+    lx_root_close(&r);
     return rc;
 }
 

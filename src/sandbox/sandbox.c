@@ -211,22 +211,20 @@ bool sandbox_is_complete(const struct config *cfg, unsigned id)
     return ok;
 }
 
+/* What ctx holds of sandbox id, or NULL. */
+static struct sbx_held *sandbox_held(const struct sbx_ctx *ctx, unsigned id)
+{
+    for (size_t i = 0; i < ctx->nheld; i++)
+        if (ctx->held[i].id == id)
+            return &ctx->held[i];
+    return NULL;
+}
+
 /* The locked descriptor of sandbox id when ctx holds it, else -1. */
 static int sandbox_held_fd(const struct sbx_ctx *ctx, unsigned id)
 {
-    for (size_t i = 0; i < ctx->nheld; i++)
-        if (ctx->held[i].id == id)
-            return ctx->held[i].fd;
-    return -1;
-}
-
-/* Beneath a root tmpfs of its own, the locked claimed directory of sandbox id, else -1. */
-static int sandbox_held_under(const struct sbx_ctx *ctx, unsigned id)
-{
-    for (size_t i = 0; i < ctx->nheld; i++)
-        if (ctx->held[i].id == id)
-            return ctx->held[i].under;
-    return -1;
+    const struct sbx_held *h = sandbox_held(ctx, id);
+    return h ? h->fd : -1;
 }
 
 static void sandbox_hold_id(struct sbx_ctx *ctx, unsigned id, int fd)
@@ -739,7 +737,10 @@ static void sandbox_enter(struct sbx *s)
     case SBX_REMOVE:
         fault_step("destroy.remove");
         s->work.data = s;
-        s->under_held = sandbox_held_under(b->ctx, s->id) >= 0;
+        {
+            const struct sbx_held *h = sandbox_held(b->ctx, s->id);
+            s->under_held = h && h->under >= 0;
+        }
         ref_hold(&b->ref);
         if (uv_queue_work(b->ctx->loop, &s->work, sandbox_remove_work, sandbox_remove_after) < 0) {
             ref_drop(&b->ref);
@@ -812,32 +813,27 @@ static bool root_unsupported_said;
 static int sandbox_mount_root(struct sbx *s, struct err *e)
 {
     struct sbx_ctx *ctx = s->batch->ctx;
+    struct sbx_held *h = sandbox_held(ctx, s->id); /* claimed just now: held */
     struct root_fill f = {ctx->command, -1};
-    for (size_t i = 0; i < ctx->nheld; i++) {
-        struct sbx_held *h = &ctx->held[i];
-        if (h->id != s->id)
-            continue;
-        fault_step("create.root");
-        if (plat_root_tmpfs(ctx->cfg->basedir, h->fd, ctx->cfg->tmpfs_root, sandbox_root_fill, &f,
-                            e) < 0) {
-            if (f.lockfd >= 0)
-                close(f.lockfd); /* prepared, then not attached: it is gone */
-            if (e->code != ENOTSUP)
-                return -1;
-            /* No attributes on tmpfs here: without its mark, no root of its own (said once). */
-            if (!root_unsupported_said)
-                log_warn("%s: sandboxes keep their roots on the disk", e->msg);
-            root_unsupported_said = true;
-            err_clear(e);
-            return 0;
-        }
-        h->under = h->fd;
-        h->fd = f.lockfd;
-        log_debug("sandbox %u: a tmpfs of its own at %s (%s)", s->id, s->root,
-                  *ctx->cfg->tmpfs_root ? ctx->cfg->tmpfs_root : "default size");
+    fault_step("create.root");
+    if (plat_root_tmpfs(ctx->cfg->basedir, h->fd, ctx->cfg->tmpfs_root, sandbox_root_fill, &f, e) <
+        0) {
+        if (f.lockfd >= 0)
+            close(f.lockfd); /* prepared, then not attached: it is gone */
+        if (e->code != ENOTSUP)
+            return -1;
+        /* No attributes on tmpfs here: without its mark, no root of its own (said once). */
+        if (!root_unsupported_said)
+            log_warn("%s: sandboxes keep their roots on the disk", e->msg);
+        root_unsupported_said = true;
+        err_clear(e);
         return 0;
     }
-    return err_set(e, "sandbox %u is not held", s->id);
+    h->under = h->fd;
+    h->fd = f.lockfd;
+    log_debug("sandbox %u: a tmpfs of its own at %s (%s)", s->id, s->root,
+              *ctx->cfg->tmpfs_root ? ctx->cfg->tmpfs_root : "default size");
+    return 0;
 }
 
 struct sbx_batch *sandbox_create(struct sbx_ctx *ctx, size_t n, sbx_batch_cb cb, void *data)

@@ -81,6 +81,22 @@ host_files_intact() {
     (cd "$HOST" && find data -type f -exec sha256sum {} + | sort | cmp -s - "$T/host.sums")
 }
 
+# destroy_cleans LABEL: `bob sandbox destroy -a` with $CFG (twice at most)
+# leaves no mount, process or sandbox under $BOB_BASEDIR, and host files
+# are intact (after injected failures and SIGKILLs).
+destroy_cleans() {
+    local i rc=1
+    for i in 1 2; do
+        "$BOB" -c "$CFG" sandbox destroy -a >/dev/null 2>"$T/clean.err" && { rc=0; break; }
+    done
+    [ $rc = 0 ] || diag "$1: destroy -a failed: $(cat "$T/clean.err")"
+    check "$1: destroy -a cleans up" [ $rc = 0 ]
+    check "$1: no mount left" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
+    check "$1: no process left" [ -z "$(procs_under "$BOB_BASEDIR")" ]
+    check "$1: no sandbox left" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
+    check "$1: host files intact" host_files_intact
+}
+
 # The host system in a sandbox, read-only: setup actions for test configs
 # (merged /usr: the other top directories are links into it).
 SYSTEM_LUA='    { action = "mount", fs = "bind", dir = "/usr", opts = "ro" },

@@ -30,19 +30,6 @@ NACTIONS=10
 # tests resume after SIGKILL).
 bob() { [ "$1" != build ] || rm -rf "$BOB_DATADIR"; "$BOB" -c "$CFG" "$@"; }
 
-# clean LABEL: destroy -a (twice at most) leaves nothing and host files are intact.
-clean() {
-    local i rc=1
-    for i in 1 2; do
-        bob sandbox destroy -a >/dev/null 2>"$T/clean.err" && { rc=0; break; }
-    done
-    [ $rc = 0 ] || diag "$1: destroy -a failed: $(cat "$T/clean.err")"
-    check "$1: destroy -a cleans up" [ $rc = 0 ]
-    check "$1: no mount left" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
-    check "$1: no process left" [ -z "$(procs_under "$BOB_BASEDIR")" ]
-    check "$1: no sandbox left" [ -z "$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
-    check "$1: host files intact" host_files_intact
-}
 
 # The create and destroy steps, with each sandbox's root a tmpfs of its own
 # (the default) and a plain directory on the disk (tmpfs_root = false).
@@ -55,7 +42,7 @@ fault_steps() {
         check "$K create, $f: the error names the step and the path" \
             grep -qE "(injected|cannot run)" "$T/err"
         check "$K create, $f: no mount left after the rollback" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
-        clean "$K create, $f"
+        destroy_cleans "$K create, $f"
     done
 
     # Injected failures during destroy: exit 1, clear error; a second destroy finishes.
@@ -66,7 +53,7 @@ fault_steps() {
         check "$K destroy, $f: exit 1" [ $rc = 1 ]
         check "$K destroy, $f: the error names the step" grep -qE "sandbox [0-9]+: .*(injected|cannot run)" "$T/err"
         check "$K destroy, $f: host files intact" host_files_intact
-        clean "$K destroy, $f"
+        destroy_cleans "$K destroy, $f"
     done
 
     # SIGKILL of bob at every step of create.
@@ -77,7 +64,7 @@ fault_steps() {
         BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
         rc=$?
         check "$K SIGKILL at $s: bob died of it" [ $rc = 137 ]
-        clean "$K SIGKILL at $s"
+        destroy_cleans "$K SIGKILL at $s"
     done
 
     # SIGKILL of bob at every step of destroy.
@@ -88,7 +75,7 @@ fault_steps() {
         BOB_FAULT="kill@$s" bob sandbox destroy -a >/dev/null 2>&1
         rc=$?
         check "$K SIGKILL at $s: bob died of it" [ $rc = 137 ]
-        clean "$K SIGKILL at $s"
+        destroy_cleans "$K SIGKILL at $s"
     done
 }
 sed 's|^sandboxes = {|sandboxes = {\n  tmpfs_root = false,|' "$CFG" >"$T/disk.lua"
@@ -136,7 +123,7 @@ for s in prebuild:1 prebuild:2 build.job:1 build.job:3 build.stage:1 build.stage
     for i in $(seq 20); do [ -z "$(procs_under "$BOB_BASEDIR")" ] && break; sleep 0.05; done
     check "SIGKILL at $s: no mount and no process of the build left within 1 s" \
         [ -z "$(mounts_under "$BOB_BASEDIR")$(procs_under "$BOB_BASEDIR")" ]
-    clean "SIGKILL at $s"
+    destroy_cleans "SIGKILL at $s"
 done
 
 # Injected failures during a build: the job fails with a clear reason, the

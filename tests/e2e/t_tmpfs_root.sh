@@ -143,35 +143,25 @@ check "a root too small leaves nothing" [ -z "$(mounts_under "$BOB_BASEDIR")$(ls
 
 # Injected failures and SIGKILL at each step: destroy -a (twice at most) cleans.
 write_cfg '"size=32m"'
-clean() {
-    local i rc=1
-    for i in 1 2; do
-        bob sandbox destroy -a >/dev/null 2>"$T/clean.err" && { rc=0; break; }
-    done
-    [ $rc = 0 ] || diag "$1: destroy -a failed: $(cat "$T/clean.err")"
-    check "$1: destroy -a cleans up" [ $rc = 0 ]
-    check "$1: nothing left" [ -z "$(mounts_under "$BOB_BASEDIR")$(procs_under "$BOB_BASEDIR")$(ls -A "$BOB_BASEDIR" 2>/dev/null)" ]
-    check "$1: host files intact" host_files_intact
-}
 for f in mount:1 mount:5 copy:1; do
     BOB_FAULT=$f bob sandbox create -n 2 >/dev/null 2>"$T/err"
     check "create, $f: exit 1" [ $? = 1 ]
     check "create, $f: no mount left after the rollback" [ -z "$(mounts_under "$BOB_BASEDIR")" ]
-    clean "create, $f"
+    destroy_cleans "create, $f"
 done
 for s in create.root:1 create.root:2 create.action:1 create.action:10 create.mark:2; do
     BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
     check "SIGKILL at $s: bob died of it" [ $? = 137 ]
-    clean "SIGKILL at $s"
+    destroy_cleans "SIGKILL at $s"
 done
 for s in destroy.unmark:1 destroy.sweep:1 destroy.remove:1 destroy.remove:2; do
     bob sandbox create -n 2 >/dev/null 2>&1
     BOB_FAULT="kill@$s" bob sandbox destroy -a >/dev/null 2>&1
     check "SIGKILL at $s: bob died of it" [ $? = 137 ]
-    clean "SIGKILL at $s"
+    destroy_cleans "SIGKILL at $s"
 done
 bob sandbox create -n 2 >/dev/null 2>&1
 BOB_FAULT=umount:1 bob sandbox destroy -a >/dev/null 2>"$T/err"
 check "destroy, umount:1: exit 1" [ $? = 1 ]
-clean "destroy, umount:1"
+destroy_cleans "destroy, umount:1"
 _finish
