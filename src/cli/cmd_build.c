@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/build_state.h"
@@ -13,6 +14,7 @@
 #include "cli/pkgplan.h"
 #include "cli/pkgscan.h"
 #include "cli/sbx_cmd.h"
+#include "pkgsrc/sha256.h"
 #include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
@@ -100,38 +102,86 @@ struct bcmd {
     double *run_start; /* per cfg job: when it started running (ms), 0 when not running */
     size_t nslots;
     const char **stage_of; /* per cfg job: the stage it was last in (the config's or static) */
-    int logfd;             /* the lock on options.logdir (build_lock_logdir), or -1 */
+    int logfd[2];          /* the locks on options.logdir (build_lock_logdir), or -1 */
 };
 
 static int build_begin(struct bcmd *bc);
 
+/* Where the locks on log directories by name live (build_lock_logdir). */
+#define BUILD_LOCK_DIR "/run/bob"
+
 /*
- * Holds options.logdir for this build with a lock on the directory: each
- * attempt of a job starts by removing its log directory, so a second build
- * writing there would remove the logs of this one's jobs. It is refused,
- * as a second build with the same database is. -1 with the error said.
+ * Locks the name of the log directory: a file in BUILD_LOCK_DIR named by
+ * the hash of its canonical path, which goes on existing when the
+ * directory itself is removed and made again. -1 with the error said when
+ * another build holds it; 0, *fd -1, where that directory cannot be made
+ * (not root, a read-only /run): the lock on the directory still holds.
  */
-static int build_lock_logdir(const struct config *cfg, int *fd)
+static int build_lock_logdir_name(const char *logdir, int *fd)
+{
+    char *canon = realpath(logdir, NULL), hex[65], *path;
+    struct sha256 h;
+    struct stat st;
+
+    *fd = -1;
+    if (!canon)
+        return 0;
+    if (mkdir(BUILD_LOCK_DIR, 0700) < 0 && errno != EEXIST) {
+        free(canon);
+        return 0;
+    }
+    if (lstat(BUILD_LOCK_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        free(canon);
+        return 0; /* not a directory of ours: never followed */
+    }
+    sha256_init(&h);
+    sha256_update(&h, canon, strlen(canon));
+    sha256_hex(&h, hex);
+    path = xasprintf("%s/logdir-%.32s.lock", BUILD_LOCK_DIR, hex);
+    *fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    free(path);
+    free(canon);
+    if (*fd < 0)
+        return 0;
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Holds options.logdir for this build: each attempt of a job starts by
+ * removing its log directory, so a second build writing there would
+ * remove the logs of this one's jobs. It is refused, as a second build
+ * with the same database is. Two locks: one on the directory (another
+ * name for it, a bind or a link, leads to the same), one on its name
+ * (build_lock_logdir_name: the directory removed and made again while we
+ * build is still ours). fd[0] and fd[1] get them, -1 for none; -1 with
+ * the error said.
+ */
+static int build_lock_logdir(const struct config *cfg, int fd[2])
 {
     struct err e;
-    *fd = -1;
+    fd[0] = fd[1] = -1;
     if (!cfg->logdir)
         return 0;
     if (file_mkdir_p(cfg->logdir, 0755, 0, &e) < 0) {
         cli_error("%s", e.msg);
         return -1;
     }
-    *fd = open(cfg->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (*fd < 0) {
+    fd[0] = open(cfg->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd[0] < 0) {
         cli_error("cannot open %s: %s", cfg->logdir, strerror(errno));
         return -1;
     }
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd[0], LOCK_EX | LOCK_NB) != 0 || build_lock_logdir_name(cfg->logdir, &fd[1]) < 0) {
         cli_error("another bob is building with its logs in %s (options.logdir): wait for it or "
                   "stop it",
                   cfg->logdir);
-        close(*fd);
-        *fd = -1;
+        close(fd[0]);
+        fd[0] = -1;
         return -1;
     }
     return 0;
@@ -818,7 +868,7 @@ static int build_begin(struct bcmd *bc)
         free(jobs);
         return bc->rc = EXIT_ERROR;
     }
-    if (njobs > 0 && bc->logfd < 0 && build_lock_logdir(&bc->c.cfg, &bc->logfd) < 0) {
+    if (njobs > 0 && bc->logfd[0] < 0 && build_lock_logdir(&bc->c.cfg, bc->logfd) < 0) {
         free(jobs);
         return bc->rc = EXIT_ERROR;
     }
@@ -978,7 +1028,7 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
     int rc;
 
     memset(&bc, 0, sizeof(bc));
-    bc.logfd = -1;
+    bc.logfd[0] = bc.logfd[1] = -1;
     bc.json = json;
     bc.so = so;
     bc.dry_run = dry_run;
@@ -1036,8 +1086,9 @@ static int build_run(struct cli *cli, const char *what, bool json, const char *e
 out:
     if (bc.events && !bc.events_is_stdout)
         fclose(bc.events);
-    if (bc.logfd >= 0)
-        close(bc.logfd);
+    for (int i = 0; i < 2; i++)
+        if (bc.logfd[i] >= 0)
+            close(bc.logfd[i]);
     pkgscan_free(bc.scan);
     if (bc.have_plan)
         pkgplan_free(&bc.plan);

@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@
 #include <sys/statvfs.h>
 #include <linux/magic.h>
 #include <sys/xattr.h>
+#include <sys/wait.h>
 #include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -386,6 +388,7 @@ struct mspec {
     int (*fill)(int rootfd, const char *host, void *arg, struct err *e);
     void *arg;               /* fill's */
     const char *what, *host; /* for messages: the filesystem and the mount point */
+    bool stage;              /* mount(2): made and filled beside the point, then moved onto it */
 };
 
 /* ---- backend 1: the new mount API ---- */
@@ -614,6 +617,50 @@ static int classic_attach(struct lx_root *r, const struct mspec *s, int tfd, int
     return rc;
 }
 
+/* Where classic_staged makes a mount before it moves it onto its point. */
+#define STAGE_DIR ".bob-stage"
+
+/*
+ * mount(2) for a mount that must not be seen at its point before it is
+ * filled (a sandbox's own root tmpfs: its mark, lock and .bob): made on
+ * STAGE_DIR, a directory made inside the point (the locked, claimed
+ * directory, which nobody else enters), filled there, and only then moved
+ * onto the point (MS_MOVE). Killed before the move, it is a mount below a
+ * stale sandbox, which destroy's sweep unmounts; killed after, the
+ * sandbox is complete. The new API needs none of this: it fills the
+ * mount detached.
+ */
+static int classic_staged(struct lx_root *r, const struct mspec *s, int tfd, int *rootfd,
+                          uint64_t *id, struct err *e)
+{
+    char src[64], dst[64];
+    int sfd, rc;
+
+    if (mkdirat(tfd, STAGE_DIR, 0700) < 0)
+        return err_sys(e, errno, "cannot create %s/%s", s->host, STAGE_DIR);
+    sfd = openat(tfd, STAGE_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0) {
+        rc = err_sys(e, errno, "cannot open %s/%s", s->host, STAGE_DIR);
+    } else {
+        rc = classic_attach(r, s, sfd, rootfd, id, e);
+        close(sfd);
+    }
+    if (rc == 0) {
+        fault_step("create.rootmove");
+        snprintf(src, sizeof(src), "/proc/self/fd/%d", *rootfd);
+        snprintf(dst, sizeof(dst), "/proc/self/fd/%d", tfd);
+        if (mount(src, dst, NULL, MS_MOVE, NULL) < 0) {
+            rc = err_sys(e, errno, "cannot mount %s on %s: cannot move it there", s->what, s->host);
+            close(*rootfd);
+            *rootfd = -1;
+            unmount_ids(r, id, 1);
+        }
+    }
+    /* Beneath the mount now: through tfd, the directory itself. */
+    (void)unlinkat(tfd, STAGE_DIR, AT_REMOVEDIR);
+    return rc;
+}
+
 /* 1 when mounts are made with mount(2), 0 with the new API, -1 until known. */
 static atomic_int classic = -1;
 
@@ -662,6 +709,8 @@ static int mount_make(struct lx_root *r, const struct mspec *s, int under, const
     }
     if (rc == 0 && mfd >= 0)
         rc = newapi_attach(r, mfd, tfd, id, s->what, s->host, e);
+    else if (rc == 0 && s->stage)
+        rc = classic_staged(r, s, tfd, &mfd, id, e);
     else if (rc == 0)
         rc = classic_attach(r, s, tfd, &mfd, id, e);
     if (tfd >= 0)
@@ -792,6 +841,38 @@ out:
     return rc;
 }
 
+/*
+ * Mounts a type filesystem with these parameters in a child of ours, in a
+ * mount namespace of its own that goes with it: 0, or the kernel's
+ * negative errno. Nothing is mounted anywhere else.
+ */
+static int check_in_child(const char *type, const struct strv *data)
+{
+    struct buf opts = {0};
+    int st, rc;
+    pid_t pid;
+
+    for (size_t i = 0; i < data->n; i++) {
+        buf_adds(&opts, i ? "," : "");
+        buf_adds(&opts, data->v[i]);
+    }
+    pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount(type, "/", type, MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.p) < 0)
+            _exit(errno > 0 && errno < 256 ? errno : EINVAL);
+        _exit(0);
+    }
+    buf_free(&opts);
+    if (pid < 0)
+        return -errno;
+    while ((rc = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0)
+        return -errno;
+    return WIFEXITED(st) ? -WEXITSTATUS(st) : -EINTR;
+}
+
 int plat_mount_check(const struct plat_mount_spec *spec, struct err *e)
 {
     struct mopts mo;
@@ -812,13 +893,19 @@ int plat_mount_check(const struct plat_mount_spec *spec, struct err *e)
         break;
     case PLAT_FS_TMP:
     case PLAT_FS_PROC:
-        /* The kernel says, as it would at the mount, without mounting anything. */
-        if (lx_mount_classic())
-            break;
+        /*
+         * The kernel says, as it would at the mount, without mounting
+         * anything; without the new API, by a mount in a child's own mount
+         * namespace. BOB_NO_NEWMOUNT only chooses how mounts are made.
+         */
         type = spec->fs == PLAT_FS_TMP ? "tmpfs" : "proc";
-        rc = fs_create(type, type, &mo.data, &fd, why, sizeof(why));
-        if (rc == -EPERM || rc == -ENOSYS)
-            rc = 0; /* not root, or no new mount API: cannot tell here */
+        /* BOB_FAULT=newapi plays a kernel without it. */
+        rc = fault_check("newapi") < 0 ? -ENOSYS
+                                       : fs_create(type, type, &mo.data, &fd, why, sizeof(why));
+        if (rc == -ENOSYS)
+            rc = check_in_child(type, &mo.data);
+        if (rc == -EPERM)
+            rc = 0; /* not root: cannot tell here */
         else if (rc < 0)
             rc = lx_err(e, -rc, "invalid options '%s' for %s: %s%s", spec->opts ? spec->opts : "",
                         spec->name ? spec->name : type, strerror(-rc), why);
@@ -982,7 +1069,9 @@ struct root_fill {
 static int root_fill(int rootfd, const char *host, void *arg, struct err *e)
 {
     struct root_fill *f = arg;
-    int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    int fd, rc = 0;
+    fault_step("create.rootmark");
+    fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         rc = -errno;
     else if (fault_check("xattr") < 0)
@@ -991,8 +1080,10 @@ static int root_fill(int rootfd, const char *host, void *arg, struct err *e)
         rc = -errno;
     if (fd >= 0)
         close(fd);
-    if (rc == 0)
+    if (rc == 0) {
+        fault_step("create.rootfill");
         rc = f->fill(rootfd, f->arg);
+    }
     return rc < 0 ? err_sys(e, -rc, "cannot prepare the tmpfs on %s", host) : 0;
 }
 
@@ -1054,6 +1145,7 @@ int plat_root_tmpfs(const char *basedir, int dirfd, const char *opts,
     s.arg = &f;
     s.what = "tmpfs";
     s.host = host ? host : basedir;
+    s.stage = true;
     /* Onto the locked directory itself, never onto whatever its name leads to now. */
     rc = mount_make(&r, &s, dirfd, ".", true, NULL, &id, e);
     strv_free(&mo.data);

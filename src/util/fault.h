@@ -9,8 +9,10 @@
  *
  * Kinds: mount, umount, copy, unlink, symlink (checked once each, at the
  * start of the platform function that does it: src/platform/platform.h),
- * mkdir (claiming a sandbox id), spawn, logwrite.
- * Steps: create.claim, create.action, create.mark, destroy.unmark,
+ * mkdir (claiming a sandbox id), spawn, logwrite, newapi (config check's
+ * look at mount options: the new mount API answers ENOSYS).
+ * Steps: create.claim, create.root, create.rootmark, create.rootfill,
+ * create.rootmove (mount(2) only), create.action, create.mark, destroy.unmark,
  * destroy.kill, destroy.action, destroy.sweep, destroy.remove, prebuild,
  * postbuild, build.stage, build.job, state.write, state.commit.
  */

@@ -220,6 +220,14 @@ sed "s|dbdir = \"$DB\"|dbdir = \"$T/db2\"|" "$CFG" >"$T/other-db.lua"
 "$BOB" -c "$T/other-db.lua" build >/dev/null 2>"$T/err2"
 check "a second build into the same logdir is refused (exit 1)" [ $? = 1 ]
 check "it says why" grep -q "another bob is building with its logs in $T/logs (options.logdir)" "$T/err2"
+# The logdir removed (here: moved away) and made again: still the running
+# build's, by its name.
+mv "$T/logs" "$T/logs.away" && mkdir "$T/logs"
+"$BOB" -c "$T/other-db.lua" build >/dev/null 2>"$T/err2"
+check "the logdir made again: a second build is still refused (exit 1)" [ $? = 1 ]
+check "the logdir made again: it says why" grep -q "another bob is building with its logs in $T/logs (options.logdir)" "$T/err2"
+check "the logdir made again: the second build wrote nothing there" [ -z "$(ls -A "$T/logs")" ]
+rmdir "$T/logs" && mv "$T/logs.away" "$T/logs"
 check "the running job's log directory is still there" [ -d "$T/logs/slow" ]
 wait $pid
 check "the build went on" [ $? = 0 ]

@@ -132,6 +132,13 @@ write_cfg '"size=lots"'
 bob config check 2>"$T/err"
 check "config check refuses a bad option" [ $? != 0 ]
 check "config check names the key" grep -q "sandboxes.tmpfs_root" "$T/err"
+# Without the new mount API (BOB_FAULT=newapi), by a mount in a namespace of its own.
+BOB_FAULT=newapi:1 bob config check 2>"$T/err"
+check "config check without the new API refuses a bad option" [ $? != 0 ]
+check "config check without the new API names the key" grep -q "sandboxes.tmpfs_root" "$T/err"
+write_cfg '"size=32m,mode=0700"'
+check "config check without the new API accepts good options" env BOB_FAULT=newapi:1 "$BOB" -c "$CFG" config check
+write_cfg '"size=lots"'
 bob sandbox create -n 2 >/dev/null 2>"$T/err"
 check "create with a bad option fails" [ $? = 1 ]
 check "create names the tmpfs" grep -q "cannot mount tmpfs" "$T/err"
@@ -153,6 +160,28 @@ for s in create.root:1 create.root:2 create.action:1 create.action:10 create.mar
     BOB_FAULT="kill@$s" bob sandbox create -n 2 >/dev/null 2>&1
     check "SIGKILL at $s: bob died of it" [ $? = 137 ]
     destroy_cleans "SIGKILL at $s"
+done
+# SIGKILL while the root tmpfs is made, marked and filled, with either API:
+# with mount(2) it is made beside its point and moved there complete, so
+# no unmarked or empty tmpfs is ever left at <basedir>/<id>. One destroy
+# cleans, and the next create takes id 0 again with a single root.
+for api in new classic; do
+    env=""
+    [ $api = new ] || env="BOB_NO_NEWMOUNT=1"
+    for s in create.rootmark:1 create.rootfill:1 create.rootmove:1; do
+        [ $api = new ] && [ $s = create.rootmove:1 ] && continue # mount(2) only
+        env $env BOB_FAULT="kill@$s" "$BOB" -c "$CFG" sandbox create >/dev/null 2>&1
+        check "SIGKILL at $s ($api): bob died of it" [ $? = 137 ]
+        check "SIGKILL at $s ($api): no tmpfs at <basedir>/0" [ -z "$(root_fs "$BOB_BASEDIR/0")" ]
+        env $env "$BOB" -c "$CFG" sandbox destroy -a >/dev/null 2>"$T/err"
+        check "SIGKILL at $s ($api): one destroy -a cleans" [ $? = 0 ] || diag "$(cat "$T/err")"
+        check "SIGKILL at $s ($api): nothing left" [ -z "$(mounts_under "$BOB_BASEDIR")$(ls -A "$BOB_BASEDIR")" ]
+        out=$(env $env "$BOB" -c "$CFG" sandbox create 2>/dev/null)
+        check "SIGKILL at $s ($api): the next create takes id 0" [ "$out" = "$BOB_BASEDIR/0" ]
+        check "SIGKILL at $s ($api): with one root tmpfs" \
+            [ "$(awk -v d="$BOB_BASEDIR/0" '$5 == d' /proc/self/mountinfo | wc -l)" = 1 ]
+        destroy_cleans "SIGKILL at $s ($api)"
+    done
 done
 for s in destroy.unmark:1 destroy.sweep:1 destroy.remove:1 destroy.remove:2; do
     bob sandbox create -n 2 >/dev/null 2>&1
