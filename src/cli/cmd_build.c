@@ -115,7 +115,9 @@ static int build_begin(struct bcmd *bc);
  * the hash of its canonical path, which goes on existing when the
  * directory itself is removed and made again. -1 with the error said when
  * another build holds it; 0, *fd -1, where that directory cannot be made
- * (not root, a read-only /run): the lock on the directory still holds.
+ * (not root, a read-only /run) or is not ours alone: the lock on the
+ * directory still holds. The lock files stay (a few bytes each, in /run,
+ * gone at boot): removing one could race another bob taking it.
  */
 static int build_lock_logdir_name(const char *logdir, int *fd)
 {
@@ -130,9 +132,10 @@ static int build_lock_logdir_name(const char *logdir, int *fd)
         free(canon);
         return 0;
     }
-    if (lstat(BUILD_LOCK_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+    if (lstat(BUILD_LOCK_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022)) {
         free(canon);
-        return 0; /* not a directory of ours: never followed */
+        return 0; /* not a directory of ours alone: never followed, nothing made in it */
     }
     sha256_init(&h);
     sha256_update(&h, canon, strlen(canon));

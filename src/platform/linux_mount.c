@@ -649,7 +649,8 @@ static int classic_staged(struct lx_root *r, const struct mspec *s, int tfd, int
         fault_step("create.rootmove");
         snprintf(src, sizeof(src), "/proc/self/fd/%d", *rootfd);
         snprintf(dst, sizeof(dst), "/proc/self/fd/%d", tfd);
-        if (mount(src, dst, NULL, MS_MOVE, NULL) < 0) {
+        /* "none": valgrind reads the ignored type as a string (see classic_attach). */
+        if (mount(src, dst, "none", MS_MOVE, NULL) < 0) {
             rc = err_sys(e, errno, "cannot mount %s on %s: cannot move it there", s->what, s->host);
             close(*rootfd);
             *rootfd = -1;
@@ -843,8 +844,9 @@ out:
 
 /*
  * Mounts a type filesystem with these parameters in a child of ours, in a
- * mount namespace of its own that goes with it: 0, or the kernel's
- * negative errno. Nothing is mounted anywhere else.
+ * mount namespace of its own that goes with it: 0, the kernel's negative
+ * errno, or -EPERM when it cannot tell (no namespace to be had). Nothing is
+ * mounted anywhere else.
  */
 static int check_in_child(const char *type, const struct strv *data)
 {
@@ -858,8 +860,10 @@ static int check_in_child(const char *type, const struct strv *data)
     }
     pid = fork();
     if (pid == 0) {
-        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
-            mount(type, "/", type, MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.p) < 0)
+        /* No namespace of its own here (a chroot, no mount namespaces left): cannot tell. */
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(EPERM);
+        if (mount(type, "/", type, MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.p) < 0)
             _exit(errno > 0 && errno < 256 ? errno : EINVAL);
         _exit(0);
     }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -125,19 +126,41 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
 {
     struct lx_mount *v = NULL, *holder = NULL;
     size_t n = 0;
+    uint64_t id = 0;
     char *canon = realpath(basedir, NULL);
-    int rc;
+    int lockfd = -1, fd, rc;
 
     if (!canon)
         return err_sys(e, errno, "cannot resolve %s", basedir);
+    /* One bob at a time: two at once would each bind it onto itself, stacked. */
+    lockfd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+        rc = err_sys(e, errno, "cannot lock %s", canon);
+        goto out;
+    }
+    /* The mount its path leads to now (another bob's bind, once it has one). */
+    fd = open(canon, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = err_sys(e, errno, "cannot open %s", canon);
+        goto out;
+    }
+    if (lx_mnt_id(fd, &id) < 0)
+        id = 0; /* before Linux 5.8: by path below */
+    close(fd);
     rc = lx_mountinfo(&v, &n, e);
     if (rc < 0)
         goto out;
-    /* The mount holding basedir: the longest mount point above it, the last
-     * one mounted when several are stacked there. */
-    for (size_t i = 0; i < n; i++)
-        if (path_covers(v[i].path, canon) && (!holder || strlen(v[i].path) >= strlen(holder->path)))
+    /*
+     * The mount holding basedir: the one with that id, whatever is stacked
+     * or hidden; without ids, the longest mount point above it, the last
+     * mounted when several are stacked there.
+     */
+    for (size_t i = 0; i < n; i++) {
+        if (id ? (uint64_t)v[i].id == id
+               : path_covers(v[i].path, canon) &&
+                     (!holder || strlen(v[i].path) >= strlen(holder->path)))
             holder = &v[i];
+    }
     if (!holder || !strstr(holder->optional, "shared:"))
         goto out; /* nothing mounted below can propagate out */
     if (strcmp(holder->path, canon) != 0 && mount(canon, canon, NULL, MS_BIND, NULL) != 0) {
@@ -150,6 +173,8 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
             umount2(canon, UMOUNT_NOFOLLOW);
     }
 out:
+    if (lockfd >= 0)
+        close(lockfd);
     lx_mountinfo_free(v, n);
     free(canon);
     return rc;

@@ -138,6 +138,14 @@ check "config check without the new API refuses a bad option" [ $? != 0 ]
 check "config check without the new API names the key" grep -q "sandboxes.tmpfs_root" "$T/err"
 write_cfg '"size=32m,mode=0700"'
 check "config check without the new API accepts good options" env BOB_FAULT=newapi:1 "$BOB" -c "$CFG" config check
+# In a chroot, where / is no mount (no namespace of its own to be had):
+# cannot tell, so no verdict, never a false "invalid".
+C=$T/chroot
+mkdir -p "$C/usr" "$C/etc" && mount --bind /usr "$C/usr" && mount --bind /etc "$C/etc"
+ln -s usr/lib "$C/lib" && ln -s usr/lib64 "$C/lib64" && ln -s usr/bin "$C/bin"
+cp "$BOB" "$C/bob" && cp "$CFG" "$C/c.lua"
+check "config check in a chroot without the new API: no false verdict" env BOB_FAULT=newapi:1 chroot "$C" /bob -c /c.lua config check
+umount "$C/usr" "$C/etc"
 write_cfg '"size=lots"'
 bob sandbox create -n 2 >/dev/null 2>"$T/err"
 check "create with a bad option fails" [ $? = 1 ]
