@@ -141,11 +141,12 @@ check "config check without the new API accepts good options" env BOB_FAULT=newa
 # In a chroot, where / is no mount (no namespace of its own to be had):
 # cannot tell, so no verdict, never a false "invalid".
 C=$T/chroot
-mkdir -p "$C/usr" "$C/etc" && mount --bind /usr "$C/usr" && mount --bind /etc "$C/etc"
+mkdir -p "$C/usr" "$C/etc" "$C/proc" && mount --bind /usr "$C/usr" && mount --bind /etc "$C/etc"
+mount -t proc proc "$C/proc" # for the sanitizers of a test build
 ln -s usr/lib "$C/lib" && ln -s usr/lib64 "$C/lib64" && ln -s usr/bin "$C/bin"
 cp "$BOB" "$C/bob" && cp "$CFG" "$C/c.lua"
 check "config check in a chroot without the new API: no false verdict" env BOB_FAULT=newapi:1 chroot "$C" /bob -c /c.lua config check
-umount "$C/usr" "$C/etc"
+umount "$C/usr" "$C/etc" "$C/proc"
 write_cfg '"size=lots"'
 bob sandbox create -n 2 >/dev/null 2>"$T/err"
 check "create with a bad option fails" [ $? = 1 ]
