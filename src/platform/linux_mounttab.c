@@ -134,10 +134,12 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
         return err_sys(e, errno, "cannot resolve %s", basedir);
     /* One bob at a time: two at once would each bind it onto itself, stacked. */
     lockfd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
-        rc = err_sys(e, errno, "cannot lock %s", canon);
+    if (lockfd < 0) {
+        rc = err_sys(e, errno, "cannot open %s", canon);
         goto out;
     }
+    while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
+        ; /* a filesystem without locks (ENOLCK): alone, as before */
     /* The mount its path leads to now (another bob's bind, once it has one). */
     fd = open(canon, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
