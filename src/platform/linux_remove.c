@@ -303,8 +303,12 @@ static int rm_begin(struct lx_root *r, const char *root, const char *guest, uint
     return open_root(r, root, mnt, e);
 }
 
-/* Removes the whole sandbox directory: its contents, then itself through its parent. */
-static int remove_root(struct lx_root *r, uint64_t mnt, const atomic_bool *cancel, struct err *e)
+/*
+ * Removes the whole sandbox directory: its contents, then itself through
+ * its parent. checked: the caller has just looked at the mount table.
+ */
+static int remove_root(struct lx_root *r, uint64_t mnt, bool checked, const atomic_bool *cancel,
+                       struct err *e)
 {
     const char *base = strrchr(r->canon, '/') + 1;
     char *dir =
@@ -312,7 +316,7 @@ static int remove_root(struct lx_root *r, uint64_t mnt, const atomic_bool *cance
     struct stat st, rst;
     int pfd = -1, rc;
 
-    rc = check_unmounted(r->canon, e);
+    rc = checked ? 0 : check_unmounted(r->canon, e);
     if (rc == 0)
         rc = lx_remove_contents(r->fd, r->canon, mnt, cancel, e);
     if (rc < 0)
@@ -411,8 +415,9 @@ int plat_remove_sandbox(const char *root, const char *last, const atomic_bool *c
         rc = remove_entry(r.fd, names.v[i], &st, target, rmnt, cancel, e);
         free(target);
     }
+    /* Each directory removed was checked to be on the root's own mount: no second look. */
     if (rc == 0)
-        rc = remove_root(&r, rmnt, cancel, e);
+        rc = remove_root(&r, rmnt, true, cancel, e);
 out:
     strv_free(&names);
     lx_root_close(&r);
@@ -433,7 +438,7 @@ int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, 
         return rc > 0 ? 0 : rc;
     path_split(guest, &c);
     if (c.n == 0) {
-        rc = remove_root(&r, rmnt, cancel, e);
+        rc = remove_root(&r, rmnt, false, cancel, e);
         goto out;
     }
     rc = lx_parent(&r, guest, false, &pfd, &name, e);

@@ -89,6 +89,10 @@ struct sbx_batch {
     size_t n;
     sbx_batch_cb cb;
     void *data;
+    /* destroy: the mounts below basedir, read once for the whole batch (sandbox_find_foreign) */
+    struct plat_mount_entry *mounts;
+    size_t nmounts;
+    bool mounts_read;
 };
 
 static void sandbox_event(struct sbx *s, enum sbx_event ev);
@@ -390,6 +394,7 @@ static void sandbox_batch_release(struct ref *r)
         free(s->root);
         free(s->error);
     }
+    plat_mounts_free(b->mounts, b->nmounts);
     free(b->v);
     free(b);
 }
@@ -603,13 +608,28 @@ static enum sbx_event sandbox_unmark(struct sbx *s)
 static void sandbox_find_foreign(struct sbx *s)
 {
     const struct action_list *setup = &s->batch->ctx->cfg->setup;
-    struct plat_mount_entry *v;
+    struct sbx_batch *b = s->batch;
     struct strv own = {0};
-    size_t n, len;
+    size_t len;
     struct err e;
-    char *canon = realpath(s->root, NULL);
+    char *canon = realpath(s->root, NULL), *base;
     if (!canon)
         return;
+    /*
+     * One read of the mount table for the batch, not one per sandbox (64
+     * sandboxes made 64 reads of a table of 600 lines). Only mounts that
+     * are not ours are taken from it; one that appears later is the
+     * sweep's, which reads the table again.
+     */
+    if (!b->mounts_read) {
+        b->mounts_read = true;
+        base = realpath(b->ctx->cfg->basedir, NULL);
+        if (!base || plat_mounts_under(base, &b->mounts, &b->nmounts, &e) < 0) {
+            b->mounts = NULL;
+            b->nmounts = 0;
+        }
+        free(base);
+    }
     len = strlen(canon);
     for (size_t i = 0; i < setup->n; i++) {
         char *host;
@@ -619,9 +639,9 @@ static void sandbox_find_foreign(struct sbx *s)
             free(host);
         }
     }
-    if (plat_mounts_under(canon, &v, &n, &e) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            const char *p = v[i].path;
+    {
+        for (size_t i = 0; i < b->nmounts; i++) {
+            const char *p = b->mounts[i].path;
             bool mine = strcmp(p, canon) == 0; /* the root itself: the sweep's business */
             for (size_t j = 0; j < own.n && !mine; j++) {
                 size_t ol = strlen(own.v[j]);
@@ -631,7 +651,6 @@ static void sandbox_find_foreign(struct sbx *s)
                 continue;
             strv_push(&s->foreign, p + len);
         }
-        plat_mounts_free(v, n);
     }
     strv_free(&own);
     free(canon);
