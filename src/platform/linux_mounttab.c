@@ -18,11 +18,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void lx_unescape(char *s)
@@ -122,64 +125,107 @@ int lx_mountinfo(struct lx_mount **vp, size_t *np, struct err *e)
     return 0;
 }
 
-int plat_isolate_basedir(const char *basedir, struct err *e)
+/*
+ * The mount basedir's path leads to now: its mount point (*path, to free)
+ * and whether it is shared. Found by its mount id, whatever is stacked or
+ * hidden; without ids (before Linux 5.8), the longest mount point above
+ * it, the last mounted when several are stacked there. 1 when found, 0
+ * when not, or a negative errno.
+ */
+static int isolate_holder(const char *canon, char **path, bool *shared, struct err *e)
 {
     struct lx_mount *v = NULL, *holder = NULL;
     size_t n = 0;
     uint64_t id = 0;
-    char *canon = realpath(basedir, NULL);
-    int lockfd = -1, fd, rc;
+    int fd = open(canon, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
 
-    if (!canon)
-        return err_sys(e, errno, "cannot resolve %s", basedir);
-    /* One bob at a time: two at once would each bind it onto itself, stacked. */
-    lockfd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lockfd < 0) {
-        rc = err_sys(e, errno, "cannot open %s", canon);
-        goto out;
-    }
-    while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
-        ; /* a filesystem without locks (ENOLCK): alone, as before */
-    /* The mount its path leads to now (another bob's bind, once it has one). */
-    fd = open(canon, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = err_sys(e, errno, "cannot open %s", canon);
-        goto out;
-    }
+    if (fd < 0)
+        return err_sys(e, errno, "cannot open %s", canon);
     if (lx_mnt_id(fd, &id) < 0)
-        id = 0; /* before Linux 5.8: by path below */
+        id = 0;
     close(fd);
     rc = lx_mountinfo(&v, &n, e);
     if (rc < 0)
-        goto out;
-    /*
-     * The mount holding basedir: the one with that id, whatever is stacked
-     * or hidden; without ids, the longest mount point above it, the last
-     * mounted when several are stacked there.
-     */
+        return rc;
     for (size_t i = 0; i < n; i++) {
         if (id ? (uint64_t)v[i].id == id
                : path_covers(v[i].path, canon) &&
                      (!holder || strlen(v[i].path) >= strlen(holder->path)))
             holder = &v[i];
     }
-    if (!holder || !strstr(holder->optional, "shared:"))
+    if (holder) {
+        *path = xstrdup(holder->path);
+        *shared = strstr(holder->optional, "shared:") != NULL;
+    }
+    lx_mountinfo_free(v, n);
+    return holder ? 1 : 0;
+}
+
+/*
+ * Bob's own lock for making basedir private, so that two bobs do not each
+ * bind it onto itself: a file only root can open, in /run/bob, named by a
+ * hash of basedir's path. Never basedir itself, which anyone may open and
+ * lock (and which may be a build's logdir, locked by that build). Held
+ * only by bobs, for the few system calls below. -1 where /run/bob is not
+ * root's alone: then unlocked, as before.
+ */
+static int isolate_lock(const char *canon)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    struct stat st;
+    char path[64];
+    int fd;
+
+    if (mkdir("/run/bob", 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (lstat("/run/bob", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022))
+        return -1;
+    for (const char *p = canon; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    snprintf(path, sizeof(path), "/run/bob/isolate-%016llx.lock", (unsigned long long)h);
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+        ;
+    return fd;
+}
+
+int plat_isolate_basedir(const char *basedir, struct err *e)
+{
+    char *canon = realpath(basedir, NULL), *path = NULL;
+    bool shared = false;
+    int lockfd = -1, rc;
+
+    if (!canon)
+        return err_sys(e, errno, "cannot resolve %s", basedir);
+    rc = isolate_holder(canon, &path, &shared, e);
+    if (rc <= 0 || !shared)
         goto out; /* nothing mounted below can propagate out */
-    if (strcmp(holder->path, canon) != 0 && mount(canon, canon, NULL, MS_BIND, NULL) != 0) {
+    /* Shared: under the lock, looked at again (another bob may have made it private since). */
+    lockfd = isolate_lock(canon);
+    free(path);
+    path = NULL;
+    rc = isolate_holder(canon, &path, &shared, e);
+    if (rc <= 0 || !shared)
+        goto out;
+    rc = 0;
+    if (strcmp(path, canon) != 0 && mount(canon, canon, NULL, MS_BIND, NULL) != 0) {
         rc = err_sys(e, errno, "cannot bind %s onto itself", canon);
         goto out;
     }
     if (mount("none", canon, "none", MS_PRIVATE, NULL) != 0) {
         rc = err_sys(e, errno, "cannot make %s private", canon);
-        if (strcmp(holder->path, canon) != 0)
+        if (strcmp(path, canon) != 0)
             umount2(canon, UMOUNT_NOFOLLOW);
     }
 out:
     if (lockfd >= 0)
         close(lockfd);
-    lx_mountinfo_free(v, n);
+    free(path);
     free(canon);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 void lx_mountinfo_free(struct lx_mount *v, size_t n)

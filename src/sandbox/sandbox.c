@@ -89,10 +89,12 @@ struct sbx_batch {
     size_t n;
     sbx_batch_cb cb;
     void *data;
-    /* destroy: the mounts below basedir, read once for the whole batch (sandbox_find_foreign) */
+    /* destroy: the mounts below basedir, shared by the sandboxes that look in the same
+     * turn of the loop (sandbox_find_foreign) */
     struct plat_mount_entry *mounts;
     size_t nmounts;
     bool mounts_read;
+    uint64_t mounts_at; /* uv_now when read */
 };
 
 static void sandbox_event(struct sbx *s, enum sbx_event ev);
@@ -616,13 +618,16 @@ static void sandbox_find_foreign(struct sbx *s)
     if (!canon)
         return;
     /*
-     * One read of the mount table for the batch, not one per sandbox (64
-     * sandboxes made 64 reads of a table of 600 lines). Only mounts that
-     * are not ours are taken from it; one that appears later is the
-     * sweep's, which reads the table again.
+     * One read of the mount table for the sandboxes of the batch that come
+     * here in the same turn of the loop, not one per sandbox (64 sandboxes
+     * made 64 reads of a table of 600 lines). One that comes later reads it
+     * again: a mount made meanwhile inside a copy's destination would make
+     * the undoing of the copy refuse.
      */
-    if (!b->mounts_read) {
+    if (!b->mounts_read || b->mounts_at != uv_now(b->ctx->loop)) {
+        plat_mounts_free(b->mounts, b->nmounts);
         b->mounts_read = true;
+        b->mounts_at = uv_now(b->ctx->loop);
         base = realpath(b->ctx->cfg->basedir, NULL);
         if (!base || plat_mounts_under(base, &b->mounts, &b->nmounts, &e) < 0) {
             b->mounts = NULL;

@@ -61,6 +61,27 @@ for api in new classic; do
         rm -rf "$R/sb"
     done
     check "two first creates at once ($api), 8 times: each destroy leaves nothing" [ -z "$bad" ] || diag "$bad: $(cat "$T/err")"
+    # The lock for that is bob's own: basedir locked by anyone (here nobody, or a
+    # build whose logdir is basedir) does not hold a create up.
+    mkdir -p "$R/sb" && chmod 755 "$T" "$R" "$R/sb"
+    setpriv --reuid=65534 --regid=65534 --clear-groups flock -x -o "$R/sb" sleep 30 &
+    holder=$!
+    sleep 0.3
+    timeout 10 env $env "$BOB" -c "$CFG" sandbox create >/dev/null 2>&1
+    check "basedir locked by another user ($api): create goes on" [ $? = 0 ]
+    pkill -P $holder sleep 2>/dev/null
+    kill $holder 2>/dev/null
+    wait $holder 2>/dev/null
+    env $env "$BOB" -c "$CFG" sandbox destroy -a >/dev/null 2>&1
+    while umount "$R/sb" 2>/dev/null; do :; done
+    rm -rf "$R/sb"
+    cp "$CFG" "$T/logdir-is-basedir.lua"
+    printf 'options = { logdir = "%s", dbdir = "%s", tui = false }\njobs = { { name = "a", run = "true" } }\n' \
+        "$R/sb" "$T/db-$api" >>"$T/logdir-is-basedir.lua"
+    timeout 60 env $env "$BOB" -c "$T/logdir-is-basedir.lua" build >/dev/null 2>"$T/err"
+    check "logdir = basedir under a shared mount ($api): the build runs" [ $? = 0 ] || diag "$(tail -3 "$T/err")"
+    while umount "$R/sb" 2>/dev/null; do :; done
+    rm -rf "$R/sb"
     for pass in 1 2 3; do for m in $(mounts_under "$R" | sort -r); do umount "$m" 2>/dev/null; done; done
     umount "$R" 2>/dev/null
 done

@@ -69,3 +69,26 @@ echo leftover >"$SB/leftover"
 mknod "$SB/node" c 1 3
 bob sandbox destroy -a 2>/dev/null
 check "files a build left on the sandbox's own mount are removed" [ ! -e "$SB" ]
+
+# A mount made inside a copy's destination while destroy -a runs, after the
+# other sandboxes have looked for foreign mounts (sandbox 1 needs a second
+# kill round: a process runs in it): found and unmounted before the copy is
+# undone; the destroy succeeds and the mounted host files survive.
+mkdir -p "$T/canary" && echo c >"$T/canary/f"
+bob sandbox create -n 2 >/dev/null 2>&1
+chroot "$BOB_BASEDIR/1" /bin/sleep 100 >/dev/null 2>&1 &
+sleep 0.3
+(
+    for i in $(seq 200000); do
+        grep -q " $BOB_BASEDIR/0/usr " /proc/self/mountinfo || break
+    done
+    mount --bind "$T/canary" "$BOB_BASEDIR/1/copy/sub"
+) &
+watcher=$!
+bob sandbox destroy -a >/dev/null 2>"$T/err"
+rc=$?
+wait $watcher
+check "a foreign mount made during destroy -a: the destroy succeeds" [ $rc = 0 ] || diag "$(cat "$T/err")"
+check "a foreign mount made during destroy -a: its files survive" [ "$(cat "$T/canary/f")" = c ]
+check "a foreign mount made during destroy -a: nothing left" [ -z "$(mounts_under "$BOB_BASEDIR")$(ls -A "$BOB_BASEDIR")" ]
+for m in $(mounts_under "$BOB_BASEDIR" | sort -r); do umount -l "$m"; done
