@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/build_state.h"
@@ -14,7 +13,6 @@
 #include "cli/pkgplan.h"
 #include "cli/pkgscan.h"
 #include "cli/sbx_cmd.h"
-#include "pkgsrc/sha256.h"
 #include "display/display.h"
 #include "platform/platform.h"
 #include "sandbox/build.h"
@@ -107,66 +105,20 @@ struct bcmd {
 
 static int build_begin(struct bcmd *bc);
 
-/* Where the locks on log directories by name live (build_lock_logdir). */
-#define BUILD_LOCK_DIR "/run/bob"
-
-/*
- * Locks the name of the log directory: a file in BUILD_LOCK_DIR named by
- * the hash of its canonical path, which goes on existing when the
- * directory itself is removed and made again. -1 with the error said when
- * another build holds it; 0, *fd -1, where that directory cannot be made
- * (not root, a read-only /run) or is not ours alone: the lock on the
- * directory still holds. The lock files stay (a few bytes each, in /run,
- * gone at boot): removing one could race another bob taking it.
- */
-static int build_lock_logdir_name(const char *logdir, int *fd)
-{
-    char *canon = realpath(logdir, NULL), hex[65], *path;
-    struct sha256 h;
-    struct stat st;
-
-    *fd = -1;
-    if (!canon)
-        return 0;
-    if (mkdir(BUILD_LOCK_DIR, 0700) < 0 && errno != EEXIST) {
-        free(canon);
-        return 0;
-    }
-    if (lstat(BUILD_LOCK_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 022)) {
-        free(canon);
-        return 0; /* not a directory of ours alone: never followed, nothing made in it */
-    }
-    sha256_init(&h);
-    sha256_update(&h, canon, strlen(canon));
-    sha256_hex(&h, hex);
-    path = xasprintf("%s/logdir-%.32s.lock", BUILD_LOCK_DIR, hex);
-    *fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    free(path);
-    free(canon);
-    if (*fd < 0)
-        return 0;
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        close(*fd);
-        *fd = -1;
-        return -1;
-    }
-    return 0;
-}
-
 /*
  * Holds options.logdir for this build: each attempt of a job starts by
  * removing its log directory, so a second build writing there would
  * remove the logs of this one's jobs. It is refused, as a second build
  * with the same database is. Two locks: one on the directory (another
- * name for it, a bind or a link, leads to the same), one on its name
- * (build_lock_logdir_name: the directory removed and made again while we
- * build is still ours). fd[0] and fd[1] get them, -1 for none; -1 with
- * the error said.
+ * name for it, a bind or a link, leads to the same), one on its real path
+ * (plat_name_lock: the directory removed and made again while we build is
+ * still ours). fd[0] and fd[1] get them, -1 for none; -1 with the error
+ * said.
  */
 static int build_lock_logdir(const struct config *cfg, int fd[2])
 {
     struct err e;
+    char *canon;
     fd[0] = fd[1] = -1;
     if (!cfg->logdir)
         return 0;
@@ -179,14 +131,21 @@ static int build_lock_logdir(const struct config *cfg, int fd[2])
         cli_error("cannot open %s: %s", cfg->logdir, strerror(errno));
         return -1;
     }
-    if (flock(fd[0], LOCK_EX | LOCK_NB) != 0 || build_lock_logdir_name(cfg->logdir, &fd[1]) < 0) {
+    canon = realpath(cfg->logdir, NULL);
+    fd[1] = canon ? plat_name_lock("logdir", canon, false) : -1;
+    free(canon);
+    if (flock(fd[0], LOCK_EX | LOCK_NB) != 0 || fd[1] == -EWOULDBLOCK) {
         cli_error("another bob is building with its logs in %s (options.logdir): wait for it or "
                   "stop it",
                   cfg->logdir);
         close(fd[0]);
-        fd[0] = -1;
+        if (fd[1] >= 0)
+            close(fd[1]);
+        fd[0] = fd[1] = -1;
         return -1;
     }
+    if (fd[1] < 0)
+        fd[1] = -1; /* no such lock here: the directory's holds */
     return 0;
 }
 

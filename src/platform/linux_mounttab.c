@@ -18,14 +18,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 void lx_unescape(char *s)
@@ -161,37 +158,6 @@ static int isolate_holder(const char *canon, char **path, bool *shared, struct e
     return holder ? 1 : 0;
 }
 
-/*
- * Bob's own lock for making basedir private, so that two bobs do not each
- * bind it onto itself: a file only root can open, in /run/bob, named by a
- * hash of basedir's path. Never basedir itself, which anyone may open and
- * lock (and which may be a build's logdir, locked by that build). Held
- * only by bobs, for the few system calls below. -1 where /run/bob is not
- * root's alone: then unlocked, as before.
- */
-static int isolate_lock(const char *canon)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    struct stat st;
-    char path[64];
-    int fd;
-
-    if (mkdir("/run/bob", 0700) < 0 && errno != EEXIST)
-        return -1;
-    if (lstat("/run/bob", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 022))
-        return -1;
-    for (const char *p = canon; *p; p++)
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-    snprintf(path, sizeof(path), "/run/bob/isolate-%016llx.lock", (unsigned long long)h);
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-        ;
-    return fd;
-}
-
 int plat_isolate_basedir(const char *basedir, struct err *e)
 {
     char *canon = realpath(basedir, NULL), *path = NULL;
@@ -203,8 +169,13 @@ int plat_isolate_basedir(const char *basedir, struct err *e)
     rc = isolate_holder(canon, &path, &shared, e);
     if (rc <= 0 || !shared)
         goto out; /* nothing mounted below can propagate out */
-    /* Shared: under the lock, looked at again (another bob may have made it private since). */
-    lockfd = isolate_lock(canon);
+    /*
+     * Shared: looked at again under a lock of bob's own (two bobs would
+     * each bind it onto itself), never one on basedir itself, which anyone
+     * may lock, and which may be a build's logdir. Held for a few system
+     * calls; without it (no /run/bob of root's), unlocked as before.
+     */
+    lockfd = plat_name_lock("isolate", canon, true);
     free(path);
     path = NULL;
     rc = isolate_holder(canon, &path, &shared, e);

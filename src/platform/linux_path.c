@@ -14,7 +14,8 @@
  * The other topics of the platform have files of their own: the mount
  * table (linux_mounttab.c), mounts (linux_mount.c), processes
  * (linux_proc.c), removal (linux_remove.c), copying (linux_copy.c),
- * symlinks and pruning (linux_symlink.c), ptys (linux_pty.c).
+ * symlinks and pruning (linux_symlink.c), ptys (linux_pty.c). Bob's locks
+ * on names (plat_name_lock) are here too.
  */
 #ifdef __linux__
 
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,6 +36,38 @@
 int plat_init(struct err *e)
 {
     return 0;
+}
+
+#define NAME_LOCK_DIR "/run/bob"
+
+int plat_name_lock(const char *kind, const char *path, bool wait)
+{
+    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+    struct stat st;
+    char name[PATH_MAX];
+    int fd, r;
+
+    if (mkdir(NAME_LOCK_DIR, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    /* Root's alone, or not used: never followed, nothing made in it. */
+    if (lstat(NAME_LOCK_DIR, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+        return -EPERM;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    snprintf(name, sizeof(name), "%s/%s-%016llx.lock", NAME_LOCK_DIR, kind, (unsigned long long)h);
+    fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    while ((r = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
+        ;
+    if (r < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 int lx_err(struct err *e, int errnum, const char *fmt, ...)

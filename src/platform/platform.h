@@ -251,6 +251,19 @@ int plat_remove(const char *root, const char *guest, const atomic_bool *cancel, 
 int plat_on_root_mount(const char *root, const char *guest, struct err *e);
 
 /*
+ * A lock of bob's own on a name: a file only root can open, in /run/bob,
+ * named by kind and a hash of path (/run/bob/KIND-HASH.lock), so that
+ * nobody else can take it and it outlives the thing named (a directory
+ * removed and made again). The files stay until boot (a few bytes each):
+ * removing one could race another bob taking it. wait: block until it is
+ * free (for locks held for a few system calls). Returns the fd that holds
+ * it, -EWOULDBLOCK when another holds it, or another negative errno when
+ * there is no such lock here (not root, a read-only /run, a /run/bob that
+ * is not root's alone): the caller goes on without it.
+ */
+int plat_name_lock(const char *kind, const char *path, bool wait);
+
+/*
  * Makes sure that mounts made below basedir cannot propagate anywhere: if
  * the mount that holds basedir is shared (as / is on a systemd host),
  * basedir is bound onto itself once and made private. Nothing is done when

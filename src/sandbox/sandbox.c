@@ -644,18 +644,16 @@ static void sandbox_find_foreign(struct sbx *s)
             free(host);
         }
     }
-    {
-        for (size_t i = 0; i < b->nmounts; i++) {
-            const char *p = b->mounts[i].path;
-            bool mine = strcmp(p, canon) == 0; /* the root itself: the sweep's business */
-            for (size_t j = 0; j < own.n && !mine; j++) {
-                size_t ol = strlen(own.v[j]);
-                mine = strncmp(p, own.v[j], ol) == 0 && (p[ol] == '\0' || p[ol] == '/');
-            }
-            if (mine || strncmp(p, canon, len) != 0 || p[len] != '/')
-                continue;
-            strv_push(&s->foreign, p + len);
+    for (size_t i = 0; i < b->nmounts; i++) {
+        const char *p = b->mounts[i].path;
+        bool mine = strcmp(p, canon) == 0; /* the root itself: the sweep's business */
+        for (size_t j = 0; j < own.n && !mine; j++) {
+            size_t ol = strlen(own.v[j]);
+            mine = strncmp(p, own.v[j], ol) == 0 && (p[ol] == '\0' || p[ol] == '/');
         }
+        if (mine || strncmp(p, canon, len) != 0 || p[len] != '/')
+            continue;
+        strv_push(&s->foreign, p + len);
     }
     strv_free(&own);
     free(canon);
