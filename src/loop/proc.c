@@ -7,6 +7,8 @@
  * a library's) are never reaped here. One watcher, not one per process:
  * libuv writes a message per watcher into its signal pipe for every
  * signal, and with hundreds of children a full pipe would drop some.
+ * A command in a sandbox ends earlier, at its init's report (on_report):
+ * the init is then reaped later, as an orphan.
  */
 #include "loop/proc.h"
 #include "util/fault.h"
@@ -33,6 +35,8 @@ struct proc {
     uv_pipe_t pipes[2]; /* stdout, stderr */
     bool pipe_open[2];
     uv_timer_t drain;
+    uv_poll_t report;    /* the init's report pipe (a command in a sandbox) */
+    bool report_polling; /* report is started (and counts in open_handles) */
     bool drain_started, lingered;
     unsigned drain_ms;
     int open_handles;
@@ -137,17 +141,22 @@ static void on_drain(uv_timer_t *t)
     maybe_finish(p);
 }
 
-/*
- * Records the exit of the reaped process (status from waitpid): in a
- * sandbox, that of the command as its init reported it.
- */
-static void exited(struct proc *p, int status)
+static void stop_report(struct proc *p)
 {
-    struct launch_result res;
+    if (!p->report_polling)
+        return;
+    p->report_polling = false;
+    uv_poll_stop(&p->report); /* before launch_* closes the descriptor */
+    close_handle(p, (uv_handle_t *)&p->report);
+}
 
-    launch_finish(&p->child, status, &res);
-    status = res.status;
-    p->enter = res.enter;
+/* Records the command's exit as res says it. */
+static void record_exit(struct proc *p, const struct launch_result *res)
+{
+    int status = res->status;
+    p->enter = res->enter;
+    if (res->cpu_ms >= 0)
+        p->cpu_ms = res->cpu_ms;
     p->exited = true;
     if (WIFSIGNALED(status)) {
         p->exit_status = 0;
@@ -163,6 +172,19 @@ static void exited(struct proc *p, int status)
     maybe_finish(p);
 }
 
+/*
+ * Records the exit of the reaped process (status from waitpid): in a
+ * sandbox, that of the command as its init reported it.
+ */
+static void exited(struct proc *p, int status)
+{
+    struct launch_result res;
+
+    stop_report(p);
+    launch_finish(&p->child, status, &res);
+    record_exit(p, &res);
+}
+
 /* The children of one loop that are not reaped yet, and its SIGCHLD watcher. */
 struct reaper {
     uv_signal_t sig;
@@ -172,6 +194,43 @@ struct reaper {
     bool closing;
 };
 static struct reaper *reapers;
+
+/*
+ * Inits that reported the end of their job (launch_poll) and are only
+ * exiting: no process waits for them, but they are our children, reaped
+ * whenever a SIGCHLD comes or a process starts, so that a long build
+ * leaves no zombies behind. Those left when we exit go to our parent.
+ */
+static pid_t *orphans;
+static size_t norphans, orphans_cap;
+
+static void reap_orphans(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < norphans; i++) {
+        pid_t w;
+        do
+            w = waitpid(orphans[i], NULL, WNOHANG);
+        while (w < 0 && errno == EINTR);
+        if (w == 0)
+            orphans[k++] = orphans[i];
+    }
+    norphans = k;
+    if (!norphans) {
+        free(orphans);
+        orphans = NULL;
+        orphans_cap = 0;
+    }
+}
+
+static void add_orphan(pid_t pid)
+{
+    if (norphans == orphans_cap) {
+        orphans_cap = orphans_cap ? orphans_cap * 2 : 8;
+        orphans = xrealloc(orphans, orphans_cap * sizeof(*orphans));
+    }
+    orphans[norphans++] = pid;
+}
 
 static void reaper_closed(uv_handle_t *h)
 {
@@ -223,6 +282,7 @@ static void on_sigchld(uv_signal_t *h, int sig)
     pid_t w;
     (void)sig;
 
+    reap_orphans();
 again:
     for (p = r->live; p; p = p->next) {
         do
@@ -240,6 +300,30 @@ again:
         goto again;
     }
     reaper_maybe_close(r);
+}
+
+/*
+ * The init's report pipe is readable: at the end's report the job is over
+ * (nothing of it is left, its output is closed) and the command's exit is
+ * recorded at once, without waiting for the init's own exit.
+ */
+static void on_report(uv_poll_t *h, int status, int events)
+{
+    struct proc *p = h->data;
+    struct launch_result res;
+    struct reaper *r;
+    int k = launch_poll(&p->child, &res);
+    (void)events;
+    if (k == 0 && status == 0)
+        return;
+    stop_report(p);
+    if (k <= 0)
+        return; /* the init died without it: its reaping says the rest */
+    add_orphan(p->pid);
+    r = p->reaper;
+    reaper_unlink(p);
+    reaper_maybe_close(r);
+    record_exit(p, &res);
 }
 
 /* The loop's reaper, made and started (before any child can exit) when needed. */
@@ -329,6 +413,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     int rfd[2] = {-1, -1}, wfd[2] = {-1, -1};
     int r;
 
+    reap_orphans(); /* a build's inits that ended since the last SIGCHLD */
     proc_make_spec(o, &ls);
     /* Both pipes before any handle exists, so that a failure frees plainly. */
     for (int i = 0; i < 2; i++) {
@@ -381,6 +466,13 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     if (p->next)
         p->next->prev = p;
     reaper->live = p;
+    if (child.boundary && child.report >= 0) {
+        uv_poll_init(loop, &p->report, child.report);
+        p->report.data = p;
+        p->open_handles++;
+        p->report_polling = true;
+        uv_poll_start(&p->report, UV_READABLE, on_report);
+    }
     for (int i = 0; i < 2; i++) {
         if (rfd[i] < 0)
             continue;

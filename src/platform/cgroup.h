@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/util.h"
 
@@ -150,6 +151,14 @@ int cgroup_job_kill(struct cgroup_job *j, struct err *e);
 
 /* 1 when a process is in the job (or below it), 0 when it is empty (cgroup.events). */
 int cgroup_job_populated(const struct cgroup_job *j, struct err *e);
+/*
+ * The same, except that in a kept cgroup (cgroup_sandbox_cmd: nobody
+ * removes it after the job) the process `init` alone does not count: a
+ * sandbox's init that reported the end of its job (launch_poll) has
+ * nothing of the job left and is only exiting. A cgroup that is removed
+ * after the job waits for it like for any other process.
+ */
+int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e);
 
 /*
  * The limits the job has reached so far (enum cgroup_limit bits in *hit):

@@ -10,10 +10,13 @@
  * given with an empty read-only tmpfs, chroots, closes every descriptor but
  * the standard ones, drops the capabilities builds do not need (see
  * LAUNCH_CAPS_KEPT), then starts the command (pid 2), reaps whatever ends
- * up with it, and when the command exits, reports its wait status to us
- * and exits: the kernel then kills everything else in the namespace, so
- * that when we reap the init nothing of the job is left. The init dies
- * with us too (PR_SET_PDEATHSIG, and it watches its report pipe).
+ * up with it, and when the command exits, kills and reaps everything
+ * else in the namespace, closes the job's output, and only then reports
+ * the command's wait status to us (launch_poll) and exits: nothing of the
+ * job is left when the report comes, and were the init killed before, the
+ * kernel kills the rest of the namespace with it, so that nothing is left
+ * when we reap it. The init dies with us too (PR_SET_PDEATHSIG, and it
+ * watches its report pipe).
  *
  * Without a root (host commands), or with LAUNCH_NO_BOUNDARY, the command
  * starts with vfork and exec, as posix_spawn does, with no namespaces.
@@ -115,17 +118,20 @@ struct launch_error {
     int err; /* errno */
 };
 
-/* A started command, as launch_start leaves it. */
-struct launch_child {
-    pid_t pid;     /* ours to reap: the init with the boundary, else the command */
-    int report;    /* our end of the report pipe, or -1 */
-    bool boundary; /* pid is the namespace's init */
-};
-
-/* What the command did, once its pid has been reaped. */
+/* What the command did. */
 struct launch_result {
     int status; /* the command's wait status (not the init's) */
     struct launch_error enter;
+    double cpu_ms; /* with the boundary: the CPU time of all the job's processes, else -1 */
+};
+
+/* A started command, as launch_start leaves it. */
+struct launch_child {
+    pid_t pid;                /* ours to reap: the init with the boundary, else the command */
+    int report;               /* our end of the report pipe, or -1 */
+    bool boundary;            /* pid is the namespace's init */
+    bool ended;               /* the init reported the end (launch_poll returned 1) */
+    struct launch_result res; /* what the reports said so far */
 };
 
 /*
@@ -134,6 +140,17 @@ struct launch_result {
  * fails here.
  */
 int launch_start(const struct launch_spec *s, struct launch_child *c, struct err *e);
+/*
+ * With the boundary, reads what the init has reported so far (c->report is
+ * non-blocking: call it when it is readable). Returns 1 when the init has
+ * reported the end: the command exited AND every other process of its
+ * namespace was killed and reaped, with stdout and stderr closed; *r then
+ * says what the command did, c->report is closed, and the init is only
+ * exiting (it is still ours to reap). Returns 0 when that is still to
+ * come, -1 when the pipe ended without it (the init died: the end comes
+ * with its reaping, launch_finish).
+ */
+int launch_poll(struct launch_child *c, struct launch_result *r);
 /*
  * After c->pid was reaped with wait_status: the command's own status and
  * its sandbox entry failure, if any. Closes c->report.

@@ -36,7 +36,8 @@ struct cgroup_job {
     size_t nprocs;
     char *limit_files[CGROUP_JOB_MAX_FDS];
     size_t nlimit;
-    bool keep; /* not removed by cgroup_job_free (cgroup_sandbox_cmd) */
+    bool keep;        /* not removed by cgroup_job_free (cgroup_sandbox_cmd) */
+    bool killed_kept; /* kept until killed: removed, or the next command would die */
 };
 
 /* A mount of a cgroup hierarchy: its mount point and the root of its file system. */

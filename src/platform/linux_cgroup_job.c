@@ -212,7 +212,12 @@ void cgroup_job_free(struct cgroup_job *j)
             rmdir(j->v1_path[c]); /* busy: cgroup_base_close removes it */
         free(j->v1_path[c]);
     }
-    if (!j->keep)
+    /*
+     * A kept cgroup that was killed must go (cgroup_job_kill says why):
+     * its processes are dying, so it is waited for, briefly, if need be.
+     */
+    if (!j->keep && rmdir(j->path) < 0 && errno == EBUSY && j->killed_kept &&
+        cg_wait_empty(j->path, 2000) == 0)
         rmdir(j->path);
     for (size_t i = 0; i < j->nlimit; i++)
         free(j->limit_files[i]);
@@ -260,8 +265,10 @@ int cgroup_job_kill(struct cgroup_job *j, struct err *e)
      * (cgroup_sandbox_cmd) is therefore removed by cgroup_job_free, and
      * the next command makes a fresh one.
      */
-    if (r == 0)
+    if (r == 0 && j->keep) {
         j->keep = false;
+        j->killed_kept = true;
+    }
     return 0;
 }
 
@@ -285,6 +292,32 @@ int cgroup_job_populated(const struct cgroup_job *j, struct err *e)
     if ((r = cgroup_parse_populated(buf)) < 0)
         return lx_err(e, EINVAL, "cgroup: %s says \"%s\"", j->events, buf);
     return r;
+}
+
+int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e)
+{
+    char buf[256], *p, *end;
+    uint64_t below;
+    int r = cgroup_job_populated(j, e);
+    if (r <= 0 || !j->keep || init <= 0)
+        return r;
+    /* cgroup.procs lists this cgroup's own: it says all only without cgroups below. */
+    if (cg_read(j->path, "cgroup.stat", buf, sizeof(buf)) < 0 ||
+        cgroup_parse_key(buf, "nr_descendants", &below) < 0 || below > 0)
+        return 1;
+    /* A short list when it is only the init: more than fits is more than it. */
+    if (cg_read(j->path, "cgroup.procs", buf, sizeof(buf)) < 0)
+        return 1;
+    if (strlen(buf) >= sizeof(buf) - 1)
+        return 1;
+    for (p = buf; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid != init)
+            return 1;
+        while (*end == '\n')
+            end++;
+    }
+    return 0;
 }
 
 /* Whether any of the keys counts above 0 in dir/file; false when unreadable. */

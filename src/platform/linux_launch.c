@@ -275,9 +275,9 @@ int launch_start(const struct launch_spec *s, struct launch_child *c, struct err
     pid_t pid;
     ssize_t n;
 
-    c->pid = 0;
+    memset(c, 0, sizeof(*c));
     c->report = -1;
-    c->boundary = false;
+    c->res.cpu_ms = -1;
     if (launch_prepare(&l, s, e) < 0)
         return e->code ? -e->code : -EINVAL;
     r = launch_report_pipe(fds);
@@ -296,7 +296,7 @@ int launch_start(const struct launch_spec *s, struct launch_child *c, struct err
     c->pid = pid;
     c->boundary = l.boundary;
     if (l.enter) {
-        /* Read when the child is reaped: it has written all it will by then. */
+        /* Read as it comes (launch_poll), and when the child is reaped. */
         (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
         c->report = fds[0];
         return 0;
@@ -316,31 +316,56 @@ int launch_start(const struct launch_spec *s, struct launch_child *c, struct err
     return 0;
 }
 
-void launch_finish(struct launch_child *c, int wait_status, struct launch_result *r)
+/* Reads the reports that are in: 1 at the end's, 0 when more may come, -1 at the pipe's end. */
+static int launch_read_reports(struct launch_child *c)
 {
     struct launch_report rep;
     ssize_t n;
 
-    memset(r, 0, sizeof(*r));
-    r->status = wait_status;
     if (c->report < 0)
-        return;
+        return c->ended ? 1 : -1;
     for (;;) {
         n = read(c->report, &rep, sizeof(rep));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
         if (n != (ssize_t)sizeof(rep))
-            break;
-        if (rep.kind == LAUNCH_REPORT_ENTER && !r->enter.fail) {
-            r->enter.fail = (enum launch_fail)rep.a;
-            r->enter.step = (enum launch_step)rep.b;
-            r->enter.err = rep.c;
+            return -1; /* the end of the pipe (a short write cannot happen: PIPE_BUF) */
+        if (rep.kind == LAUNCH_REPORT_ENTER && !c->res.enter.fail) {
+            c->res.enter.fail = (enum launch_fail)rep.a;
+            c->res.enter.step = (enum launch_step)rep.b;
+            c->res.enter.err = rep.c;
         } else if (rep.kind == LAUNCH_REPORT_EXIT && c->boundary) {
-            r->status = rep.a;
+            c->res.status = rep.a;
+            c->res.cpu_ms = (double)((uint64_t)(uint32_t)rep.c << 32 | (uint32_t)rep.b) / 1000.0;
+            c->ended = true;
+            return 1; /* the init's last word */
         }
     }
-    close(c->report);
+}
+
+int launch_poll(struct launch_child *c, struct launch_result *r)
+{
+    int k = launch_read_reports(c);
+    if (k == 1 && c->report >= 0) {
+        close(c->report);
+        c->report = -1;
+    }
+    if (k == 1)
+        *r = c->res;
+    return k;
+}
+
+void launch_finish(struct launch_child *c, int wait_status, struct launch_result *r)
+{
+    if (!c->ended)
+        c->res.status = wait_status;
+    (void)launch_read_reports(c);
+    if (c->report >= 0)
+        close(c->report);
     c->report = -1;
+    *r = c->res;
 }
 
 const char *launch_step_text(enum launch_step step)

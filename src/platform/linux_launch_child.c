@@ -21,9 +21,9 @@
  * then it vforks the command (pid 2), which takes its session and
  * terminal, switches user and execs. The init then waits on a signalfd and
  * on its report pipe: it reaps every child, passes on signals that we
- * send it, and when the command exits, writes its wait status to the
- * pipe and exits, which kills the rest of the namespace. When the pipe's
- * reader goes (we died), it exits too.
+ * send it, and when the command exits, kills and reaps everything else
+ * in the namespace, then writes the command's wait status to the pipe
+ * and exits. When the pipe's reader goes (we died), it exits too.
  */
 #include "platform/linux_launch_int.h"
 
@@ -39,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -421,7 +422,41 @@ static void launch_init_forward(int sfd, pid_t cmd, bool group)
     }
 }
 
-/* Reaps every child until the command exits, then reports its status and exits. */
+/*
+ * The command has exited with status st: everything else in the namespace
+ * is killed and reaped (kill(-1) from pid 1 reaches every process of the
+ * namespace but the init, and every one of them is the init's child or
+ * becomes it when its parent dies, so that no child left means no process
+ * left; a kill again after each reap catches one forked meanwhile), the
+ * job's stdout and stderr are closed, and only then is the end reported,
+ * with the CPU time of all it reaped: the caller may take the job for
+ * over at once, without waiting for the init's own exit (the teardown of
+ * its mount namespace is most of that). Then the init exits.
+ */
+__attribute__((noreturn)) static void launch_init_end(const struct launch *l, int st)
+{
+    struct rusage ru;
+    uint64_t usec = 0;
+    int x;
+
+    kill(-1, SIGKILL);
+    for (;;) {
+        pid_t w = waitpid(-1, &x, __WALL);
+        if (w > 0)
+            kill(-1, SIGKILL);
+        else if (errno != EINTR)
+            break; /* ECHILD: nobody left */
+    }
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+        usec = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    for (int fd = 0; fd < 3; fd++)
+        close(fd);
+    launch_report(l, LAUNCH_REPORT_EXIT, st, (int)(uint32_t)usec, (int)(uint32_t)(usec >> 32));
+    launch_exit(0);
+}
+
+/* Reaps every child until the command exits, then ends the job (launch_init_end). */
 __attribute__((noreturn)) static void launch_init_wait(const struct launch *l, int sfd, pid_t cmd)
 {
     for (;;) {
@@ -434,12 +469,9 @@ __attribute__((noreturn)) static void launch_init_wait(const struct launch *l, i
         if (pf[1].revents & (POLLERR | POLLHUP))
             launch_exit(125); /* bob is gone: the job goes with us */
         launch_init_forward(sfd, cmd, l->setsid);
-        while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
-            if (w == cmd) {
-                launch_report(l, LAUNCH_REPORT_EXIT, st, 0, 0);
-                launch_exit(0);
-            }
-        }
+        while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+            if (w == cmd)
+                launch_init_end(l, st);
     }
 }
 

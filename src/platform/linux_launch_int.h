@@ -15,7 +15,10 @@
 /* One message on the report pipe: a few bytes, so every write is atomic. */
 enum launch_report_kind {
     LAUNCH_REPORT_ENTER = 1, /* a, b, c: enum launch_fail, enum launch_step, errno */
-    LAUNCH_REPORT_EXIT,      /* a: the command's wait status */
+    /* The end: a is the command's wait status, b and c the low and high 32
+     * bits of the CPU time in microseconds of every process the init reaped;
+     * written when the namespace has nothing left but the init. */
+    LAUNCH_REPORT_EXIT,
 };
 struct launch_report {
     int32_t kind, a, b, c;

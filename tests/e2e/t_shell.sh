@@ -170,6 +170,28 @@ echo 'exit 0' >&9
 exec 9>&-
 wait
 check "shell 0: the shell then ends (exit 0)" [ "$(cat "$T/rc")" = 0 ]
+# Ended from outside while its command runs, then the sandbox is used
+# again at once: the kill of the sandbox's command cgroup must not leave
+# it behind (a cgroup once killed kills what is cloned into it later).
+for round in 1 2; do
+    rm -f "$T/fifo" "$T/log/sleeping"
+    mkfifo "$T/fifo"
+    "$BOB" -c "$CFG" sandbox shell 0 <"$T/fifo" >/dev/null 2>&1 &
+    bobpid=$!
+    exec 9>"$T/fifo"
+    echo 'touch /log/sleeping; sleep 31.5' >&9
+    for i in $(seq 100); do [ -e "$T/log/sleeping" ] && break; sleep 0.1; done
+    kill -TERM "$bobpid"
+    wait "$bobpid"
+    exec 9>&-
+    "$BOB" -c "$CFG" sandbox run 0 -- /bin/sh -c 'echo ran' >"$T/out" 2>"$T/err"
+    rc=$?
+    check "shell 0 ended by SIGTERM (round $round): the next run works (exit 0)" \
+        [ $rc = 0 ] && [ "$(cat "$T/out")" = ran ]
+    [ $rc = 0 ] || diag "$(cat "$T/err")"
+    check "shell 0 ended by SIGTERM (round $round): its command is gone" \
+        bash -c "! pgrep -f 'sleep 31[.]5' >/dev/null"
+done
 echo 'exit 0' | "$BOB" -c "$CFG" sandbox shell 7 >/dev/null 2>"$T/err"
 check "shell 7: an unknown sandbox is named (exit 1)" bash -c "[ $? = 1 ] && grep -q 'sandbox 7 does not exist' '$T/err'"
 "$BOB" -c "$CFG" sandbox shell abc </dev/null >/dev/null 2>"$T/err"
