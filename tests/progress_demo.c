@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         struct slot *s = &demo.slots[i];
         s->index = i;
         s->job = -1;
-        capture_open(&s->cap, NULL, NULL, &e);
+        capture_open(&s->cap, NULL, NULL, false, &e);
         uv_timer_init(&demo.loop, &s->stage_timer);
         uv_timer_init(&demo.loop, &s->out_timer);
         s->stage_timer.data = s->out_timer.data = s;

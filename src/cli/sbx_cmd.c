@@ -1,5 +1,6 @@
 /* Scaffolding shared by the sandbox commands. */
 #include "cli/sbx_cmd.h"
+#include "loop/proc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,7 @@ void sbx_cmd_run_loop(struct sbx_cmd *c)
         c->rs = NULL;
     }
     uv_run(&c->loop, UV_RUN_DEFAULT);
+    proc_loop_done();
     if (uv_loop_close(&c->loop) != 0)
         uv_walk(&c->loop, sbx_cmd_report_open, NULL);
     c->loop_closed = true;

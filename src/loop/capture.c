@@ -9,17 +9,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
-int capture_open(struct capture *c, const char *path, const char *header, struct err *e)
+/*
+ * Opens the log: an own one read-write (capture_splice reads its tail back)
+ * at its end, without O_APPEND (splice refuses such a file); else O_APPEND.
+ */
+static int open_log(struct capture *c, const char *path)
+{
+    if (!c->own)
+        return c->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    c->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (c->fd >= 0 && (c->off = lseek(c->fd, 0, SEEK_END)) < 0) {
+        int err = errno;
+        close(c->fd);
+        errno = err;
+        c->fd = -1;
+    }
+    return c->fd;
+}
+
+int capture_open(struct capture *c, const char *path, const char *header, bool own, struct err *e)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    c->own = own;
     c->partial = xmalloc(CAPTURE_LINE_MAX + 1);
     if (path) {
         c->path = xstrdup(path);
-        c->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (c->fd < 0) {
+        if (open_log(c, path) < 0) {
             int r = err_sys(e, errno, "cannot open log %s", path);
             free(c->partial);
             free(c->path);
@@ -37,7 +56,8 @@ int capture_open(struct capture *c, const char *path, const char *header, struct
 void capture_open_lazy(struct capture *c, const char *dir, const char *path, const char *header)
 {
     struct err e;
-    capture_open(c, NULL, header, &e); /* the header in the ring: never fails without a path */
+    capture_open(c, NULL, header, true,
+                 &e); /* the header in the ring: never fails without a path */
     c->path = xstrdup(path);
     c->dir = xstrdup(dir);
     c->head_line = header ? xasprintf("%s\n", header) : NULL;
@@ -59,8 +79,7 @@ static bool make_log(struct capture *c)
         c->failed = true;
         return false;
     }
-    c->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (c->fd < 0) {
+    if (open_log(c, c->path) < 0) {
         err_sys(&c->err, errno, "cannot open log %s", c->path);
         c->failed = true;
         return false;
@@ -69,18 +88,26 @@ static bool make_log(struct capture *c)
 }
 
 /* Writes all of data to the log, or marks the capture failed. */
+static void write_log(struct capture *c, const char *data, size_t n);
+
+/* capture_open_lazy's log at its first byte: made, with the header first. */
+static bool make_lazy_log(struct capture *c)
+{
+    if (!make_log(c))
+        return false;
+    if (c->head_line) {
+        char *h = c->head_line;
+        c->head_line = NULL;
+        write_log(c, h, strlen(h));
+        free(h);
+    }
+    return !c->failed;
+}
+
 static void write_log(struct capture *c, const char *data, size_t n)
 {
-    if (c->lazy && n > 0) {
-        if (!make_log(c))
-            return;
-        if (c->head_line) {
-            char *h = c->head_line;
-            c->head_line = NULL;
-            write_log(c, h, strlen(h));
-            free(h);
-        }
-    }
+    if (c->lazy && n > 0 && !make_lazy_log(c))
+        return;
     while (n > 0 && c->fd >= 0 && !c->failed) {
         ssize_t w = fault_check("logwrite") < 0 ? (errno = EIO, -1) : write(c->fd, data, n);
         if (w < 0) {
@@ -92,6 +119,7 @@ static void write_log(struct capture *c, const char *data, size_t n)
         }
         data += w;
         n -= (size_t)w;
+        c->off += w;
     }
 }
 
@@ -155,12 +183,9 @@ static void line_add(struct capture *c, const char *p, size_t n)
     partial_add(c, p, n);
 }
 
-void capture_add(struct capture *c, const char *data, size_t n)
+/* Feeds the ring with output (the log has it already). */
+static void ring_add(struct capture *c, const char *data, size_t n)
 {
-    write_log(c, data, n);
-    c->bytes += n;
-    if (n)
-        c->last = data[n - 1];
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t len = nl ? (size_t)(nl - data) : n;
@@ -174,6 +199,148 @@ void capture_add(struct capture *c, const char *data, size_t n)
     }
 }
 
+static void flush_pending(struct capture *c);
+
+void capture_add(struct capture *c, const char *data, size_t n)
+{
+    flush_pending(c); /* the ring in the log's order */
+    write_log(c, data, n);
+    c->bytes += n;
+    if (n)
+        c->last = data[n - 1];
+    ring_add(c, data, n);
+}
+
+/* What capture_splice reads back of the log: the tail of what it moved. */
+#define CAPTURE_TAIL (64 * 1024)
+static char tail_buf[CAPTURE_TAIL];
+
+/* Reads n bytes of the log at off into tail_buf; false when it cannot. */
+static bool read_back(struct capture *c, long long off, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(c->fd, tail_buf + got, n - got, (off_t)(off + (long long)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+/*
+ * Feeds the ring with the n bytes the log got at off, as capture_add would
+ * have. Only the last CAPTURE_RING_LINES lines can be in the ring after
+ * them: when the tail holds the newline before them, feeding starts after
+ * it, with the line being written reset, as any newline leaves it, and
+ * those lines push out everything older. Else (long lines) all of it is
+ * read back and fed.
+ */
+static void ring_from_log(struct capture *c, long long off, size_t n)
+{
+    size_t t = n < CAPTURE_TAIL ? n : CAPTURE_TAIL, lines = 0;
+    const char *end, *p;
+
+    if (!read_back(c, off + (long long)(n - t), t))
+        return;
+    c->last = tail_buf[t - 1];
+    if (t < n) {
+        end = tail_buf + t;
+        for (p = end; p > tail_buf && (p = memrchr(tail_buf, '\n', (size_t)(p - tail_buf)));) {
+            if (++lines == CAPTURE_RING_LINES + 1) {
+                c->plen = 0;
+                c->cr_pending = false;
+                ring_add(c, p + 1, (size_t)(end - p - 1));
+                return;
+            }
+        }
+        for (size_t done = 0; done < n; done += t) {
+            t = n - done < CAPTURE_TAIL ? n - done : CAPTURE_TAIL;
+            if (!read_back(c, off + (long long)done, t))
+                return;
+            ring_add(c, tail_buf, t);
+        }
+        return;
+    }
+    ring_add(c, tail_buf, t);
+}
+
+/* Feeds the ring with what capture_splice put in the log since it was last fed. */
+static void flush_pending(struct capture *c)
+{
+    if (c->pend_len) {
+        size_t n = c->pend_len;
+        c->pend_len = 0;
+        ring_from_log(c, c->pend_off, n);
+    }
+}
+
+long capture_splice(struct capture *c, int fd, size_t max)
+{
+    size_t total = 0;
+    long long start;
+    bool eof = false;
+    int avail = 0;
+
+    static int off = -1; /* BOB_NO_SPLICE=1: the read path always (to compare) */
+    if (off < 0)
+        off = getenv("BOB_NO_SPLICE") && strcmp(getenv("BOB_NO_SPLICE"), "0") != 0;
+    if (off || !c->own || c->failed || (c->fd < 0 && !c->lazy))
+        return -ENOTSUP;
+    if (c->lazy) {
+        /* Made only for a byte: with none (an end, or nothing yet) the read path says which. */
+        if (ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
+            return -ENOTSUP;
+        if (!make_lazy_log(c))
+            return -ENOTSUP;
+    }
+    start = c->off;
+    while (total < max) {
+        size_t want = max - total;
+        ssize_t n;
+        if (fault_check("logwrite") < 0) {
+            err_sys(&c->err, EIO, "cannot write log %s", c->path);
+            c->failed = true;
+            break;
+        }
+        n = splice(fd, NULL, c->fd, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (n > 0) {
+            total += (size_t)n;
+            c->off += n;
+            if ((size_t)n < want)
+                break; /* the pipe is empty: the loop says when it is not */
+            continue;
+        }
+        if (n == 0) {
+            eof = true;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            break;
+        if (total == 0 && (errno == EINVAL || errno == ENOSYS)) {
+            c->own = false; /* this file system cannot: the read path from now on */
+            return -ENOTSUP;
+        }
+        err_sys(&c->err, errno, "cannot write log %s", c->path);
+        c->failed = true;
+        break;
+    }
+    if (total) {
+        c->bytes += total;
+        if (!c->pend_len)
+            c->pend_off = start;
+        c->pend_len += total;
+        return (long)total;
+    }
+    if (c->failed)
+        return -ENOTSUP;
+    return eof ? 0 : -EAGAIN;
+}
+
 void capture_note(struct capture *c, const char *fmt, ...)
 {
     va_list ap;
@@ -181,6 +348,7 @@ void capture_note(struct capture *c, const char *fmt, ...)
     va_start(ap, fmt);
     s = xvasprintf(fmt, ap);
     va_end(ap);
+    flush_pending(c); /* c->last */
     if (c->bytes && c->last != '\n')
         capture_add(c, "\n", 1); /* the note starts a line of its own */
     capture_add(c, s, strlen(s));
@@ -190,6 +358,7 @@ void capture_note(struct capture *c, const char *fmt, ...)
 
 const char *capture_line(const struct capture *c, size_t i)
 {
+    flush_pending((struct capture *)c); /* what the ring holds, not what it is */
     if (c->plen) {
         if (i == 0) {
             /* The partial line's last CAPTURE_RING_WIDTH bytes, NUL-terminated in place. */
@@ -207,6 +376,7 @@ const char *capture_line(const struct capture *c, size_t i)
 
 void capture_clear_ring(struct capture *c)
 {
+    flush_pending(c); /* for the last byte (capture_note) */
     for (size_t i = 0; i < c->count; i++)
         free(c->ring[(c->head + i) % CAPTURE_RING_LINES]);
     c->head = c->count = 0;
@@ -216,6 +386,7 @@ void capture_clear_ring(struct capture *c)
 
 int capture_close(struct capture *c, struct err *e)
 {
+    c->pend_len = 0; /* nobody looks any more */
     int r = 0;
     if (c->fd >= 0 && close(c->fd) != 0 && !c->failed) {
         err_sys(&c->err, errno, "cannot write log %s", c->path);

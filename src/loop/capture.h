@@ -20,7 +20,12 @@
 #define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them: the last ones */
 
 struct capture {
-    int fd;          /* the log, or -1 */
+    int fd;        /* the log, or -1 */
+    bool own;      /* the log is ours alone: opened read-write at its end, not O_APPEND */
+    long long off; /* own: where the next byte goes (the file's position) */
+    /* capture_splice: what the log got that the ring has not seen yet */
+    long long pend_off;
+    size_t pend_len;
     char *path;      /* for messages */
     char *dir;       /* capture_open_lazy: the directory to make at the first byte, or NULL */
     char *head_line; /* capture_open_lazy: the header, written first when the log is made */
@@ -41,9 +46,12 @@ struct capture {
 /*
  * Opens (creating or appending) the log at path; path NULL captures only
  * into the ring. Writes header (a line such as the command) first when
- * given. Returns 0, or -1 with e naming the log.
+ * given. own: nobody but this capture writes the log (a build's), so
+ * that capture_splice may write it; else it is opened O_APPEND, for a
+ * file that others may append to as well. Returns 0, or -1 with e naming
+ * the log.
  */
-int capture_open(struct capture *c, const char *path, const char *header, struct err *e);
+int capture_open(struct capture *c, const char *path, const char *header, bool own, struct err *e);
 /*
  * The same, except that the log (and its directory dir, made with its
  * parents) is made only when the first byte after the header comes,
@@ -53,6 +61,20 @@ int capture_open(struct capture *c, const char *path, const char *header, struct
 void capture_open_lazy(struct capture *c, const char *dir, const char *path, const char *header);
 /* Appends output. A write error marks the capture failed; later data is dropped. */
 void capture_add(struct capture *c, const char *data, size_t n);
+/*
+ * Appends at most max bytes of what the pipe fd holds, moved into the log
+ * by the kernel (splice: not copied through our memory). The ring is fed
+ * when it is next looked at (capture_line, a note, more output), from the
+ * tail of what the log got meanwhile, read back from the page cache, as
+ * if every byte had gone through capture_add (the last CAPTURE_RING_LINES
+ * lines decide it, whatever came before them): a display that looks once
+ * a second reads back one tail, not every byte. Returns the bytes moved, 0 at
+ * the pipe's end, -EAGAIN when it is empty, -ENOTSUP when it cannot
+ * (not an own log, a failed one, a lazy one with nothing to make it for,
+ * a file system without splice): the caller then reads and capture_adds.
+ * The pipe must be non-blocking.
+ */
+long capture_splice(struct capture *c, int fd, size_t max);
 /* Appends a line of our own (a message) to the log and the ring. */
 void capture_note(struct capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The i-th most recent line (0 = newest finished or partial line), or NULL. */

@@ -34,6 +34,9 @@ struct proc {
     struct proc *next, *prev;
     uv_pipe_t pipes[2]; /* stdout, stderr */
     bool pipe_open[2];
+    struct capture *sink[2]; /* proc_opts.sink: the stream is read with polls[i] */
+    uv_poll_t polls[2];
+    int poll_fd[2];
     uv_timer_t drain;
     uv_poll_t report;    /* the init's report pipe (a command in a sandbox) */
     bool report_polling; /* report is started (and counts in open_handles) */
@@ -98,6 +101,12 @@ static void close_pipe(struct proc *p, int i)
     if (!p->pipe_open[i])
         return;
     p->pipe_open[i] = false;
+    if (p->sink[i]) {
+        uv_poll_stop(&p->polls[i]);
+        close_handle(p, (uv_handle_t *)&p->polls[i]);
+        close(p->poll_fd[i]);
+        return;
+    }
     uv_read_stop((uv_stream_t *)&p->pipes[i]);
     close_handle(p, (uv_handle_t *)&p->pipes[i]);
 }
@@ -121,6 +130,49 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         close_pipe(p, i);
         maybe_finish(p);
+    }
+}
+
+/* What one readable event of a sink's pipe may move, so that one chatty job does not hold the loop.
+ */
+#define SINK_BUDGET (4 * 1024 * 1024)
+
+/* A stream with a sink is readable: spliced into it, or read and passed on where it cannot. */
+static void on_sink_readable(uv_poll_t *h, int status, int events)
+{
+    struct proc *p = h->data;
+    int i = h == &p->polls[0] ? 0 : 1;
+    size_t budget = SINK_BUDGET;
+    (void)status;
+    (void)events;
+    while (budget > 0 && p->pipe_open[i]) {
+        long n = p->freeing ? -ENOTSUP : capture_splice(p->sink[i], p->poll_fd[i], budget);
+        ssize_t r;
+        if (n > 0) {
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            if (p->cbs.on_data)
+                p->cbs.on_data(p, i + 1, NULL, (size_t)n, p->cbs.data);
+            continue;
+        }
+        if (n == -EAGAIN)
+            return;
+        if (n == 0) {
+            close_pipe(p, i);
+            maybe_finish(p);
+            return;
+        }
+        r = read(p->poll_fd[i], read_buf, sizeof(read_buf));
+        if (r > 0) {
+            budget -= (size_t)r < budget ? (size_t)r : budget;
+            if (p->cbs.on_data && !p->freeing)
+                p->cbs.on_data(p, i + 1, read_buf, (size_t)r, p->cbs.data);
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        close_pipe(p, i); /* the end, or an error: as a stream's read would */
+        maybe_finish(p);
+        return;
     }
 }
 
@@ -199,7 +251,10 @@ static struct reaper *reapers;
  * Inits that reported the end of their job (launch_poll) and are only
  * exiting: no process waits for them, but they are our children, reaped
  * whenever a SIGCHLD comes or a process starts, so that a long build
- * leaves no zombies behind. Those left when we exit go to our parent.
+ * leaves no zombies behind, and once more when the loop is done
+ * (proc_loop_done). One still exiting when we exit is reaped by whoever
+ * reaps our orphans (the nearest child subreaper, or pid 1), as
+ * bubblewrap's init is.
  */
 static pid_t *orphans;
 static size_t norphans, orphans_cap;
@@ -476,14 +531,31 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     for (int i = 0; i < 2; i++) {
         if (rfd[i] < 0)
             continue;
+        p->pipe_open[i] = true;
+        p->open_handles++;
+        if (o->sink[i]) {
+            p->sink[i] = o->sink[i];
+            p->poll_fd[i] = rfd[i];
+            (void)fcntl(rfd[i], F_SETFL, O_NONBLOCK);
+            uv_poll_init(loop, &p->polls[i], rfd[i]);
+            p->polls[i].data = p;
+            uv_poll_start(&p->polls[i], UV_READABLE, on_sink_readable);
+            continue;
+        }
         uv_pipe_init(loop, &p->pipes[i], 0);
         uv_pipe_open(&p->pipes[i], rfd[i]);
         p->pipes[i].data = p;
-        p->open_handles++;
-        p->pipe_open[i] = true;
         uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
     }
     return p;
+}
+
+void proc_loop_done(void)
+{
+    reap_orphans();
+    free(orphans);
+    orphans = NULL;
+    norphans = orphans_cap = 0;
 }
 
 pid_t proc_pid(const struct proc *p)

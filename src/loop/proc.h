@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "loop/capture.h"
 #include "platform/launch.h"
 #include "util/util.h"
 
@@ -38,11 +39,19 @@ struct proc_opts {
     bool new_net;                       /* a network namespace of its own, with only loopback */
     const char *const *cover;           /* guest paths hidden under an empty read-only tmpfs */
     const struct launch_cgroup *cgroup; /* cgroups to start in (root or not), or NULL */
+    /*
+     * For a PROC_IO_PIPE stream: the capture its bytes go to, moved from
+     * the pipe into the log by the kernel (capture_splice) where it can;
+     * the data callback then gets buf NULL and the count. Where it cannot,
+     * the callback gets the bytes as without a sink, for the caller to
+     * capture_add. NULL: no sink. The capture must outlive the process.
+     */
+    struct capture *sink[2];
 };
 
 struct proc;
 
-/* Output arrived on stream 1 (stdout) or 2 (stderr). */
+/* Output arrived on stream 1 (stdout) or 2 (stderr): buf NULL when n bytes went into its sink. */
 typedef void (*proc_data_cb)(struct proc *p, int stream, const char *buf, size_t n, void *data);
 /* The process has exited and its pipes are closed. */
 typedef void (*proc_exit_cb)(struct proc *p, void *data);
@@ -63,6 +72,12 @@ struct proc_cbs {
 /* Starts a process. On failure returns NULL with e naming the command. */
 struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
                         struct err *e);
+/*
+ * When no process of ours is left to run: the inits that reported the end
+ * of their job and have exited since are reaped, the others forgotten
+ * (proc.c says by whom they are reaped).
+ */
+void proc_loop_done(void);
 pid_t proc_pid(const struct proc *p);
 bool proc_exited(const struct proc *p);
 /*

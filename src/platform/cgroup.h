@@ -153,10 +153,11 @@ int cgroup_job_kill(struct cgroup_job *j, struct err *e);
 int cgroup_job_populated(const struct cgroup_job *j, struct err *e);
 /*
  * The same, except that in a kept cgroup (cgroup_sandbox_cmd: nobody
- * removes it after the job) the process `init` alone does not count: a
- * sandbox's init that reported the end of its job (launch_poll) has
- * nothing of the job left and is only exiting. A cgroup that is removed
- * after the job waits for it like for any other process.
+ * removes it after the job) the process `init` does not count, nor the
+ * init of a former command: a sandbox's init that reported the end of
+ * its job (launch_poll) has nothing of the job left and is only exiting.
+ * A cgroup that is removed after the job waits for them like for any
+ * other process.
  */
 int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e);
 

@@ -294,6 +294,34 @@ int cgroup_job_populated(const struct cgroup_job *j, struct err *e)
     return r;
 }
 
+/*
+ * Whether pid is the init of a pid namespace below ours (NSpid ends in 1):
+ * in a sandbox's command cgroup, one of bob's, as a job can make no pid
+ * namespace (no CAP_SYS_ADMIN, and no user namespace from a chroot). One
+ * other than the current command's is a former command's, only exiting:
+ * a bob returns at its init's report, or dies, and then the init dies.
+ */
+static bool cgroup_is_init(long pid)
+{
+    char path[64], buf[2048], *l;
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT; /* gone already */
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (!(l = strstr(buf, "\nNSpid:")))
+        return false;
+    l += 8;
+    l[strcspn(l, "\n")] = '\0';
+    /* At least two pids, the last 1. */
+    return strchr(l + strspn(l, " \t"), '\t') && strcmp(l + strlen(l) - 2, "\t1") == 0;
+}
+
 int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e)
 {
     char buf[256], *p, *end;
@@ -312,7 +340,7 @@ int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err 
         return 1;
     for (p = buf; *p; p = end) {
         long pid = strtol(p, &end, 10);
-        if (end == p || pid != init)
+        if (end == p || (pid != init && !cgroup_is_init(pid)))
             return 1;
         while (*end == '\n')
             end++;

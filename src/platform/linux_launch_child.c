@@ -427,7 +427,8 @@ static void launch_init_forward(int sfd, pid_t cmd, bool group)
  * is killed and reaped (kill(-1) from pid 1 reaches every process of the
  * namespace but the init, and every one of them is the init's child or
  * becomes it when its parent dies, so that no child left means no process
- * left; a kill again after each reap catches one forked meanwhile), the
+ * left; a fork that races the kill fails, as the kernel sees to it, and a
+ * last kill(-1) that finds nobody to signal checks it), the
  * job's stdout and stderr are closed, and only then is the end reported,
  * with the CPU time of all it reaped: the caller may take the job for
  * over at once, without waiting for the init's own exit (the teardown of
@@ -439,14 +440,11 @@ __attribute__((noreturn)) static void launch_init_end(const struct launch *l, in
     uint64_t usec = 0;
     int x;
 
-    kill(-1, SIGKILL);
-    for (;;) {
-        pid_t w = waitpid(-1, &x, __WALL);
-        if (w > 0)
-            kill(-1, SIGKILL);
-        else if (errno != EINTR)
-            break; /* ECHILD: nobody left */
-    }
+    do {
+        kill(-1, SIGKILL);
+        while (waitpid(-1, &x, __WALL) > 0 || errno == EINTR)
+            ;
+    } while (kill(-1, SIGKILL) == 0); /* ECHILD, and no process to signal: nobody left */
     if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
         usec = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
                (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);

@@ -263,7 +263,8 @@ static void slot_on_stage_data(struct proc *p, int stream, const char *buf, size
 {
     struct slot *sl = data;
     limits_output(sl->lim);
-    capture_add(&sl->cap, buf, n);
+    if (buf) /* else spliced into the log already */
+        capture_add(&sl->cap, buf, n);
     if (sl->b->obs.job_output)
         sl->b->obs.job_output(sl->b->obs.data, sl->index);
 }
@@ -339,7 +340,7 @@ static int slot_start_stage(struct slot *sl)
     if (!b->cfg->keep_logs) {
         capture_open_lazy(&sl->cap, sl->logdir, log, header);
     } else if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0 ||
-               capture_open(&sl->cap, log, header, &e) < 0) {
+               capture_open(&sl->cap, log, header, true, &e) < 0) {
         free(header);
         slot_fail(sl, st->name, log, e.msg);
         return -1;
@@ -366,6 +367,7 @@ static int slot_start_stage(struct slot *sl)
     o.in = PROC_IO_NULL;
     o.out = PROC_IO_PIPE;
     o.err = PROC_IO_PIPE;
+    o.sink[0] = o.sink[1] = &sl->cap; /* the log is the job's own: spliced into */
     o.drain_ms = STAGE_DRAIN_MS;
     o.new_net = !j->network;
     o.cgroup = sl->cg ? &sl->lcg : NULL;

@@ -163,8 +163,8 @@ static void test_view_select_scroll(void **state)
                                  {.id = 2, .job = "beta", .start = 0}};
     struct buf b = {0}, status = {0};
     (void)state;
-    assert_int_equal(capture_open(&c1, NULL, NULL, &e), 0);
-    assert_int_equal(capture_open(&c2, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c1, NULL, NULL, false, &e), 0);
+    assert_int_equal(capture_open(&c2, NULL, NULL, false, &e), 0);
     for (int i = 0; i < 30; i++) {
         char line[32];
         snprintf(line, sizeof(line), "alpha line %d\n", i);
@@ -523,7 +523,7 @@ static void test_tty_view(void **state)
     struct err e;
     uv_loop_init(&loop);
     make_pipe(fds);
-    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, NULL, NULL, false, &e), 0);
     feed(&c, "checking for gcc... \x1b[32mgcc\x1b[0m\n\tindented\nhalf a li");
     struct display_opts o = {
         .loop = &loop, .fd = fds[1], .tty = true, .key_fd = -1, .nslots = 3, .ids = ids};

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,7 +49,7 @@ static void test_ring_partial_lines(void **state)
     struct capture c;
     struct err e;
     (void)state;
-    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, NULL, NULL, false, &e), 0);
     assert_null(capture_line(&c, 0));
     add_str(&c, "one\ntw");
     assert_string_equal(capture_line(&c, 0), "tw");
@@ -80,7 +81,7 @@ static void test_ring_wraps(void **state)
     struct err e;
     char line[32];
     (void)state;
-    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, NULL, NULL, false, &e), 0);
     for (int i = 0; i < CAPTURE_RING_LINES + 50; i++) {
         snprintf(line, sizeof(line), "line %d\n", i);
         add_str(&c, line);
@@ -115,7 +116,7 @@ static void test_ring_width(void **state)
     char *data = xmalloc(1000), want[CAPTURE_RING_WIDTH + 1];
     (void)state;
     pattern(data, 1000, 0);
-    assert_int_equal(capture_open(&c, NULL, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, NULL, NULL, false, &e), 0);
     capture_add(&c, data, 600);
     memcpy(want, data + 600 - CAPTURE_RING_WIDTH, CAPTURE_RING_WIDTH);
     want[CAPTURE_RING_WIDTH] = '\0';
@@ -148,7 +149,7 @@ static void test_runaway_line(void **state)
     pattern(data, total, 0);
     memcpy(want, data + total - CAPTURE_RING_WIDTH, CAPTURE_RING_WIDTH);
     want[CAPTURE_RING_WIDTH] = '\0';
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     /* In uneven pieces, one larger than the line buffer. */
     capture_add(&c, data, 1000);
     capture_add(&c, data + 1000, 2 * CAPTURE_LINE_MAX);
@@ -179,7 +180,7 @@ static void test_carriage_return(void **state)
     char *path = harness_path("log"), *log;
     size_t len;
     (void)state;
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     add_str(&c, "downloading   0%");
     assert_string_equal(capture_line(&c, 0), "downloading   0%");
     add_str(&c, "\rdownloading  50%\rdownloading  75%");
@@ -216,7 +217,7 @@ static void test_log_contents(void **state)
     char *path = harness_path("build.log"), *log;
     struct stat st;
     (void)state;
-    assert_int_equal(capture_open(&c, path, "=> make all", &e), 0);
+    assert_int_equal(capture_open(&c, path, "=> make all", false, &e), 0);
     add_str(&c, "compiling\nlinking");
     capture_note(&c, "=> %s (%d)", "failed", 2); /* after a partial line */
     add_str(&c, "after\n");
@@ -242,7 +243,7 @@ static void test_note_first(void **state)
     struct err e;
     char *path = harness_path("log"), *log;
     (void)state;
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     capture_note(&c, "=> cannot start");
     assert_int_equal(capture_close(&c, &e), 0);
     log = slurp(path, NULL);
@@ -318,7 +319,7 @@ static void test_log_appends(void **state)
     assert_non_null(f);
     fputs("earlier run\n", f);
     fclose(f);
-    assert_int_equal(capture_open(&c, path, "=> again", &e), 0);
+    assert_int_equal(capture_open(&c, path, "=> again", false, &e), 0);
     add_str(&c, "out\n");
     assert_int_equal(capture_close(&c, &e), 0);
     log = slurp(path, NULL);
@@ -337,7 +338,7 @@ static void test_open_refused(void **state)
     FILE *f;
     (void)state;
     err_clear(&e);
-    assert_int_equal(capture_open(&c, missing, NULL, &e), -ENOENT);
+    assert_int_equal(capture_open(&c, missing, NULL, false, &e), -ENOENT);
     assert_non_null(strstr(e.msg, "cannot open log"));
     assert_non_null(strstr(e.msg, missing));
     assert_null(c.partial);
@@ -349,7 +350,7 @@ static void test_open_refused(void **state)
     fclose(f);
     assert_int_equal(symlink(target, link), 0);
     err_clear(&e);
-    assert_int_equal(capture_open(&c, link, "=> header", &e), -ELOOP);
+    assert_int_equal(capture_open(&c, link, "=> header", false, &e), -ELOOP);
     assert_non_null(strstr(e.msg, link));
     content = slurp(target, NULL);
     assert_string_equal(content, "precious\n");
@@ -368,7 +369,7 @@ static void test_write_failure(void **state)
     (void)state;
     assert_int_equal(setenv("BOB_FAULT", "logwrite:2", 1), 0);
     fault_init();
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     add_str(&c, "first\n");  /* write 1 */
     add_str(&c, "second\n"); /* write 2: EIO */
     assert_true(c.failed);
@@ -394,7 +395,7 @@ static void test_clear_ring(void **state)
     struct err e;
     char *path = harness_path("log"), *log;
     (void)state;
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     add_str(&c, "a\nb\npart");
     capture_clear_ring(&c);
     assert_null(capture_line(&c, 0));
@@ -418,7 +419,7 @@ static void test_binary_log(void **state)
     (void)state;
     for (int i = 0; i < 256; i++)
         data[i] = (char)i;
-    assert_int_equal(capture_open(&c, path, NULL, &e), 0);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
     capture_add(&c, data, sizeof(data));
     capture_add(&c, data, 0);
     assert_int_equal(c.bytes, 256);
@@ -428,6 +429,215 @@ static void test_binary_log(void **state)
     assert_int_equal(len, 256);
     assert_memory_equal(log, data, 256);
     free(log);
+    free(path);
+}
+
+/* ---- capture_splice: the log and the ring exactly as with capture_add ---- */
+
+/* Every line of the ring of a and of b (and the partial line) are the same. */
+static void assert_same_ring(const struct capture *a, const struct capture *b)
+{
+    for (size_t i = 0; i <= CAPTURE_RING_LINES + 1; i++) {
+        const char *x = capture_line(a, i), *y = capture_line(b, i);
+        if (!x || !y) {
+            assert_null(x);
+            assert_null(y);
+            break;
+        }
+        assert_string_equal(x, y);
+    }
+}
+
+/*
+ * Puts data through a pipe in chunks of `chunk` bytes, into a capture with
+ * capture_splice and into a reference with capture_add of the same chunks:
+ * the log gets every byte, the rings agree after every chunk, and the
+ * splice did move them (no read path). Returns how many calls moved bytes.
+ */
+static int splice_looking(const char *data, size_t len, size_t chunk, int look)
+{
+    struct capture c, ref;
+    struct err e;
+    char *path = harness_path("splice.log"), *log;
+    size_t off = 0, loglen;
+    int fds[2], calls = 0;
+    assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_true(fcntl(fds[0], F_SETPIPE_SZ, 1024 * 1024) >= 1024 * 1024);
+    unlink(path);
+    assert_int_equal(capture_open(&c, path, "=> head", true, &e), 0);
+    assert_int_equal(capture_open(&ref, NULL, "=> head", false, &e), 0);
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        long moved;
+        assert_int_equal(write(fds[1], data + off, n), (ssize_t)n);
+        moved = capture_splice(&c, fds[0], 16 * 1024 * 1024);
+        assert_int_equal(moved, (long)n);
+        calls++;
+        capture_add(&ref, data + off, n);
+        if (calls % look == 0) /* else the ring is fed later, from one tail */
+            assert_same_ring(&c, &ref);
+        off += n;
+    }
+    assert_same_ring(&c, &ref);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -EAGAIN);
+    close(fds[1]);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), 0); /* the end */
+    close(fds[0]);
+    capture_note(&c, "=> done");
+    capture_note(&ref, "=> done");
+    assert_same_ring(&c, &ref);
+    assert_int_equal(capture_close(&c, &e), 0);
+    assert_int_equal(capture_close(&ref, &e), 0);
+    log = slurp(path, &loglen);
+    assert_int_equal(loglen, strlen("=> head\n") + len + (len && data[len - 1] != '\n') +
+                                 strlen("=> done\n"));
+    assert_memory_equal(log, "=> head\n", 8);
+    assert_memory_equal(log + 8, data, len);
+    free(log);
+    free(path);
+    return calls;
+}
+
+/* The same, the rings compared after every chunk. */
+static int splice_same(const char *data, size_t len, size_t chunk)
+{
+    return splice_looking(data, len, chunk, 1);
+}
+
+/* Builds n bytes of lines of `width` bytes (the last char '\n'), with a CR now and then. */
+static char *lines_of(size_t n, size_t width, unsigned seed)
+{
+    char *d = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t col = i % width;
+        seed = seed * 1103515245u + 12345u;
+        d[i] = col == width - 1         ? '\n'
+               : (seed >> 16) % 97 == 0 ? '\r'
+                                        : (char)('a' + (seed >> 20) % 26);
+    }
+    d[n] = '\0';
+    return d;
+}
+
+/* Short lines in chunks larger than what is read back: the ring from the tail alone. */
+static void test_splice_short_lines(void **state)
+{
+    char *d = lines_of(600 * 1024, 80, 1);
+    (void)state;
+    assert_int_equal(splice_same(d, 600 * 1024, 200 * 1024), 3);
+    assert_int_equal(splice_same(d, 600 * 1024 - 37, 150 * 1024 + 11), 4); /* ends mid-line */
+    assert_int_equal(splice_same(d, 8000, 1000), 8); /* small chunks: all fed */
+    /* Looked at now and then: the chunks since are fed from one tail. */
+    assert_int_equal(splice_looking(d, 600 * 1024, 8 * 1024, 20), 75);
+    assert_int_equal(splice_looking(d, 5000, 100, 1000), 50); /* only at the end: all of it */
+    free(d);
+}
+
+/* Long lines (fewer than a ring's lines in the tail): everything read back and fed. */
+static void test_splice_long_lines(void **state)
+{
+    char *d = lines_of(900 * 1024, 3000, 2), *one = lines_of(300 * 1024, 300 * 1024 + 1, 3);
+    (void)state;
+    splice_same(d, 900 * 1024, 256 * 1024);
+    splice_same(one, 300 * 1024, 100 * 1024); /* one line, no newline at all, CRs in it */
+    splice_looking(d, 900 * 1024, 10 * 1024, 9);
+    free(d);
+    free(one);
+}
+
+/* Exactly around the line count that decides: 100 lines and 101 in the tail, CRLFs across chunks.
+ */
+static void test_splice_edges(void **state)
+{
+    struct buf b = {0};
+    char line[800];
+    (void)state;
+    memset(line, 'x', sizeof(line));
+    /* A chunk of 70 KiB: the tail (64 KiB) holds about 93 of these lines. */
+    for (int i = 0; i < 101; i++) {
+        snprintf(line, sizeof(line), "line %d %0*d\r\n", i, 690, i);
+        buf_add(&b, line, strlen(line));
+    }
+    splice_same(b.p, b.len, b.len);
+    splice_same(b.p, b.len, 70 * 1024 + 1); /* a CRLF cut in two */
+    splice_same(b.p, b.len, 64 * 1024);
+    free(b.p);
+    b = (struct buf){0};
+    for (int i = 0; i < 3000; i++) { /* 3000 short lines then a long unfinished one */
+        snprintf(line, sizeof(line), "%d\n", i);
+        buf_add(&b, line, strlen(line));
+    }
+    memset(line, 'y', sizeof(line));
+    for (int i = 0; i < 200; i++)
+        buf_add(&b, line, sizeof(line));
+    buf_add(&b, "\r", 1);
+    splice_same(b.p, b.len, b.len);
+    splice_same(b.p, b.len, 66 * 1024);
+    free(b.p);
+}
+
+/* A lazy log is made at the first byte, header first; nothing at the end of a silent stream. */
+static void test_splice_lazy(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *dir = harness_path("lz"), *path = harness_path("lz/stage.log"), *log;
+    struct stat st;
+    int fds[2];
+    (void)state;
+    assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+    capture_open_lazy(&c, dir, path, "=> make");
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP); /* nothing yet: no log */
+    assert_int_equal(stat(dir, &st), -1);
+    assert_int_equal(write(fds[1], "a\nb", 3), 3);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), 3);
+    assert_true(capture_on_disk(&c));
+    assert_string_equal(capture_line(&c, 0), "b");
+    assert_string_equal(capture_line(&c, 1), "a");
+    assert_string_equal(capture_line(&c, 2), "=> make");
+    close(fds[1]);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), 0);
+    close(fds[0]);
+    capture_note(&c, "=> exit 1");
+    assert_int_equal(capture_close(&c, &e), 0);
+    log = slurp(path, NULL);
+    assert_string_equal(log, "=> make\na\nb\n=> exit 1\n");
+    free(log);
+    free(dir);
+    free(path);
+}
+
+/* Not an own log (O_APPEND, others may write it), a ring-only capture, a failed one: not spliced.
+ */
+static void test_splice_refused(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("other.log");
+    int fds[2];
+    (void)state;
+    assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_int_equal(write(fds[1], "x\n", 2), 2);
+    assert_int_equal(capture_open(&c, path, NULL, false, &e), 0);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
+    assert_int_equal(capture_close(&c, &e), 0);
+    assert_int_equal(capture_open(&c, NULL, NULL, true, &e), 0);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
+    assert_int_equal(capture_close(&c, &e), 0);
+    /* A write error: the capture fails (reported at close) and splices no more. */
+    unlink(path);
+    assert_int_equal(capture_open(&c, path, NULL, true, &e), 0);
+    setenv("BOB_FAULT", "logwrite:1", 1);
+    fault_init();
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
+    unsetenv("BOB_FAULT");
+    fault_init();
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
+    err_clear(&e);
+    assert_int_equal(capture_close(&c, &e), -1);
+    assert_non_null(strstr(e.msg, "cannot write log"));
+    close(fds[0]);
+    close(fds[1]);
     free(path);
 }
 
@@ -447,6 +657,11 @@ int main(void)
         harness_test(test_clear_ring),
         harness_test(test_binary_log),
         harness_test(test_carriage_return),
+        harness_test(test_splice_short_lines),
+        harness_test(test_splice_long_lines),
+        harness_test(test_splice_edges),
+        harness_test(test_splice_lazy),
+        harness_test(test_splice_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,6 +574,71 @@ static void test_sandbox_cgroup(void **state)
     free(dir);
 }
 
+/*
+ * A sandbox's command cgroup holding only exiting inits counts as empty for
+ * cgroup_job_populated_but: the init named, or the init of another pid
+ * namespace (a former command's); any other process counts.
+ */
+static void test_cmd_cgroup_inits(void **state)
+{
+    struct cgroup_job *j;
+    struct err e = {0};
+    int p[2], status;
+    pid_t plain, outer, init = 0;
+    (void)state;
+    assert_int_equal(cgroup_sandbox_cmd("test-cmdinit", &j, &e), 0);
+    /* A process of its own pid namespace's: pid 1 there. */
+    assert_int_equal(pipe(p), 0);
+    outer = fork();
+    assert_true(outer >= 0);
+    if (outer == 0) {
+        pid_t in;
+        close(p[0]);
+        if (unshare(CLONE_NEWPID) != 0)
+            _exit(121);
+        in = fork();
+        if (in == 0) {
+            child_enter(j);
+            ready_and_pause(p[1]);
+        }
+        close(p[1]);
+        waitpid(in, NULL, 0);
+        _exit(in < 0 ? 122 : 0);
+    }
+    close(p[1]);
+    wait_ready(p[0], 1);
+    {
+        char buf[64];
+        assert_int_equal(cg_read(cgroup_job_path(j), "cgroup.procs", buf, sizeof(buf)), 0);
+        init = (pid_t)strtol(buf, NULL, 10);
+    }
+    assert_true(init > 0);
+    assert_int_equal(cgroup_job_populated(j, &e), 1);
+    assert_int_equal(cgroup_job_populated_but(j, init, &e), 0);
+    assert_int_equal(cgroup_job_populated_but(j, 999999, &e), 0); /* a former command's init */
+    /* A plain process beside it counts, whoever is named. */
+    assert_int_equal(pipe(p), 0);
+    plain = fork();
+    assert_true(plain >= 0);
+    if (plain == 0) {
+        close(p[0]);
+        child_enter(j);
+        ready_and_pause(p[1]);
+    }
+    close(p[1]);
+    wait_ready(p[0], 1);
+    assert_int_equal(cgroup_job_populated_but(j, init, &e), 1);
+    assert_int_equal(cgroup_job_populated_but(j, plain, &e), 0); /* named: only it and an init */
+    kill(plain, SIGKILL);
+    assert_int_equal(waitpid(plain, &status, 0), plain);
+    kill(init, SIGKILL);
+    assert_int_equal(waitpid(outer, &status, 0), outer);
+    assert_int_equal(cg_wait_empty(cgroup_job_path(j), 2000), 0);
+    assert_int_equal(cgroup_job_populated_but(j, init, &e), 0);
+    cgroup_job_free(j);
+    assert_int_equal(cgroup_sandbox_kill("test-cmdinit", 2000, &e), 0);
+}
+
 /* Learns the shared directories once (for the leftover checks) and skips when it cannot. */
 static bool setup_paths(void)
 {
@@ -605,6 +671,7 @@ int main(void)
         cmocka_unit_test_teardown(test_close_kills_and_removes, teardown),
         cmocka_unit_test_teardown(test_no_cgroup_fallback, teardown),
         cmocka_unit_test_teardown(test_sandbox_cgroup, teardown),
+        cmocka_unit_test_teardown(test_cmd_cgroup_inits, teardown),
     };
     if (geteuid() != 0) {
         printf("# skipped: the cgroup tests need root\n");
