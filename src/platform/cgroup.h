@@ -152,14 +152,20 @@ int cgroup_job_kill(struct cgroup_job *j, struct err *e);
 /* 1 when a process is in the job (or below it), 0 when it is empty (cgroup.events). */
 int cgroup_job_populated(const struct cgroup_job *j, struct err *e);
 /*
- * The same, except that in a kept cgroup (cgroup_sandbox_cmd: nobody
- * removes it after the job) the process `init` does not count, nor the
- * init of a former command: a sandbox's init that reported the end of
- * its job (launch_poll) has nothing of the job left and is only exiting.
- * A cgroup that is removed after the job waits for them like for any
- * other process.
+ * The same, except that a sandbox's init does not count (pid 1 of a pid
+ * namespace below ours, which a job cannot make): one that reported the
+ * end of its job (launch_poll) has nothing of it left and is only
+ * exiting, as is a former command's in a kept cgroup. Waiting for the
+ * kernel to say it is empty would wait 10 ms after the job's start at
+ * least (Linux rate-limits cgroup.events notifications).
  */
-int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e);
+int cgroup_job_populated_but_inits(const struct cgroup_job *j, struct err *e);
+/*
+ * Removes the job cgroups that were still busy when freed and are empty
+ * now, and forgets the others (cgroup_base_close removes them with their
+ * base).
+ */
+void cgroup_graves_forget(void);
 
 /*
  * The limits the job has reached so far (enum cgroup_limit bits in *hit):

@@ -568,6 +568,7 @@ int cgroup_base_close(struct cgroup_base *b, int wait_ms, struct err *e)
         cgroup_prune_parent(b->parent);
         close(pfd);
     }
+    cgroup_graves_forget(); /* removed with the base above */
     cgroup_base_free(b);
     return r;
 }

@@ -111,6 +111,39 @@ static int cgroup_job_v1_dir(struct cgroup_job *j, const struct cgroup_base *b, 
     return 0;
 }
 
+/*
+ * Job cgroups that were busy when freed (an init that reported the end of
+ * its job and is still exiting): removed at the next chance, a job's
+ * start or end, or with their base (cgroup_base_close).
+ */
+static struct strv graves;
+
+static void graves_sweep(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < graves.n; i++) {
+        if (rmdir(graves.v[i]) == 0 || errno == ENOENT)
+            free(graves.v[i]);
+        else
+            graves.v[k++] = graves.v[i];
+    }
+    graves.n = k;
+    if (!k)
+        strv_free(&graves);
+}
+
+static void grave_rmdir(const char *path)
+{
+    if (rmdir(path) < 0 && errno == EBUSY)
+        strv_push(&graves, path);
+}
+
+void cgroup_graves_forget(void)
+{
+    graves_sweep();
+    strv_free(&graves);
+}
+
 int cgroup_job_new(struct cgroup_base *b, const char *name, const struct cgroup_limits *lim,
                    struct cgroup_job **out, struct err *e)
 {
@@ -128,6 +161,7 @@ int cgroup_job_new(struct cgroup_base *b, const char *name, const struct cgroup_
         (lim->tasks && !(can & CGROUP_LIMIT_TASKS)))
         return lx_err(e, ENOTSUP, "cgroup: this host cannot enforce a %s limit",
                       lim->memory && !(can & CGROUP_LIMIT_MEMORY) ? "memory" : "task");
+    graves_sweep();
     j = xcalloc(1, sizeof(*j));
     j->dirfd = -1;
     j->path = xasprintf("%s/%s", b->path, name);
@@ -203,22 +237,26 @@ void cgroup_job_free(struct cgroup_job *j)
 {
     if (!j)
         return;
+    graves_sweep();
     for (size_t i = 0; i < j->nprocs; i++)
         close(j->procs[i]);
     if (j->dirfd >= 0)
         close(j->dirfd);
     for (int c = 0; c < CGV1_N; c++) {
         if (j->v1_path[c])
-            rmdir(j->v1_path[c]); /* busy: cgroup_base_close removes it */
+            grave_rmdir(j->v1_path[c]);
         free(j->v1_path[c]);
     }
     /*
-     * A kept cgroup that was killed must go (cgroup_job_kill says why):
-     * its processes are dying, so it is waited for, briefly, if need be.
+     * A kept cgroup that was killed must go before the next command (cgroup_job_kill
+     * says why): its processes are dying, so it is waited for, briefly, if need be.
      */
-    if (!j->keep && rmdir(j->path) < 0 && errno == EBUSY && j->killed_kept &&
-        cg_wait_empty(j->path, 2000) == 0)
-        rmdir(j->path);
+    if (j->killed_kept) {
+        if (rmdir(j->path) < 0 && errno == EBUSY && cg_wait_empty(j->path, 2000) == 0)
+            rmdir(j->path);
+    } else if (!j->keep) {
+        grave_rmdir(j->path);
+    }
     for (size_t i = 0; i < j->nlimit; i++)
         free(j->limit_files[i]);
     free(j->path);
@@ -296,10 +334,8 @@ int cgroup_job_populated(const struct cgroup_job *j, struct err *e)
 
 /*
  * Whether pid is the init of a pid namespace below ours (NSpid ends in 1):
- * in a sandbox's command cgroup, one of bob's, as a job can make no pid
- * namespace (no CAP_SYS_ADMIN, and no user namespace from a chroot). One
- * other than the current command's is a former command's, only exiting:
- * a bob returns at its init's report, or dies, and then the init dies.
+ * in a job's cgroup, one of bob's, as a job can make no pid namespace (no
+ * CAP_SYS_ADMIN, and no user namespace from a chroot).
  */
 static bool cgroup_is_init(long pid)
 {
@@ -322,25 +358,25 @@ static bool cgroup_is_init(long pid)
     return strchr(l + strspn(l, " \t"), '\t') && strcmp(l + strlen(l) - 2, "\t1") == 0;
 }
 
-int cgroup_job_populated_but(const struct cgroup_job *j, pid_t init, struct err *e)
+int cgroup_job_populated_but_inits(const struct cgroup_job *j, struct err *e)
 {
     char buf[256], *p, *end;
     uint64_t below;
     int r = cgroup_job_populated(j, e);
-    if (r <= 0 || !j->keep || init <= 0)
+    if (r <= 0)
         return r;
     /* cgroup.procs lists this cgroup's own: it says all only without cgroups below. */
     if (cg_read(j->path, "cgroup.stat", buf, sizeof(buf)) < 0 ||
         cgroup_parse_key(buf, "nr_descendants", &below) < 0 || below > 0)
         return 1;
-    /* A short list when it is only the init: more than fits is more than it. */
+    /* A short list when it is only inits: more than fits is more than them. */
     if (cg_read(j->path, "cgroup.procs", buf, sizeof(buf)) < 0)
         return 1;
     if (strlen(buf) >= sizeof(buf) - 1)
         return 1;
     for (p = buf; *p; p = end) {
         long pid = strtol(p, &end, 10);
-        if (end == p || (pid != init && !cgroup_is_init(pid)))
+        if (end == p || !cgroup_is_init(pid))
             return 1;
         while (*end == '\n')
             end++;

@@ -175,14 +175,12 @@ struct devshell *devshell_start(struct sbx_ctx *ctx, const char *root, devshell_
 void devshell_free(struct devshell *sh)
 {
     struct err e;
-    pid_t init;
     if (!sh)
         return;
-    init = sh->proc && proc_exited(sh->proc) ? proc_pid(sh->proc) : 0;
     proc_free(sh->proc);
     ptyrelay_free(sh->relay);
     /* An init that reported the end is only exiting: nothing to kill. */
-    if (sh->cg && cgroup_job_populated_but(sh->cg, init, &e) != 0 &&
+    if (sh->cg && cgroup_job_populated_but_inits(sh->cg, &e) != 0 &&
         cgroup_job_kill(sh->cg, &e) < 0)
         log_debug("%s", e.msg);
     cgroup_job_free(sh->cg);

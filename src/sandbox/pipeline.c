@@ -129,7 +129,7 @@ static void pipeline_start_kill(struct pipeline *p, pid_t pgid)
     if (pgid > 0)
         kill(-pgid, SIGKILL);
     /* Already empty (the usual end of a command): nothing to kill or wait for. */
-    if (p->cg && cgroup_job_populated_but(p->cg, pgid, &p->kill_err) != 0) {
+    if (p->cg && cgroup_job_populated_but_inits(p->cg, &p->kill_err) != 0) {
         err_clear(&p->kill_err);
         if (cgroup_job_kill((struct cgroup_job *)p->cg, &p->kill_err) == 0 &&
             cgwatch_start(p->ctx->loop, p->cg, pipeline_on_cgroup, p, &p->watch, &p->kill_err) == 0)
