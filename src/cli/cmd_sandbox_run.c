@@ -171,7 +171,7 @@ int cmd_sandbox_run(struct cli *cli, int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    if (logpath && capture_open(&r.log, logpath, NULL, false, &e) < 0) {
+    if (logpath && capture_open(&r.log, logpath, NULL, CAPTURE_NO_RING, &e) < 0) {
         cli_error("%s", e.msg);
         goto out;
     }

@@ -30,11 +30,13 @@ static int open_log(struct capture *c, const char *path)
     return c->fd;
 }
 
-int capture_open(struct capture *c, const char *path, const char *header, bool own, struct err *e)
+int capture_open(struct capture *c, const char *path, const char *header, unsigned flags,
+                 struct err *e)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    c->own = own;
+    c->own = flags & CAPTURE_OWN;
+    c->no_ring = flags & CAPTURE_NO_RING;
     c->partial = xmalloc(CAPTURE_LINE_MAX + 1);
     if (path) {
         c->path = xstrdup(path);
@@ -201,13 +203,36 @@ static void ring_add(struct capture *c, const char *data, size_t n)
 
 static void flush_pending(struct capture *c);
 
+/* The log got n more bytes, just before c->off, that the ring is to see: later, when looked at. */
+static void pend(struct capture *c, size_t n)
+{
+    if (!c->pend_len)
+        c->pend_off = c->off - (long long)n;
+    c->pend_len += n;
+    if (c->pend_len >= CAPTURE_PEND_MAX)
+        flush_pending(c); /* bounded: long lines read back no more than that at once */
+}
+
 void capture_add(struct capture *c, const char *data, size_t n)
 {
-    flush_pending(c); /* the ring in the log's order */
+    long long before = c->off;
+    if (c->no_ring) {
+        write_log(c, data, n);
+        c->bytes += n;
+        if (n)
+            c->last = data[n - 1];
+        return;
+    }
     write_log(c, data, n);
     c->bytes += n;
     if (n)
         c->last = data[n - 1];
+    /* An own log has all of it: the ring reads the tail back when looked at. */
+    if (c->own && c->fd >= 0 && !c->failed && c->off - before == (long long)n && n) {
+        pend(c, n);
+        return;
+    }
+    flush_pending(c); /* what came before, first */
     ring_add(c, data, n);
 }
 
@@ -280,7 +305,6 @@ static void flush_pending(struct capture *c)
 long capture_splice(struct capture *c, int fd, size_t max)
 {
     size_t total = 0;
-    long long start;
     bool eof = false;
     int avail = 0;
 
@@ -289,14 +313,11 @@ long capture_splice(struct capture *c, int fd, size_t max)
         off = getenv("BOB_NO_SPLICE") && strcmp(getenv("BOB_NO_SPLICE"), "0") != 0;
     if (off || !c->own || c->failed || (c->fd < 0 && !c->lazy))
         return -ENOTSUP;
-    if (c->lazy) {
-        /* Made only for a byte: with none (an end, or nothing yet) the read path says which. */
-        if (ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
-            return -ENOTSUP;
-        if (!make_lazy_log(c))
-            return -ENOTSUP;
-    }
-    start = c->off;
+    /* A backlog only (an end, or nothing yet: the read path says which). */
+    if (ioctl(fd, FIONREAD, &avail) < 0 || avail < CAPTURE_SPLICE_MIN)
+        return -ENOTSUP;
+    if (c->lazy && !make_lazy_log(c))
+        return -ENOTSUP;
     while (total < max) {
         size_t want = max - total;
         ssize_t n;
@@ -331,9 +352,7 @@ long capture_splice(struct capture *c, int fd, size_t max)
     }
     if (total) {
         c->bytes += total;
-        if (!c->pend_len)
-            c->pend_off = start;
-        c->pend_len += total;
+        pend(c, total);
         return (long)total;
     }
     if (c->failed)

@@ -15,13 +15,16 @@
 
 #include "util/util.h"
 
-#define CAPTURE_LINE_MAX (64 * 1024) /* the last bytes kept of the line being written */
-#define CAPTURE_RING_LINES 100       /* lines kept for the display */
-#define CAPTURE_RING_WIDTH 512       /* bytes kept of each of them: the last ones */
+#define CAPTURE_LINE_MAX (64 * 1024)       /* the last bytes kept of the line being written */
+#define CAPTURE_RING_LINES 100             /* lines kept for the display */
+#define CAPTURE_RING_WIDTH 512             /* bytes kept of each of them: the last ones */
+#define CAPTURE_SPLICE_MIN (64 * 1024)     /* capture_splice: the backlog worth a splice */
+#define CAPTURE_PEND_MAX (4 * 1024 * 1024) /* CAPTURE_OWN: the most the ring lags the log */
 
 struct capture {
     int fd;        /* the log, or -1 */
-    bool own;      /* the log is ours alone: opened read-write at its end, not O_APPEND */
+    bool own;      /* CAPTURE_OWN: opened read-write at its end, not O_APPEND */
+    bool no_ring;  /* CAPTURE_NO_RING */
     long long off; /* own: where the next byte goes (the file's position) */
     /* capture_splice: what the log got that the ring has not seen yet */
     long long pend_off;
@@ -43,15 +46,27 @@ struct capture {
     size_t head, count;
 };
 
+/* capture_open's flags. */
+enum capture_flags {
+    /*
+     * Nobody but this capture writes the log (a build's): it may splice
+     * into it (capture_splice), and the ring is fed when next looked at,
+     * from the tail of what the log got meanwhile, read back (see
+     * capture_splice), not line by line as output comes. Else the log is
+     * opened O_APPEND, for a file that others may append to as well.
+     */
+    CAPTURE_OWN = 1 << 0,
+    CAPTURE_NO_RING = 1 << 1, /* nobody looks at the ring (a log only): not fed */
+};
+
 /*
  * Opens (creating or appending) the log at path; path NULL captures only
  * into the ring. Writes header (a line such as the command) first when
- * given. own: nobody but this capture writes the log (a build's), so
- * that capture_splice may write it; else it is opened O_APPEND, for a
- * file that others may append to as well. Returns 0, or -1 with e naming
- * the log.
+ * given. flags: enum capture_flags. Returns 0, or -1 with e naming the
+ * log.
  */
-int capture_open(struct capture *c, const char *path, const char *header, bool own, struct err *e);
+int capture_open(struct capture *c, const char *path, const char *header, unsigned flags,
+                 struct err *e);
 /*
  * The same, except that the log (and its directory dir, made with its
  * parents) is made only when the first byte after the header comes,
@@ -63,16 +78,19 @@ void capture_open_lazy(struct capture *c, const char *dir, const char *path, con
 void capture_add(struct capture *c, const char *data, size_t n);
 /*
  * Appends at most max bytes of what the pipe fd holds, moved into the log
- * by the kernel (splice: not copied through our memory). The ring is fed
- * when it is next looked at (capture_line, a note, more output), from the
- * tail of what the log got meanwhile, read back from the page cache, as
- * if every byte had gone through capture_add (the last CAPTURE_RING_LINES
- * lines decide it, whatever came before them): a display that looks once
- * a second reads back one tail, not every byte. Returns the bytes moved, 0 at
- * the pipe's end, -EAGAIN when it is empty, -ENOTSUP when it cannot
- * (not an own log, a failed one, a lazy one with nothing to make it for,
- * a file system without splice): the caller then reads and capture_adds.
- * The pipe must be non-blocking.
+ * by the kernel (splice: not copied through our memory), when it holds a
+ * backlog (CAPTURE_SPLICE_MIN): splicing a few kilobytes costs more than
+ * a read and a write. The ring is fed when it is next looked at
+ * (capture_line, a note), or every CAPTURE_PEND_MAX bytes, from the tail
+ * of what the log got meanwhile, read back from the page cache, as if
+ * every byte had gone through capture_add (the last CAPTURE_RING_LINES
+ * lines decide it, whatever came before them; with longer lines all of it
+ * is read back): a display that looks once a second reads one tail, not
+ * every line. Returns the bytes moved, 0 at the pipe's end, -EAGAIN when
+ * it is empty, -ENOTSUP when it will not (not an own log, a failed one, a
+ * lazy one with nothing to make it for, a small backlog, a file system
+ * without splice): the caller then reads and capture_adds. The pipe must
+ * be non-blocking.
  */
 long capture_splice(struct capture *c, int fd, size_t max);
 /* Appends a line of our own (a message) to the log and the ring. */

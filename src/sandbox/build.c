@@ -340,7 +340,7 @@ static int slot_start_stage(struct slot *sl)
     if (!b->cfg->keep_logs) {
         capture_open_lazy(&sl->cap, sl->logdir, log, header);
     } else if (file_mkdir_p(sl->logdir, 0755, 0, &e) < 0 ||
-               capture_open(&sl->cap, log, header, true, &e) < 0) {
+               capture_open(&sl->cap, log, header, CAPTURE_OWN, &e) < 0) {
         free(header);
         slot_fail(sl, st->name, log, e.msg);
         return -1;

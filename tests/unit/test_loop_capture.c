@@ -449,29 +449,38 @@ static void assert_same_ring(const struct capture *a, const struct capture *b)
 }
 
 /*
- * Puts data through a pipe in chunks of `chunk` bytes, into a capture with
- * capture_splice and into a reference with capture_add of the same chunks:
- * the log gets every byte, the rings agree after every chunk, and the
- * splice did move them (no read path). Returns how many calls moved bytes.
+ * Puts data through a pipe in chunks of `chunk` bytes into an own log, as
+ * proc does: capture_splice, or where it will not (a small backlog) a read
+ * and capture_add; and into a reference with capture_add of the same
+ * chunks, its ring fed line by line. The log gets every byte, and the
+ * rings agree whenever looked at (every `look` chunks, and at the end).
+ * Returns how many chunks were spliced.
  */
 static int splice_looking(const char *data, size_t len, size_t chunk, int look)
 {
     struct capture c, ref;
     struct err e;
-    char *path = harness_path("splice.log"), *log;
+    char *path = harness_path("splice.log"), *log, *rbuf = xmalloc(len + 1);
     size_t off = 0, loglen;
-    int fds[2], calls = 0;
+    int fds[2], calls = 0, spliced = 0;
     assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
     assert_true(fcntl(fds[0], F_SETPIPE_SZ, 1024 * 1024) >= 1024 * 1024);
     unlink(path);
-    assert_int_equal(capture_open(&c, path, "=> head", true, &e), 0);
-    assert_int_equal(capture_open(&ref, NULL, "=> head", false, &e), 0);
+    assert_int_equal(capture_open(&c, path, "=> head", CAPTURE_OWN, &e), 0);
+    assert_int_equal(capture_open(&ref, NULL, "=> head", 0, &e), 0);
     while (off < len) {
         size_t n = len - off < chunk ? len - off : chunk;
         long moved;
         assert_int_equal(write(fds[1], data + off, n), (ssize_t)n);
         moved = capture_splice(&c, fds[0], 16 * 1024 * 1024);
-        assert_int_equal(moved, (long)n);
+        if (moved == -ENOTSUP) {
+            assert_true(n < CAPTURE_SPLICE_MIN);
+            assert_int_equal(read(fds[0], rbuf, len + 1), (ssize_t)n);
+            capture_add(&c, rbuf, n);
+        } else {
+            assert_int_equal(moved, (long)n);
+            spliced++;
+        }
         calls++;
         capture_add(&ref, data + off, n);
         if (calls % look == 0) /* else the ring is fed later, from one tail */
@@ -479,9 +488,9 @@ static int splice_looking(const char *data, size_t len, size_t chunk, int look)
         off += n;
     }
     assert_same_ring(&c, &ref);
-    assert_int_equal(capture_splice(&c, fds[0], 4096), -EAGAIN);
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP); /* nothing there */
     close(fds[1]);
-    assert_int_equal(capture_splice(&c, fds[0], 4096), 0); /* the end */
+    assert_int_equal(read(fds[0], rbuf, 1), 0); /* the end, as the read path says */
     close(fds[0]);
     capture_note(&c, "=> done");
     capture_note(&ref, "=> done");
@@ -495,7 +504,8 @@ static int splice_looking(const char *data, size_t len, size_t chunk, int look)
     assert_memory_equal(log + 8, data, len);
     free(log);
     free(path);
-    return calls;
+    free(rbuf);
+    return spliced;
 }
 
 /* The same, the rings compared after every chunk. */
@@ -526,10 +536,11 @@ static void test_splice_short_lines(void **state)
     (void)state;
     assert_int_equal(splice_same(d, 600 * 1024, 200 * 1024), 3);
     assert_int_equal(splice_same(d, 600 * 1024 - 37, 150 * 1024 + 11), 4); /* ends mid-line */
-    assert_int_equal(splice_same(d, 8000, 1000), 8); /* small chunks: all fed */
-    /* Looked at now and then: the chunks since are fed from one tail. */
-    assert_int_equal(splice_looking(d, 600 * 1024, 8 * 1024, 20), 75);
-    assert_int_equal(splice_looking(d, 5000, 100, 1000), 50); /* only at the end: all of it */
+    assert_int_equal(splice_same(d, 8000, 1000), 0); /* small chunks: read, the ring fed later */
+    /* Looked at now and then: what came since is fed from one tail. */
+    assert_int_equal(splice_looking(d, 600 * 1024, 8 * 1024, 20), 0);
+    assert_int_equal(splice_looking(d, 600 * 1024, 100 * 1024, 3), 6);
+    assert_int_equal(splice_looking(d, 5000, 100, 1000), 0); /* only at the end: all of it */
     free(d);
 }
 
@@ -582,28 +593,68 @@ static void test_splice_lazy(void **state)
     struct capture c;
     struct err e;
     char *dir = harness_path("lz"), *path = harness_path("lz/stage.log"), *log;
+    char *big = lines_of(CAPTURE_SPLICE_MIN, 64, 4);
+    struct buf want = {0};
     struct stat st;
     int fds[2];
     (void)state;
     assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_true(fcntl(fds[0], F_SETPIPE_SZ, 1024 * 1024) >= 1024 * 1024);
     capture_open_lazy(&c, dir, path, "=> make");
     assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP); /* nothing yet: no log */
     assert_int_equal(stat(dir, &st), -1);
-    assert_int_equal(write(fds[1], "a\nb", 3), 3);
-    assert_int_equal(capture_splice(&c, fds[0], 4096), 3);
+    assert_int_equal(write(fds[1], "a\nb", 3), 3); /* a little: read, and added */
+    assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
+    assert_int_equal(stat(dir, &st), -1);
+    assert_int_equal(write(fds[1], big, CAPTURE_SPLICE_MIN), CAPTURE_SPLICE_MIN);
+    /* A backlog: the log is made, its header first, and 64 KiB + 3 go into it. */
+    assert_int_equal(capture_splice(&c, fds[0], 16 * 1024 * 1024), CAPTURE_SPLICE_MIN + 3);
     assert_true(capture_on_disk(&c));
-    assert_string_equal(capture_line(&c, 0), "b");
-    assert_string_equal(capture_line(&c, 1), "a");
-    assert_string_equal(capture_line(&c, 2), "=> make");
+    {
+        struct capture ref;
+        assert_int_equal(capture_open(&ref, NULL, "=> make", 0, &e), 0);
+        add_str(&ref, "a\nb");
+        capture_add(&ref, big, CAPTURE_SPLICE_MIN);
+        assert_same_ring(&c, &ref);
+        assert_int_equal(capture_close(&ref, &e), 0);
+    }
     close(fds[1]);
-    assert_int_equal(capture_splice(&c, fds[0], 4096), 0);
     close(fds[0]);
     capture_note(&c, "=> exit 1");
+    assert_string_equal(capture_line(&c, 0), "=> exit 1");
     assert_int_equal(capture_close(&c, &e), 0);
     log = slurp(path, NULL);
-    assert_string_equal(log, "=> make\na\nb\n=> exit 1\n");
+    buf_add(&want, "=> make\na\nb", 11);
+    buf_add(&want, big, CAPTURE_SPLICE_MIN);
+    buf_add(&want, "=> exit 1\n", 10);
+    assert_string_equal(log, want.p);
+    free(want.p);
     free(log);
+    free(big);
     free(dir);
+    free(path);
+}
+
+/* An own log's ring lags it; a write that fails then still shows the lines in their order. */
+static void test_own_ring_order(void **state)
+{
+    struct capture c;
+    struct err e;
+    char *path = harness_path("own.log");
+    (void)state;
+    assert_int_equal(capture_open(&c, path, NULL, CAPTURE_OWN, &e), 0);
+    add_str(&c, "one\ntwo\n"); /* in the log; the ring reads it back when looked at */
+    assert_int_equal(setenv("BOB_FAULT", "logwrite:1", 1), 0);
+    fault_init();
+    add_str(&c, "three\n"); /* the write fails: fed at once, after what came before */
+    unsetenv("BOB_FAULT");
+    fault_init();
+    assert_true(c.failed);
+    assert_string_equal(capture_line(&c, 0), "three");
+    assert_string_equal(capture_line(&c, 1), "two");
+    assert_string_equal(capture_line(&c, 2), "one");
+    err_clear(&e);
+    assert_int_equal(capture_close(&c, &e), -1);
     free(path);
 }
 
@@ -625,6 +676,12 @@ static void test_splice_refused(void **state)
     assert_int_equal(capture_splice(&c, fds[0], 4096), -ENOTSUP);
     assert_int_equal(capture_close(&c, &e), 0);
     /* A write error: the capture fails (reported at close) and splices no more. */
+    assert_true(fcntl(fds[0], F_SETPIPE_SZ, 1024 * 1024) >= 1024 * 1024);
+    {
+        char *big = lines_of(CAPTURE_SPLICE_MIN, 64, 5);
+        assert_int_equal(write(fds[1], big, CAPTURE_SPLICE_MIN), CAPTURE_SPLICE_MIN);
+        free(big);
+    }
     unlink(path);
     assert_int_equal(capture_open(&c, path, NULL, true, &e), 0);
     setenv("BOB_FAULT", "logwrite:1", 1);
@@ -661,6 +718,7 @@ int main(void)
         harness_test(test_splice_long_lines),
         harness_test(test_splice_edges),
         harness_test(test_splice_lazy),
+        harness_test(test_own_ring_order),
         harness_test(test_splice_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
