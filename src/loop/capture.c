@@ -58,8 +58,8 @@ int capture_open(struct capture *c, const char *path, const char *header, unsign
 void capture_open_lazy(struct capture *c, const char *dir, const char *path, const char *header)
 {
     struct err e;
-    capture_open(c, NULL, header, true,
-                 &e); /* the header in the ring: never fails without a path */
+    /* The header in the ring: never fails without a path. */
+    capture_open(c, NULL, header, CAPTURE_OWN, &e);
     c->path = xstrdup(path);
     c->dir = xstrdup(dir);
     c->head_line = header ? xasprintf("%s\n", header) : NULL;

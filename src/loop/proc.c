@@ -521,7 +521,7 @@ struct proc *proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct
     if (p->next)
         p->next->prev = p;
     reaper->live = p;
-    if (child.boundary && child.report >= 0) {
+    if (child.boundary && child.report >= 0 && !o->end_at_reap) {
         uv_poll_init(loop, &p->report, child.report);
         p->report.data = p;
         p->open_handles++;

@@ -47,6 +47,12 @@ struct proc_opts {
      * capture_add. NULL: no sink. The capture must outlive the process.
      */
     struct capture *sink[2];
+    /*
+     * With root: the command ends when its init is reaped, not at the
+     * init's report (launch_poll), for a cgroup whose task limit must not
+     * count an init that is still exiting.
+     */
+    bool end_at_reap;
 };
 
 struct proc;

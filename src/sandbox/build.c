@@ -368,6 +368,8 @@ static int slot_start_stage(struct slot *sl)
     o.out = PROC_IO_PIPE;
     o.err = PROC_IO_PIPE;
     o.sink[0] = o.sink[1] = &sl->cap; /* the log is the job's own: spliced into */
+    /* A task limit counts every process of the cgroup: the stage's init too, until reaped. */
+    o.end_at_reap = j->limits.tasks > 0;
     o.drain_ms = STAGE_DRAIN_MS;
     o.new_net = !j->network;
     o.cgroup = sl->cg ? &sl->lcg : NULL;

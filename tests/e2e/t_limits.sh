@@ -127,6 +127,20 @@ check "options.network = false: a job without its own is cut off; network = true
 kill $LISTENER
 wait $LISTENER 2>/dev/null
 
+# ---- a task limit that a stage fits: many short stages in a row never hit it ----
+# (each stage's init counts until it is reaped: a next stage that started
+# while the last init was still exiting would find the limit taken)
+stages=""
+for i in $(seq 25); do stages="$stages { name = \"s$i\", run = \"/bin/true\" },"; done
+jobs=""
+for j in $(seq 8); do jobs="$jobs { name = \"t$j\", limits = { tasks = 3 }, stages = { $stages } },"; done
+write_cfg "$jobs"
+bob build --format json >"$T/summary" 2>"$T/err"
+rc=$?
+check "tasks = 3, 8 jobs of 25 stages of /bin/true (init, sh, true): all succeed (exit 0)" [ $rc = 0 ]
+[ $rc = 0 ] || diag "$(python3 -c "import json; s=json.load(open('$T/summary')); print(s.get('failures'))" 2>&1 | head -c 600)"
+check "tasks = 3, 25 stages: all 8 jobs succeeded" py "assert len(s['succeeded'])==8, s.get('failures')"
+
 # ---- without cgroups: memory and tasks refused (said once), time and silence work ----
 write_cfg '
   { name = "mem", limits = { memory = "64M" }, run = "echo ran > /tmp/x" },
