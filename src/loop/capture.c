@@ -216,17 +216,12 @@ static void pend(struct capture *c, size_t n)
 void capture_add(struct capture *c, const char *data, size_t n)
 {
     long long before = c->off;
-    if (c->no_ring) {
-        write_log(c, data, n);
-        c->bytes += n;
-        if (n)
-            c->last = data[n - 1];
-        return;
-    }
     write_log(c, data, n);
     c->bytes += n;
     if (n)
         c->last = data[n - 1];
+    if (c->no_ring)
+        return;
     /* An own log has all of it: the ring reads the tail back when looked at. */
     if (c->own && c->fd >= 0 && !c->failed && c->off - before == (long long)n && n) {
         pend(c, n);
@@ -236,7 +231,7 @@ void capture_add(struct capture *c, const char *data, size_t n)
     ring_add(c, data, n);
 }
 
-/* What capture_splice reads back of the log: the tail of what it moved. */
+/* What the ring reads back of an own log: the tail of what it got (ring_from_log). */
 #define CAPTURE_TAIL (64 * 1024)
 static char tail_buf[CAPTURE_TAIL];
 
@@ -292,7 +287,7 @@ static void ring_from_log(struct capture *c, long long off, size_t n)
     ring_add(c, tail_buf, t);
 }
 
-/* Feeds the ring with what capture_splice put in the log since it was last fed. */
+/* Feeds the ring with what the log got since the ring was last fed (pend). */
 static void flush_pending(struct capture *c)
 {
     if (c->pend_len) {
@@ -308,10 +303,10 @@ long capture_splice(struct capture *c, int fd, size_t max)
     bool eof = false;
     int avail = 0;
 
-    static int off = -1; /* BOB_NO_SPLICE=1: the read path always (to compare) */
-    if (off < 0)
-        off = getenv("BOB_NO_SPLICE") && strcmp(getenv("BOB_NO_SPLICE"), "0") != 0;
-    if (off || !c->own || c->failed || (c->fd < 0 && !c->lazy))
+    static int disabled = -1; /* BOB_NO_SPLICE=1: the read path always (to compare) */
+    if (disabled < 0)
+        disabled = getenv("BOB_NO_SPLICE") && strcmp(getenv("BOB_NO_SPLICE"), "0") != 0;
+    if (disabled || !c->own || c->failed || (c->fd < 0 && !c->lazy))
         return -ENOTSUP;
     /* A backlog only (an end, or nothing yet: the read path says which). */
     if (ioctl(fd, FIONREAD, &avail) < 0 || avail < CAPTURE_SPLICE_MIN)
@@ -405,8 +400,8 @@ void capture_clear_ring(struct capture *c)
 
 int capture_close(struct capture *c, struct err *e)
 {
-    c->pend_len = 0; /* nobody looks any more */
     int r = 0;
+    c->pend_len = 0; /* nobody looks any more */
     if (c->fd >= 0 && close(c->fd) != 0 && !c->failed) {
         err_sys(&c->err, errno, "cannot write log %s", c->path);
         c->failed = true;

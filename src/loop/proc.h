@@ -88,8 +88,8 @@ pid_t proc_pid(const struct proc *p);
 bool proc_exited(const struct proc *p);
 /*
  * The CPU time (user + system, ms) the process used with the descendants it
- * waited for (a sandbox's init waits for all of them): wait4's rusage, once
- * reaped; -1 before.
+ * waited for (a sandbox's init waits for all of them): wait4's rusage once
+ * reaped, or, in a sandbox, what the init reported at the end; -1 before.
  */
 double proc_cpu_ms(const struct proc *p);
 /* Exit code (0-255) when exited normally, else -1. */

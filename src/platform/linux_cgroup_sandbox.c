@@ -118,8 +118,5 @@ int cgroup_sandbox_kill(const char *key, int wait_ms, struct err *e)
 
 void cgroup_sandbox_key(const char *root, char out[CGROUP_SANDBOX_KEY_LEN])
 {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
-    for (const unsigned char *p = (const unsigned char *)root; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    snprintf(out, CGROUP_SANDBOX_KEY_LEN, "s%016llx", (unsigned long long)h);
+    snprintf(out, CGROUP_SANDBOX_KEY_LEN, "s%016llx", (unsigned long long)str_fnv1a(root));
 }

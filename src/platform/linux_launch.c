@@ -345,15 +345,20 @@ static int launch_read_reports(struct launch_child *c)
     }
 }
 
+/* Closes the report pipe and gives what it said. */
+static void launch_done(struct launch_child *c, struct launch_result *r)
+{
+    if (c->report >= 0)
+        close(c->report);
+    c->report = -1;
+    *r = c->res;
+}
+
 int launch_poll(struct launch_child *c, struct launch_result *r)
 {
     int k = launch_read_reports(c);
-    if (k == 1 && c->report >= 0) {
-        close(c->report);
-        c->report = -1;
-    }
     if (k == 1)
-        *r = c->res;
+        launch_done(c, r);
     return k;
 }
 
@@ -362,10 +367,7 @@ void launch_finish(struct launch_child *c, int wait_status, struct launch_result
     if (!c->ended)
         c->res.status = wait_status;
     (void)launch_read_reports(c);
-    if (c->report >= 0)
-        close(c->report);
-    c->report = -1;
-    *r = c->res;
+    launch_done(c, r);
 }
 
 const char *launch_step_text(enum launch_step step)

@@ -42,7 +42,6 @@ int plat_init(struct err *e)
 
 int plat_name_lock(const char *kind, const char *path, bool wait)
 {
-    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
     struct stat st;
     char name[PATH_MAX];
     int fd, r;
@@ -54,9 +53,8 @@ int plat_name_lock(const char *kind, const char *path, bool wait)
         return -errno;
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
         return -EPERM;
-    for (const char *p = path; *p; p++)
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-    snprintf(name, sizeof(name), "%s/%s-%016llx.lock", NAME_LOCK_DIR, kind, (unsigned long long)h);
+    snprintf(name, sizeof(name), "%s/%s-%016llx.lock", NAME_LOCK_DIR, kind,
+             (unsigned long long)str_fnv1a(path));
     fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;

@@ -37,10 +37,7 @@ struct sched {
 /* FNV-1a: the name table of sched_select only needs a cheap, even spread. */
 static size_t sched_hash(const char *s)
 {
-    uint64_t h = 14695981039346656037u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return (size_t)h;
+    return (size_t)str_fnv1a(s);
 }
 
 /*

@@ -160,6 +160,14 @@ void buf_add(struct buf *b, const void *data, size_t n)
     b->p[b->len] = '\0';
 }
 
+uint64_t str_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
 void buf_adds(struct buf *b, const char *s)
 {
     buf_add(b, s, strlen(s));

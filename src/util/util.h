@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -65,6 +66,8 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 void buf_free(struct buf *b);
 
 bool str_startswith(const char *s, const char *prefix);
+/* FNV-1a, 64 bits, of a string (without its NUL): a cheap, even spread, not a digest. */
+uint64_t str_fnv1a(const char *s);
 /* Parses a whole decimal unsigned number; false on junk or overflow. */
 bool str_to_uint(const char *s, unsigned long *out);
 

@@ -83,6 +83,24 @@ static void ready_and_pause(int fd)
         pause();
 }
 
+/* Forks a child that joins j and waits there; returns once it is in. */
+static pid_t fork_paused(const struct cgroup_job *j)
+{
+    int p[2];
+    pid_t pid;
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_enter(j);
+        ready_and_pause(p[1]);
+    }
+    close(p[1]);
+    wait_ready(p[0], 1);
+    return pid;
+}
+
 /* The number of pids in dir/cgroup.procs. */
 static int count_procs(const char *dir)
 {
@@ -485,24 +503,15 @@ static void test_sweep_leftovers(void **state)
 static void test_close_kills_and_removes(void **state)
 {
     char path[4096], v1[4096] = "";
-    int p[2], status;
+    int status;
     pid_t pid;
     open_base();
     new_job("left", 16u << 20, 20);
     if (g_job->v1_path[CGV1_PIDS])
         snprintf(v1, sizeof(v1), "%s", g_job->v1_path[CGV1_PIDS]);
     snprintf(path, sizeof(path), "%s", cgroup_base_path(g_base));
-    assert_int_equal(pipe(p), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        child_enter(g_job);
-        ready_and_pause(p[1]);
-    }
+    pid = fork_paused(g_job);
     remember_kid(pid);
-    close(p[1]);
-    wait_ready(p[0], 1);
     cgroup_job_free(g_job); /* busy: left to the base */
     g_job = NULL;
     assert_true(exists(path));
@@ -616,16 +625,7 @@ static void test_cmd_cgroup_inits(void **state)
     assert_int_equal(cgroup_job_populated(j, &e), 1);
     assert_int_equal(cgroup_job_populated_but_inits(j, &e), 0);
     /* A plain process beside it counts. */
-    assert_int_equal(pipe(p), 0);
-    plain = fork();
-    assert_true(plain >= 0);
-    if (plain == 0) {
-        close(p[0]);
-        child_enter(j);
-        ready_and_pause(p[1]);
-    }
-    close(p[1]);
-    wait_ready(p[0], 1);
+    plain = fork_paused(j);
     assert_int_equal(cgroup_job_populated_but_inits(j, &e), 1);
     kill(plain, SIGKILL);
     assert_int_equal(waitpid(plain, &status, 0), plain);
@@ -636,6 +636,52 @@ static void test_cmd_cgroup_inits(void **state)
     assert_int_equal(cgroup_job_populated_but_inits(j, &e), 0);
     cgroup_job_free(j);
     assert_int_equal(cgroup_sandbox_kill("test-cmdinit", 2000, &e), 0);
+}
+
+/*
+ * A kept command cgroup that was killed is removed when freed, its dying
+ * processes waited for: left, it would kill at birth the next command
+ * cloned into it (Linux 6.18).
+ */
+static void test_cmd_cgroup_killed_goes(void **state)
+{
+    struct cgroup_job *j;
+    struct err e = {0};
+    char *dir;
+    pid_t pid;
+    int status;
+    (void)state;
+    assert_int_equal(cgroup_sandbox_cmd("test-cmdkill", &j, &e), 0);
+    dir = strdup(cgroup_job_path(j));
+    {
+        /* 256 MiB of its own to give back: its exit takes a while. */
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char *m =
+                mmap(NULL, 256u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED)
+                _exit(1);
+            memset(m, 1, 256u << 20);
+            close(p[0]);
+            child_enter(j);
+            ready_and_pause(p[1]);
+        }
+        close(p[1]);
+        wait_ready(p[0], 1);
+    }
+    assert_int_equal(cgroup_job_kill(j, &e), 0);
+    cgroup_job_free(j); /* at once, while the process may still be dying */
+    assert_false(exists(dir));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(cgroup_sandbox_cmd("test-cmdkill", &j, &e), 0); /* a fresh one */
+    assert_true(exists(dir));
+    cgroup_job_free(j);
+    assert_int_equal(cgroup_sandbox_kill("test-cmdkill", 2000, &e), 0);
+    free(dir);
 }
 
 /* Learns the shared directories once (for the leftover checks) and skips when it cannot. */
@@ -671,6 +717,7 @@ int main(void)
         cmocka_unit_test_teardown(test_no_cgroup_fallback, teardown),
         cmocka_unit_test_teardown(test_sandbox_cgroup, teardown),
         cmocka_unit_test_teardown(test_cmd_cgroup_inits, teardown),
+        cmocka_unit_test_teardown(test_cmd_cgroup_killed_goes, teardown),
     };
     if (geteuid() != 0) {
         printf("# skipped: the cgroup tests need root\n");

@@ -445,9 +445,19 @@ static void test_json_deep(void **state)
     free(want);
 }
 
+/* FNV-1a, 64 bits: the published values (the names of cgroups and locks depend on them). */
+static void test_fnv1a(void **state)
+{
+    (void)state;
+    assert_true(str_fnv1a("") == UINT64_C(0xcbf29ce484222325));
+    assert_true(str_fnv1a("a") == UINT64_C(0xaf63dc4c8601ec8c));
+    assert_true(str_fnv1a("foobar") == UINT64_C(0x85944171f73967e8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fnv1a),
         cmocka_unit_test(test_path_norm_plain),
         cmocka_unit_test(test_path_norm_errors),
         cmocka_unit_test(test_path_next),
